@@ -1,0 +1,220 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'rw'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'rw' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the server from uwsgi.ini files and/or uWSGI options')
+            [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the server whose master pid is in PIDFILE, and wait until it has exited')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)')
+            [CompletionResult]::new('connect-and-read', 'connect-and-read', [CompletionResultType]::ParameterValue, 'Print what a socket sends until it closes (e.g. the stats JSON)')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Validate a uwsgi.ini without starting anything')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live view of a running server''s workers, read from its stats socket')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (used to refresh man/ and completions/)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'rw;serve' {
+            [CompletionResult]::new('--ini', '--ini', [CompletionResultType]::ParameterName, 'Read another ini file (FILE[:section]) at this point (repeatable)')
+            [CompletionResult]::new('--inherit', '--inherit', [CompletionResultType]::ParameterName, 'Read a template file after everything else; its values win (repeatable)')
+            [CompletionResult]::new('--set-placeholder', '--set-placeholder', [CompletionResultType]::ParameterName, 'Define a placeholder usable as %(name) (repeatable)')
+            [CompletionResult]::new('--set-ph', '--set-ph', [CompletionResultType]::ParameterName, 'Define a placeholder usable as %(name) (repeatable)')
+            [CompletionResult]::new('-S', '-S ', [CompletionResultType]::ParameterName, 'Set an option, or a placeholder if no option has that name (repeatable)')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Set an option, or a placeholder if no option has that name (repeatable)')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Refuse unknown options instead of keeping them as placeholders [default: false]')
+            [CompletionResult]::new('--chdir', '--chdir', [CompletionResultType]::ParameterName, 'Change to this directory before loading the app')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'WSGI app as pkg.mod[:callable] (callable may be factory())')
+            [CompletionResult]::new('--module', '--module', [CompletionResultType]::ParameterName, 'WSGI app as pkg.mod[:callable] (callable may be factory())')
+            [CompletionResult]::new('--wsgi', '--wsgi', [CompletionResultType]::ParameterName, 'WSGI app as pkg.mod[:callable] (callable may be factory())')
+            [CompletionResult]::new('--wsgi-file', '--wsgi-file', [CompletionResultType]::ParameterName, 'Python file that defines the WSGI callable')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Python file that defines the WSGI callable')
+            [CompletionResult]::new('--callable', '--callable', [CompletionResultType]::ParameterName, 'Name of the WSGI callable in the module or file [default: application]')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Python virtualenv (PEP 405) or Python home')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Python virtualenv (PEP 405) or Python home')
+            [CompletionResult]::new('--virtualenv', '--virtualenv', [CompletionResultType]::ParameterName, 'Python virtualenv (PEP 405) or Python home')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'Python virtualenv (PEP 405) or Python home')
+            [CompletionResult]::new('--pyhome', '--pyhome', [CompletionResultType]::ParameterName, 'Python virtualenv (PEP 405) or Python home')
+            [CompletionResult]::new('--pythonpath', '--pythonpath', [CompletionResultType]::ParameterName, 'Add a directory (glob allowed) to sys.path (repeatable)')
+            [CompletionResult]::new('--python-path', '--python-path', [CompletionResultType]::ParameterName, 'Add a directory (glob allowed) to sys.path (repeatable)')
+            [CompletionResult]::new('--pp', '--pp', [CompletionResultType]::ParameterName, 'Add a directory (glob allowed) to sys.path (repeatable)')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Set an environment variable before loading the app (repeatable)')
+            [CompletionResult]::new('--mount', '--mount', [CompletionResultType]::ParameterName, 'Mount another app at a URL prefix (repeatable)')
+            [CompletionResult]::new('--manage-script-name', '--manage-script-name', [CompletionResultType]::ParameterName, 'Move the mountpoint from PATH_INFO to SCRIPT_NAME [default: false]')
+            [CompletionResult]::new('--lazy-apps', '--lazy-apps', [CompletionResultType]::ParameterName, 'Load the app in each worker instead of the master [default: false]')
+            [CompletionResult]::new('--need-app', '--need-app', [CompletionResultType]::ParameterName, 'Exit if the app cannot be loaded [default: false]')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Run every app in the main interpreter [default: false] (accepted; rw always runs every app in the main interpreter)')
+            [CompletionResult]::new('--single-interpreter', '--single-interpreter', [CompletionResultType]::ParameterName, 'Run every app in the main interpreter [default: false] (accepted; rw always runs every app in the main interpreter)')
+            [CompletionResult]::new('-T', '-T ', [CompletionResultType]::ParameterName, 'Allow Python threads [default: true] (accepted; Python threads are always enabled in rw)')
+            [CompletionResult]::new('--enable-threads', '--enable-threads', [CompletionResultType]::ParameterName, 'Allow Python threads [default: true] (accepted; Python threads are always enabled in rw)')
+            [CompletionResult]::new('-s', '-s', [CompletionResultType]::ParameterName, 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)')
+            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)')
+            [CompletionResult]::new('--uwsgi-socket', '--uwsgi-socket', [CompletionResultType]::ParameterName, 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)')
+            [CompletionResult]::new('--http-socket', '--http-socket', [CompletionResultType]::ParameterName, 'Listen on ADDR speaking HTTP/1.1, served by the workers (repeatable)')
+            [CompletionResult]::new('--http', '--http', [CompletionResultType]::ParameterName, 'Listen on ADDR speaking HTTP/1.1 (served by the workers, no router process) (repeatable)')
+            [CompletionResult]::new('--http-keepalive', '--http-keepalive', [CompletionResultType]::ParameterName, 'Keep HTTP connections alive [default: 0] (accepted; rw keeps HTTP/1.1 connections alive on every HTTP listener)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Mode of unix sockets (e.g. 660); 1 means 666')
+            [CompletionResult]::new('--chmod-socket', '--chmod-socket', [CompletionResultType]::ParameterName, 'Mode of unix sockets (e.g. 660); 1 means 666')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Listen backlog of every socket [default: 100]')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Listen backlog of every socket [default: 100]')
+            [CompletionResult]::new('--so-keepalive', '--so-keepalive', [CompletionResultType]::ParameterName, 'Enable SO_KEEPALIVE on TCP sockets [default: false]')
+            [CompletionResult]::new('-z', '-z', [CompletionResultType]::ParameterName, 'Timeout for reading requests and writing responses [default: 4]')
+            [CompletionResult]::new('--socket-timeout', '--socket-timeout', [CompletionResultType]::ParameterName, 'Timeout for reading requests and writing responses [default: 4]')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Largest request head (HTTP) or vars block (uwsgi) [default: 4096]')
+            [CompletionResult]::new('--buffer-size', '--buffer-size', [CompletionResultType]::ParameterName, 'Largest request head (HTTP) or vars block (uwsgi) [default: 4096]')
+            [CompletionResult]::new('--post-buffering', '--post-buffering', [CompletionResultType]::ParameterName, 'Read whole bodies before calling the app; larger ones spool to disk [default: 0]')
+            [CompletionResult]::new('--limit-post', '--limit-post', [CompletionResultType]::ParameterName, 'Refuse request bodies larger than this (413) [default: 0]')
+            [CompletionResult]::new('--add-header', '--add-header', [CompletionResultType]::ParameterName, 'Add a header to every response (repeatable)')
+            [CompletionResult]::new('--static-map', '--static-map', [CompletionResultType]::ParameterName, 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)')
+            [CompletionResult]::new('--check-static', '--check-static', [CompletionResultType]::ParameterName, 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)')
+            [CompletionResult]::new('--offload-threads', '--offload-threads', [CompletionResultType]::ParameterName, 'Threads that send static files [default: 0] (accepted; rw workers send files with sendfile() without offload threads)')
+            [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Run the master process (rw always supervises its workers) [default: false]')
+            [CompletionResult]::new('--master', '--master', [CompletionResultType]::ParameterName, 'Run the master process (rw always supervises its workers) [default: false]')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Number of worker processes [default: 1]')
+            [CompletionResult]::new('--processes', '--processes', [CompletionResultType]::ParameterName, 'Number of worker processes [default: 1]')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes [default: 1]')
+            [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads per worker [default: 1]')
+            [CompletionResult]::new('--thunder-lock', '--thunder-lock', [CompletionResultType]::ParameterName, 'Serialise accept() across workers [default: false]')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Kill a worker whose request runs longer than this [default: 0]')
+            [CompletionResult]::new('--harakiri', '--harakiri', [CompletionResultType]::ParameterName, 'Kill a worker whose request runs longer than this [default: 0]')
+            [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Recycle a worker after this many requests [default: 0]')
+            [CompletionResult]::new('--max-requests', '--max-requests', [CompletionResultType]::ParameterName, 'Recycle a worker after this many requests [default: 0]')
+            [CompletionResult]::new('--max-requests-delta', '--max-requests-delta', [CompletionResultType]::ParameterName, 'Add (worker id - 1) x this to max-requests [default: 0]')
+            [CompletionResult]::new('--reload-on-rss', '--reload-on-rss', [CompletionResultType]::ParameterName, 'Recycle a worker when its RSS exceeds this [default: 0]')
+            [CompletionResult]::new('--worker-reload-mercy', '--worker-reload-mercy', [CompletionResultType]::ParameterName, 'How long a worker may take to stop before SIGKILL [default: 60]')
+            [CompletionResult]::new('--reload-mercy', '--reload-mercy', [CompletionResultType]::ParameterName, 'How long a stop may take in all before SIGKILL [default: 0]')
+            [CompletionResult]::new('--die-on-term', '--die-on-term', [CompletionResultType]::ParameterName, 'SIGTERM stops the server instead of reloading it [default: false]')
+            [CompletionResult]::new('--touch-reload', '--touch-reload', [CompletionResultType]::ParameterName, 'Gracefully reload when this file changes (repeatable)')
+            [CompletionResult]::new('--uid', '--uid', [CompletionResultType]::ParameterName, 'Drop to this user after binding sockets')
+            [CompletionResult]::new('--gid', '--gid', [CompletionResultType]::ParameterName, 'Drop to this group after binding sockets')
+            [CompletionResult]::new('--procname-prefix-spaced', '--procname-prefix-spaced', [CompletionResultType]::ParameterName, 'Prefix process titles with TEXT and a space')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'Write the master pid to this file')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Detach and log to this file')
+            [CompletionResult]::new('--daemonize', '--daemonize', [CompletionResultType]::ParameterName, 'Detach and log to this file')
+            [CompletionResult]::new('--vacuum', '--vacuum', [CompletionResultType]::ParameterName, 'Remove unix sockets and the pidfile at exit [default: false]')
+            [CompletionResult]::new('--logto', '--logto', [CompletionResultType]::ParameterName, 'Log to this file')
+            [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Do not log requests [default: false]')
+            [CompletionResult]::new('--disable-logging', '--disable-logging', [CompletionResultType]::ParameterName, 'Do not log requests [default: false]')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Request log line format with %(var) variables')
+            [CompletionResult]::new('--logformat', '--logformat', [CompletionResultType]::ParameterName, 'Request log line format with %(var) variables')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Sample and log worker memory after each request [default: false]')
+            [CompletionResult]::new('--memory-report', '--memory-report', [CompletionResultType]::ParameterName, 'Sample and log worker memory after each request [default: false]')
+            [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Serve uWSGI-compatible stats JSON on ADDR')
+            [CompletionResult]::new('--stats-server', '--stats-server', [CompletionResultType]::ParameterName, 'Serve uWSGI-compatible stats JSON on ADDR')
+            [CompletionResult]::new('--stats-http', '--stats-http', [CompletionResultType]::ParameterName, 'Serve the stats over HTTP (and /metrics) [default: false]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;stop' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up waiting after this many seconds (the signal stays sent)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;reload' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up waiting after this many seconds (the signal stays sent)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;connect-and-read' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;check-config' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the fully resolved config (every variable expanded) as JSON')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Fail (exit 1) on warnings too')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;top' {
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Seconds between refreshes')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Print one frame to stdout and exit')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one snapshot as JSON and exit')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;generate' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory that receives man/ and completions/')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rw;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the server from uwsgi.ini files and/or uWSGI options')
+            [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop the server whose master pid is in PIDFILE, and wait until it has exited')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)')
+            [CompletionResult]::new('connect-and-read', 'connect-and-read', [CompletionResultType]::ParameterValue, 'Print what a socket sends until it closes (e.g. the stats JSON)')
+            [CompletionResult]::new('check-config', 'check-config', [CompletionResultType]::ParameterValue, 'Validate a uwsgi.ini without starting anything')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'Live view of a running server''s workers, read from its stats socket')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (used to refresh man/ and completions/)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'rw;help;serve' {
+            break
+        }
+        'rw;help;stop' {
+            break
+        }
+        'rw;help;reload' {
+            break
+        }
+        'rw;help;connect-and-read' {
+            break
+        }
+        'rw;help;check-config' {
+            break
+        }
+        'rw;help;top' {
+            break
+        }
+        'rw;help;generate' {
+            break
+        }
+        'rw;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

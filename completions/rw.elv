@@ -1,0 +1,198 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[rw] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'rw'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'rw'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run the server from uwsgi.ini files and/or uWSGI options'
+            cand stop 'Stop the server whose master pid is in PIDFILE, and wait until it has exited'
+            cand reload 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)'
+            cand connect-and-read 'Print what a socket sends until it closes (e.g. the stats JSON)'
+            cand check-config 'Validate a uwsgi.ini without starting anything'
+            cand top 'Live view of a running server''s workers, read from its stats socket'
+            cand generate 'Write man pages and shell completions (used to refresh man/ and completions/)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rw;serve'= {
+            cand --ini 'Read another ini file (FILE[:section]) at this point (repeatable)'
+            cand --inherit 'Read a template file after everything else; its values win (repeatable)'
+            cand --set-placeholder 'Define a placeholder usable as %(name) (repeatable)'
+            cand --set-ph 'Define a placeholder usable as %(name) (repeatable)'
+            cand -S 'Set an option, or a placeholder if no option has that name (repeatable)'
+            cand --set 'Set an option, or a placeholder if no option has that name (repeatable)'
+            cand --strict 'Refuse unknown options instead of keeping them as placeholders [default: false]'
+            cand --chdir 'Change to this directory before loading the app'
+            cand -w 'WSGI app as pkg.mod[:callable] (callable may be factory())'
+            cand --module 'WSGI app as pkg.mod[:callable] (callable may be factory())'
+            cand --wsgi 'WSGI app as pkg.mod[:callable] (callable may be factory())'
+            cand --wsgi-file 'Python file that defines the WSGI callable'
+            cand --file 'Python file that defines the WSGI callable'
+            cand --callable 'Name of the WSGI callable in the module or file [default: application]'
+            cand -H 'Python virtualenv (PEP 405) or Python home'
+            cand --home 'Python virtualenv (PEP 405) or Python home'
+            cand --virtualenv 'Python virtualenv (PEP 405) or Python home'
+            cand --venv 'Python virtualenv (PEP 405) or Python home'
+            cand --pyhome 'Python virtualenv (PEP 405) or Python home'
+            cand --pythonpath 'Add a directory (glob allowed) to sys.path (repeatable)'
+            cand --python-path 'Add a directory (glob allowed) to sys.path (repeatable)'
+            cand --pp 'Add a directory (glob allowed) to sys.path (repeatable)'
+            cand --env 'Set an environment variable before loading the app (repeatable)'
+            cand --mount 'Mount another app at a URL prefix (repeatable)'
+            cand --manage-script-name 'Move the mountpoint from PATH_INFO to SCRIPT_NAME [default: false]'
+            cand --lazy-apps 'Load the app in each worker instead of the master [default: false]'
+            cand --need-app 'Exit if the app cannot be loaded [default: false]'
+            cand -i 'Run every app in the main interpreter [default: false] (accepted; rw always runs every app in the main interpreter)'
+            cand --single-interpreter 'Run every app in the main interpreter [default: false] (accepted; rw always runs every app in the main interpreter)'
+            cand -T 'Allow Python threads [default: true] (accepted; Python threads are always enabled in rw)'
+            cand --enable-threads 'Allow Python threads [default: true] (accepted; Python threads are always enabled in rw)'
+            cand -s 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)'
+            cand --socket 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)'
+            cand --uwsgi-socket 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)'
+            cand --http-socket 'Listen on ADDR speaking HTTP/1.1, served by the workers (repeatable)'
+            cand --http 'Listen on ADDR speaking HTTP/1.1 (served by the workers, no router process) (repeatable)'
+            cand --http-keepalive 'Keep HTTP connections alive [default: 0] (accepted; rw keeps HTTP/1.1 connections alive on every HTTP listener)'
+            cand -C 'Mode of unix sockets (e.g. 660); 1 means 666'
+            cand --chmod-socket 'Mode of unix sockets (e.g. 660); 1 means 666'
+            cand -l 'Listen backlog of every socket [default: 100]'
+            cand --listen 'Listen backlog of every socket [default: 100]'
+            cand --so-keepalive 'Enable SO_KEEPALIVE on TCP sockets [default: false]'
+            cand -z 'Timeout for reading requests and writing responses [default: 4]'
+            cand --socket-timeout 'Timeout for reading requests and writing responses [default: 4]'
+            cand -b 'Largest request head (HTTP) or vars block (uwsgi) [default: 4096]'
+            cand --buffer-size 'Largest request head (HTTP) or vars block (uwsgi) [default: 4096]'
+            cand --post-buffering 'Read whole bodies before calling the app; larger ones spool to disk [default: 0]'
+            cand --limit-post 'Refuse request bodies larger than this (413) [default: 0]'
+            cand --add-header 'Add a header to every response (repeatable)'
+            cand --static-map 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)'
+            cand --check-static 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)'
+            cand --offload-threads 'Threads that send static files [default: 0] (accepted; rw workers send files with sendfile() without offload threads)'
+            cand -M 'Run the master process (rw always supervises its workers) [default: false]'
+            cand --master 'Run the master process (rw always supervises its workers) [default: false]'
+            cand -p 'Number of worker processes [default: 1]'
+            cand --processes 'Number of worker processes [default: 1]'
+            cand --workers 'Number of worker processes [default: 1]'
+            cand --threads 'Threads per worker [default: 1]'
+            cand --thunder-lock 'Serialise accept() across workers [default: false]'
+            cand -t 'Kill a worker whose request runs longer than this [default: 0]'
+            cand --harakiri 'Kill a worker whose request runs longer than this [default: 0]'
+            cand -R 'Recycle a worker after this many requests [default: 0]'
+            cand --max-requests 'Recycle a worker after this many requests [default: 0]'
+            cand --max-requests-delta 'Add (worker id - 1) x this to max-requests [default: 0]'
+            cand --reload-on-rss 'Recycle a worker when its RSS exceeds this [default: 0]'
+            cand --worker-reload-mercy 'How long a worker may take to stop before SIGKILL [default: 60]'
+            cand --reload-mercy 'How long a stop may take in all before SIGKILL [default: 0]'
+            cand --die-on-term 'SIGTERM stops the server instead of reloading it [default: false]'
+            cand --touch-reload 'Gracefully reload when this file changes (repeatable)'
+            cand --uid 'Drop to this user after binding sockets'
+            cand --gid 'Drop to this group after binding sockets'
+            cand --procname-prefix-spaced 'Prefix process titles with TEXT and a space'
+            cand --pidfile 'Write the master pid to this file'
+            cand -d 'Detach and log to this file'
+            cand --daemonize 'Detach and log to this file'
+            cand --vacuum 'Remove unix sockets and the pidfile at exit [default: false]'
+            cand --logto 'Log to this file'
+            cand -L 'Do not log requests [default: false]'
+            cand --disable-logging 'Do not log requests [default: false]'
+            cand --log-format 'Request log line format with %(var) variables'
+            cand --logformat 'Request log line format with %(var) variables'
+            cand -m 'Sample and log worker memory after each request [default: false]'
+            cand --memory-report 'Sample and log worker memory after each request [default: false]'
+            cand --stats 'Serve uWSGI-compatible stats JSON on ADDR'
+            cand --stats-server 'Serve uWSGI-compatible stats JSON on ADDR'
+            cand --stats-http 'Serve the stats over HTTP (and /metrics) [default: false]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;stop'= {
+            cand --timeout 'Give up waiting after this many seconds (the signal stays sent)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;reload'= {
+            cand --timeout 'Give up waiting after this many seconds (the signal stays sent)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;connect-and-read'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;check-config'= {
+            cand --json 'Print the fully resolved config (every variable expanded) as JSON'
+            cand --strict 'Fail (exit 1) on warnings too'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;top'= {
+            cand --interval 'Seconds between refreshes'
+            cand --once 'Print one frame to stdout and exit'
+            cand --json 'Print one snapshot as JSON and exit'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;generate'= {
+            cand --out 'Directory that receives man/ and completions/'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rw;help'= {
+            cand serve 'Run the server from uwsgi.ini files and/or uWSGI options'
+            cand stop 'Stop the server whose master pid is in PIDFILE, and wait until it has exited'
+            cand reload 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)'
+            cand connect-and-read 'Print what a socket sends until it closes (e.g. the stats JSON)'
+            cand check-config 'Validate a uwsgi.ini without starting anything'
+            cand top 'Live view of a running server''s workers, read from its stats socket'
+            cand generate 'Write man pages and shell completions (used to refresh man/ and completions/)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rw;help;serve'= {
+        }
+        &'rw;help;stop'= {
+        }
+        &'rw;help;reload'= {
+        }
+        &'rw;help;connect-and-read'= {
+        }
+        &'rw;help;check-config'= {
+        }
+        &'rw;help;top'= {
+        }
+        &'rw;help;generate'= {
+        }
+        &'rw;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

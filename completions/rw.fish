@@ -1,0 +1,123 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rw_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_rw_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rw_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rw_using_subcommand
+    set -l cmd (__fish_rw_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rw -n "__fish_rw_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rw -n "__fish_rw_needs_command" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_needs_command" -f -a "serve" -d 'Run the server from uwsgi.ini files and/or uWSGI options'
+complete -c rw -n "__fish_rw_needs_command" -f -a "stop" -d 'Stop the server whose master pid is in PIDFILE, and wait until it has exited'
+complete -c rw -n "__fish_rw_needs_command" -f -a "reload" -d 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)'
+complete -c rw -n "__fish_rw_needs_command" -f -a "connect-and-read" -d 'Print what a socket sends until it closes (e.g. the stats JSON)'
+complete -c rw -n "__fish_rw_needs_command" -f -a "check-config" -d 'Validate a uwsgi.ini without starting anything'
+complete -c rw -n "__fish_rw_needs_command" -f -a "top" -d 'Live view of a running server\'s workers, read from its stats socket'
+complete -c rw -n "__fish_rw_needs_command" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c rw -n "__fish_rw_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rw -n "__fish_rw_using_subcommand serve" -l ini -d 'Read another ini file (FILE[:section]) at this point (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l inherit -d 'Read a template file after everything else; its values win (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l set-placeholder -l set-ph -d 'Define a placeholder usable as %(name) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s S -l set -d 'Set an option, or a placeholder if no option has that name (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l strict -d 'Refuse unknown options instead of keeping them as placeholders [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l chdir -d 'Change to this directory before loading the app' -r -f -a "(__fish_complete_directories)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -s w -l module -l wsgi -d 'WSGI app as pkg.mod[:callable] (callable may be factory())' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wsgi-file -l file -d 'Python file that defines the WSGI callable' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l callable -d 'Name of the WSGI callable in the module or file [default: application]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s H -l home -l virtualenv -l venv -l pyhome -d 'Python virtualenv (PEP 405) or Python home' -r -f -a "(__fish_complete_directories)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l pythonpath -l python-path -l pp -d 'Add a directory (glob allowed) to sys.path (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l env -d 'Set an environment variable before loading the app (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount -d 'Mount another app at a URL prefix (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l manage-script-name -d 'Move the mountpoint from PATH_INFO to SCRIPT_NAME [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l lazy-apps -d 'Load the app in each worker instead of the master [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l need-app -d 'Exit if the app cannot be loaded [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s i -l single-interpreter -d 'Run every app in the main interpreter [default: false] (accepted; rw always runs every app in the main interpreter)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s T -l enable-threads -d 'Allow Python threads [default: true] (accepted; Python threads are always enabled in rw)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s s -l socket -l uwsgi-socket -d 'Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass) (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http-socket -d 'Listen on ADDR speaking HTTP/1.1, served by the workers (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http -d 'Listen on ADDR speaking HTTP/1.1 (served by the workers, no router process) (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http-keepalive -d 'Keep HTTP connections alive [default: 0] (accepted; rw keeps HTTP/1.1 connections alive on every HTTP listener)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s C -l chmod-socket -d 'Mode of unix sockets (e.g. 660); 1 means 666' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s l -l listen -d 'Listen backlog of every socket [default: 100]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l so-keepalive -d 'Enable SO_KEEPALIVE on TCP sockets [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s z -l socket-timeout -d 'Timeout for reading requests and writing responses [default: 4]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s b -l buffer-size -d 'Largest request head (HTTP) or vars block (uwsgi) [default: 4096]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l post-buffering -d 'Read whole bodies before calling the app; larger ones spool to disk [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l limit-post -d 'Refuse request bodies larger than this (413) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l add-header -d 'Add a header to every response (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-map -d 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l check-static -d 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)' -r -f -a "(__fish_complete_directories)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l offload-threads -d 'Threads that send static files [default: 0] (accepted; rw workers send files with sendfile() without offload threads)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s M -l master -d 'Run the master process (rw always supervises its workers) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s p -l processes -l workers -d 'Number of worker processes [default: 1]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l threads -d 'Threads per worker [default: 1]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l thunder-lock -d 'Serialise accept() across workers [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s t -l harakiri -d 'Kill a worker whose request runs longer than this [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s R -l max-requests -d 'Recycle a worker after this many requests [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l max-requests-delta -d 'Add (worker id - 1) x this to max-requests [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-on-rss -d 'Recycle a worker when its RSS exceeds this [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l worker-reload-mercy -d 'How long a worker may take to stop before SIGKILL [default: 60]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-mercy -d 'How long a stop may take in all before SIGKILL [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-term -d 'SIGTERM stops the server instead of reloading it [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-reload -d 'Gracefully reload when this file changes (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l gid -d 'Drop to this group after binding sockets' -r -f -a "(__fish_complete_users)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-prefix-spaced -d 'Prefix process titles with TEXT and a space' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l pidfile -d 'Write the master pid to this file' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -s d -l daemonize -d 'Detach and log to this file' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l vacuum -d 'Remove unix sockets and the pidfile at exit [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logto -d 'Log to this file' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -s L -l disable-logging -d 'Do not log requests [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-format -l logformat -d 'Request log line format with %(var) variables' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s m -l memory-report -d 'Sample and log worker memory after each request [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l stats -l stats-server -d 'Serve uWSGI-compatible stats JSON on ADDR' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l stats-http -d 'Serve the stats over HTTP (and /metrics) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r
+complete -c rw -n "__fish_rw_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand reload" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r
+complete -c rw -n "__fish_rw_using_subcommand reload" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand reload" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand connect-and-read" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand connect-and-read" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand check-config" -l json -d 'Print the fully resolved config (every variable expanded) as JSON'
+complete -c rw -n "__fish_rw_using_subcommand check-config" -l strict -d 'Fail (exit 1) on warnings too'
+complete -c rw -n "__fish_rw_using_subcommand check-config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rw -n "__fish_rw_using_subcommand check-config" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand top" -l interval -d 'Seconds between refreshes' -r
+complete -c rw -n "__fish_rw_using_subcommand top" -l once -d 'Print one frame to stdout and exit'
+complete -c rw -n "__fish_rw_using_subcommand top" -l json -d 'Print one snapshot as JSON and exit'
+complete -c rw -n "__fish_rw_using_subcommand top" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand top" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand generate" -l out -d 'Directory that receives man/ and completions/' -r -f -a "(__fish_complete_directories)"
+complete -c rw -n "__fish_rw_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "serve" -d 'Run the server from uwsgi.ini files and/or uWSGI options'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "stop" -d 'Stop the server whose master pid is in PIDFILE, and wait until it has exited'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "reload" -d 'Gracefully reload the server whose master pid is in PIDFILE (new workers re-import the app)'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "connect-and-read" -d 'Print what a socket sends until it closes (e.g. the stats JSON)'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "check-config" -d 'Validate a uwsgi.ini without starting anything'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "top" -d 'Live view of a running server\'s workers, read from its stats socket'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "generate" -d 'Write man pages and shell completions (used to refresh man/ and completions/)'
+complete -c rw -n "__fish_rw_using_subcommand help; and not __fish_seen_subcommand_from serve stop reload connect-and-read check-config top generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

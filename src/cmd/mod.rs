@@ -1,0 +1,56 @@
+//! One glue file per subcommand; this file routes and owns exit statuses.
+
+mod check_config;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Exit statuses shared by every subcommand.
+pub mod exit {
+    /// Everything went as asked.
+    pub const OK: u8 = 0;
+    /// The operation failed (bad config, no server, …).
+    pub const FAILURE: u8 = 1;
+    /// Usage error, or a subcommand not implemented yet.
+    pub const USAGE: u8 = 2;
+}
+
+/// Runs the parsed command line and turns the outcome into an exit status.
+pub fn main(cli: Cli) -> ExitCode {
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("rw: error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::CheckConfig(args) => check_config::run(&args),
+        Command::Generate(args) => {
+            crate::cli::generate::write_all(&args.out)?;
+            Ok(exit::OK)
+        }
+        Command::Serve(_) => not_yet("serve"),
+        Command::Stop(_) => not_yet("stop"),
+        Command::Reload(_) => not_yet("reload"),
+        Command::ConnectAndRead(_) => not_yet("connect-and-read"),
+        Command::Top(_) => not_yet("top"),
+    }
+}
+
+fn not_yet(name: &str) -> anyhow::Result<u8> {
+    eprintln!("rw {name}: not implemented yet");
+    Ok(exit::USAGE)
+}
+
+/// `rw … | head` must end quietly (exit 0), as other Unix tools do.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

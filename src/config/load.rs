@@ -1,0 +1,321 @@
+//! Building uWSGI's ordered entry list: `UWSGI_*` variables, then the command line, with
+//! `ini`/`include` files expanded in place and `inherit` files appended at the end.
+
+use super::diag::{Diagnostic, Origin};
+use super::ini;
+use super::magic::{self, FileFacts, HostFacts, MagicCtx};
+use std::path::{Path, PathBuf};
+
+/// One `key = value` pair in the order uWSGI would apply it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// Written as a bare key (a flag without value, or an ini key without `=`).
+    pub bare: bool,
+    /// Defined with `set-placeholder`/`set`: a name for `%(name)`, never an unknown option.
+    pub placeholder: bool,
+    pub origin: Origin,
+}
+
+/// Where options come from, in uWSGI's order: environment first, then the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// The process environment (only `UWSGI_*` variables are read).
+    pub env: Vec<(String, String)>,
+    /// Command-line options in the order given: (`ini`, `app.ini`), (`processes`, `4`), …
+    pub args: Vec<(String, Option<String>)>,
+}
+
+/// ini files larger than this are refused: no real config is near it, and it bounds memory.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Variables uWSGI sets for itself; never options.
+const INTERNAL_ENV: &[&str] = &[
+    "UWSGI_RELOADS",
+    "UWSGI_VASSALS_DIR",
+    "UWSGI_EMPEROR_FD",
+    "UWSGI_EMPEROR_FD_CONFIG",
+    "UWSGI_EMPEROR_PROXY",
+    "UWSGI_BROODLORD_NUM",
+    "UWSGI_JAIL_PID",
+    "UWSGI_ORIGINAL_PROC_NAME",
+];
+
+struct Loader<'a> {
+    host: &'a HostFacts,
+    entries: Vec<Entry>,
+    diags: Vec<Diagnostic>,
+    /// Files being read, outermost first, to refuse include loops.
+    stack: Vec<(PathBuf, String)>,
+    first: Option<FileFacts>,
+    /// The most recently opened file: `ini = :section` reads from it.
+    last_file: Option<String>,
+    deferred: Vec<(String, Origin)>,
+}
+
+/// Collects every entry; problems (missing files, loops, bad bytes) go to the diagnostics.
+pub fn collect(
+    sources: &Sources,
+    host: &HostFacts,
+) -> (Vec<Entry>, Vec<Diagnostic>, Option<FileFacts>) {
+    let mut l = Loader {
+        host,
+        entries: Vec::new(),
+        diags: Vec::new(),
+        stack: Vec::new(),
+        first: None,
+        last_file: None,
+        deferred: Vec::new(),
+    };
+    for (name, value) in &sources.env {
+        let Some(opt) = name.strip_prefix("UWSGI_") else {
+            continue;
+        };
+        if opt.is_empty() || INTERNAL_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let key = opt.to_ascii_lowercase().replace('_', "-");
+        l.push(
+            key,
+            value.clone(),
+            value.is_empty(),
+            Origin::Env(name.clone()),
+        );
+    }
+    for (key, value) in &sources.args {
+        let bare = value.is_none();
+        l.push(
+            key.clone(),
+            value.clone().unwrap_or_default(),
+            bare,
+            Origin::Cli,
+        );
+    }
+    // `inherit` files land after everything else, so their scalars win (uWSGI 2.0, verified).
+    while !l.deferred.is_empty() {
+        let deferred = std::mem::take(&mut l.deferred);
+        for (spec, origin) in deferred {
+            l.read_file(&spec, &origin);
+        }
+    }
+    (l.entries, l.diags, l.first)
+}
+
+impl Loader<'_> {
+    fn push(&mut self, key: String, value: String, bare: bool, origin: Origin) {
+        match key.as_str() {
+            "ini" | "include" => self.read_file(&value, &origin),
+            "inherit" => self.deferred.push((value, origin)),
+            "set-placeholder" | "set-ph" | "set" => match value.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => self.entries.push(Entry {
+                    key: k.trim().to_string(),
+                    value: v.trim().to_string(),
+                    bare: false,
+                    placeholder: key != "set" || super::options::lookup(k.trim()).is_none(),
+                    origin,
+                }),
+                _ => self.diags.push(Diagnostic::error(
+                    &origin,
+                    format!("{key} needs `name=value`, got `{value}`"),
+                )),
+            },
+            _ => self.entries.push(Entry {
+                key,
+                value,
+                bare,
+                placeholder: false,
+                origin,
+            }),
+        }
+    }
+
+    fn read_file(&mut self, spec: &str, origin: &Origin) {
+        let (file, section) = ini::split_section(spec);
+        let file = if file.is_empty() {
+            match &self.last_file {
+                Some(f) => f.clone(),
+                None => {
+                    self.diags.push(Diagnostic::error(
+                        origin,
+                        format!("`{spec}` names a section but no ini file was read before it"),
+                    ));
+                    return;
+                }
+            }
+        } else {
+            file.to_string()
+        };
+        if file.is_empty() || spec.trim().is_empty() {
+            self.diags
+                .push(Diagnostic::error(origin, "include needs a file name"));
+            return;
+        }
+        if file.contains("://") || file == "-" {
+            self.diags.push(Diagnostic::error(
+                origin,
+                format!("`{file}`: rw reads config files from disk only (no stdin or URL schemes)"),
+            ));
+            return;
+        }
+        let abs = absolute(&self.host.cwd, &file);
+        let text = match read_text(&abs) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diags
+                    .push(Diagnostic::error(origin, format!("{file}: {e}")));
+                return;
+            }
+        };
+        let canonical = std::fs::canonicalize(&abs).unwrap_or_else(|_| abs.clone());
+        if let Some(pos) = self
+            .stack
+            .iter()
+            .position(|(p, s)| *p == canonical && s == section)
+        {
+            let mut chain: Vec<String> = self.stack[pos..]
+                .iter()
+                .map(|(p, s)| format!("{}:{s}", p.display()))
+                .collect();
+            chain.push(format!("{}:{section}", canonical.display()));
+            self.diags.push(Diagnostic::error(
+                origin,
+                format!("include loop: {}", chain.join(" -> ")),
+            ));
+            return;
+        }
+        if self.stack.len() >= 64 {
+            self.diags.push(Diagnostic::error(
+                origin,
+                "includes nested deeper than 64 files",
+            ));
+            return;
+        }
+        let facts = FileFacts {
+            path: abs.to_string_lossy().into_owned(),
+            given: file.clone(),
+            section: if spec.contains(':') {
+                section.to_string()
+            } else {
+                String::new()
+            },
+            inode: inode(&abs),
+        };
+        let first = self.first.get_or_insert_with(|| facts.clone()).clone();
+        self.last_file = Some(file.clone());
+        let shown = file.clone();
+        let mut magic_diags = Vec::new();
+        let parsed = ini::read_section(&text, section, |line, number| {
+            let mut unknown = Vec::new();
+            let ctx = MagicCtx {
+                current: &facts,
+                first: &first,
+                host: self.host,
+            };
+            let out = magic::expand(line, &ctx, &mut unknown);
+            let trimmed = line.trim_start();
+            let is_comment = trimmed.starts_with(';') || trimmed.starts_with('#');
+            if !unknown.is_empty() && !is_comment {
+                let o = Origin::File {
+                    path: shown.clone(),
+                    line: number,
+                };
+                for c in unknown {
+                    let msg = if c == '\0' {
+                        "a lone `%` at the end of the line is dropped (write `%%` for a literal %)"
+                            .to_string()
+                    } else {
+                        format!("`%{c}` is not a magic variable and expands to nothing (write `%%{c}` for a literal %{c})")
+                    };
+                    magic_diags.push(Diagnostic::warning(&o, msg));
+                }
+            }
+            out
+        });
+        self.diags.extend(magic_diags);
+        if !parsed.found {
+            self.diags.push(Diagnostic::warning(
+                origin,
+                format!("no [{section}] section in {file}"),
+            ));
+        }
+        self.stack.push((canonical, section.to_string()));
+        for line in parsed.lines {
+            let o = Origin::File {
+                path: file.clone(),
+                line: line.line,
+            };
+            self.push(line.key, line.value, line.bare, o);
+        }
+        self.stack.pop();
+    }
+}
+
+fn absolute(cwd: &str, file: &str) -> PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        Path::new(cwd).join(p)
+    }
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
+}
+
+/// Reads a config file, refusing what cannot be an ini file with a reason.
+fn read_text(path: &Path) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
+    if meta.is_dir() {
+        return Err("is a directory, not an ini file".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "is {} bytes; rw reads config files up to {} bytes",
+            meta.len(),
+            MAX_FILE_BYTES
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    check_text(&bytes).map(str::to_string)
+}
+
+/// Accepts UTF-8 text without NUL bytes; says where the first bad byte is otherwise.
+pub fn check_text(bytes: &[u8]) -> Result<&str, String> {
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        let line = bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
+        return Err(format!(
+            "looks like a binary file (NUL byte on line {line}), not an ini file"
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        format!("line {line} is not valid UTF-8; save the file as UTF-8")
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_checks() {
+        assert!(check_text(b"[uwsgi]\n").is_ok());
+        assert!(check_text(b"[uwsgi]\n\0").unwrap_err().contains("line 2"));
+        assert!(check_text(b"a\nb\n\xff").unwrap_err().contains("line 3"));
+    }
+}

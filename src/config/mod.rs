@@ -1,0 +1,70 @@
+//! uWSGI-compatible configuration: ini files, `UWSGI_*` variables and command-line options
+//! resolved into one [`Config`], with a `file:line` for every value. Pure data: nothing here
+//! knows about Python, sockets or processes.
+//!
+//! Precedence (as uWSGI 2.0): `UWSGI_*` environment variables first, then the command line
+//! left to right, with each `--ini` file expanded where it appears. For scalar options the
+//! last value applied wins; list options accumulate. `inherit`ed files are applied last.
+
+pub mod check;
+pub mod diag;
+pub mod expand;
+pub mod host;
+pub mod ini;
+pub mod load;
+pub mod magic;
+pub mod options;
+pub mod resolve;
+pub mod value;
+
+pub use diag::{Diagnostic, Origin, Severity};
+pub use load::Sources;
+pub use resolve::Config;
+
+/// A loaded configuration and everything worth telling the user about it.
+pub struct Loaded {
+    pub config: Config,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Where whole-config remarks point: the first file read, line 1.
+    pub anchor: Origin,
+}
+
+/// Reads every source, expands variables and applies the option table.
+pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
+    let (mut entries, mut diagnostics, first) = load::collect(sources, host);
+    let referenced = resolve::referenced_names(&entries);
+    let env = |k: &str| {
+        sources
+            .env
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    };
+    let cwd = std::path::PathBuf::from(&host.cwd);
+    let read_file = |p: &str| {
+        let path = cwd.join(p);
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        load::check_text(&bytes).map(str::to_string)
+    };
+    diagnostics.extend(expand::expand_all(
+        &mut entries,
+        &expand::Lookups {
+            env: &env,
+            read_file: &read_file,
+        },
+    ));
+    let (config, applied) = resolve::apply(&entries, &referenced);
+    diagnostics.extend(applied);
+    let anchor = match first {
+        Some(f) => Origin::File {
+            path: f.given,
+            line: 1,
+        },
+        None => Origin::Cli,
+    };
+    Loaded {
+        config,
+        diagnostics,
+        anchor,
+    }
+}

@@ -1,0 +1,308 @@
+//! The option table: the single source for the ini reader, `check-config`, `rw serve` flags,
+//! the man page, the completions and the README's compatibility table.
+
+/// What kind of value an option takes; decides parsing, validation and the CLI value hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// uWSGI boolean: false only for `false/off/no/0`; a bare key is true.
+    Bool,
+    /// Non-negative integer (uWSGI's `atoi` options), digits only in rw.
+    Int,
+    /// Byte count (64-bit in uWSGI), digits only.
+    Bytes,
+    /// Byte count bounded by 65535 (`buffer-size` is a 16-bit field of the uwsgi protocol).
+    Bytes16,
+    /// Megabytes (`reload-on-rss`).
+    Megabytes,
+    /// Whole seconds.
+    Seconds,
+    /// Free text.
+    Str,
+    /// A file that must exist.
+    File,
+    /// A directory that must exist.
+    Dir,
+    /// A path to be created: its parent directory must exist.
+    NewPath,
+    /// A socket address: `host:port`, `:port`, `[::1]:port`, a unix path, or `@abstract`.
+    Address,
+    /// `mountpoint=path` (static-map: the path must exist).
+    Mapping,
+    /// `mountpoint=app` (mount).
+    Mount,
+    /// `KEY=VALUE`.
+    KeyValue,
+    /// Octal file mode of three digits (chmod-socket); `1` means 666.
+    Mode,
+    /// `Name: value` response header.
+    Header,
+    /// A user or group, by name or number.
+    Account,
+    /// Another config file to read in place (`ini`, `include`, `inherit`).
+    Include,
+}
+
+impl Kind {
+    /// The placeholder shown in `--help` and the man page.
+    pub fn value_name(self) -> &'static str {
+        match self {
+            Kind::Bool => "BOOL",
+            Kind::Int => "N",
+            Kind::Bytes | Kind::Bytes16 => "BYTES",
+            Kind::Megabytes => "MB",
+            Kind::Seconds => "SECS",
+            Kind::Str => "TEXT",
+            Kind::File | Kind::Include => "FILE",
+            Kind::Dir => "DIR",
+            Kind::NewPath => "PATH",
+            Kind::Address => "ADDR",
+            Kind::Mapping => "MOUNT=PATH",
+            Kind::Mount => "MOUNT=APP",
+            Kind::KeyValue => "KEY=VALUE",
+            Kind::Mode => "MODE",
+            Kind::Header => "HEADER",
+            Kind::Account => "NAME|ID",
+        }
+    }
+}
+
+/// Whether rw implements an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Implemented.
+    Yes,
+    /// Accepted and meaningless in rw's design; the text says why (shown as a note).
+    Moot(&'static str),
+}
+
+/// One row of the option table.
+#[derive(Debug, Clone, Copy)]
+pub struct OptSpec {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub short: Option<char>,
+    pub kind: Kind,
+    /// Repeated keys accumulate instead of the last one winning.
+    pub multi: bool,
+    /// The uWSGI 2.0 default, as text (None: unset).
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+    pub support: Support,
+}
+
+#[allow(clippy::too_many_arguments)] // a table row reads best as one positional call
+const fn opt(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    short: Option<char>,
+    kind: Kind,
+    multi: bool,
+    default: Option<&'static str>,
+    doc: &'static str,
+    support: Support,
+) -> OptSpec {
+    OptSpec {
+        name,
+        aliases,
+        short,
+        kind,
+        multi,
+        default,
+        doc,
+        support,
+    }
+}
+
+use Kind::*;
+use Support::{Moot, Yes};
+
+/// Options rw understands, in the order the docs list them.
+#[rustfmt::skip]
+pub static OPTIONS: &[OptSpec] = &[
+    // -- config files and placeholders
+    opt("ini", &[], None, Include, true, None, "Read another ini file (FILE[:section]) at this point", Yes),
+    opt("include", &[], None, Include, true, None, "Read another config file at this point", Yes),
+    opt("inherit", &[], None, Include, true, None, "Read a template file after everything else; its values win", Yes),
+    opt("set-placeholder", &["set-ph"], None, KeyValue, true, None, "Define a placeholder usable as %(name)", Yes),
+    opt("set", &[], Some('S'), KeyValue, true, None, "Set an option, or a placeholder if no option has that name", Yes),
+    opt("strict", &[], None, Bool, false, Some("false"), "Refuse unknown options instead of keeping them as placeholders", Yes),
+    // -- the application
+    opt("chdir", &[], None, Dir, false, None, "Change to this directory before loading the app", Yes),
+    opt("module", &["wsgi"], Some('w'), Str, false, None, "WSGI app as pkg.mod[:callable] (callable may be factory())", Yes),
+    opt("wsgi-file", &["file"], None, File, false, None, "Python file that defines the WSGI callable", Yes),
+    opt("callable", &[], None, Str, false, Some("application"), "Name of the WSGI callable in the module or file", Yes),
+    opt("home", &["virtualenv", "venv", "pyhome"], Some('H'), Dir, false, None, "Python virtualenv (PEP 405) or Python home", Yes),
+    opt("pythonpath", &["python-path", "pp"], None, Str, true, None, "Add a directory (glob allowed) to sys.path", Yes),
+    opt("env", &[], None, KeyValue, true, None, "Set an environment variable before loading the app", Yes),
+    opt("mount", &[], None, Mount, true, None, "Mount another app at a URL prefix", Yes),
+    opt("manage-script-name", &[], None, Bool, false, Some("false"), "Move the mountpoint from PATH_INFO to SCRIPT_NAME", Yes),
+    opt("lazy-apps", &[], None, Bool, false, Some("false"), "Load the app in each worker instead of the master", Yes),
+    opt("need-app", &[], None, Bool, false, Some("false"), "Exit if the app cannot be loaded", Yes),
+    opt("single-interpreter", &[], Some('i'), Bool, false, Some("false"), "Run every app in the main interpreter", Moot("rw always runs every app in the main interpreter")),
+    opt("enable-threads", &[], Some('T'), Bool, false, Some("true"), "Allow Python threads", Moot("Python threads are always enabled in rw")),
+    // -- listeners
+    opt("socket", &["uwsgi-socket"], Some('s'), Address, true, None, "Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass)", Yes),
+    opt("http-socket", &[], None, Address, true, None, "Listen on ADDR speaking HTTP/1.1, served by the workers", Yes),
+    opt("http", &[], None, Address, true, None, "Listen on ADDR speaking HTTP/1.1 (served by the workers, no router process)", Yes),
+    opt("http-keepalive", &[], None, Int, false, Some("0"), "Keep HTTP connections alive", Moot("rw keeps HTTP/1.1 connections alive on every HTTP listener")),
+    opt("chmod-socket", &[], Some('C'), Mode, false, None, "Mode of unix sockets (e.g. 660); 1 means 666", Yes),
+    opt("listen", &[], Some('l'), Int, false, Some("100"), "Listen backlog of every socket", Yes),
+    opt("so-keepalive", &[], None, Bool, false, Some("false"), "Enable SO_KEEPALIVE on TCP sockets", Yes),
+    opt("socket-timeout", &[], Some('z'), Seconds, false, Some("4"), "Timeout for reading requests and writing responses", Yes),
+    opt("buffer-size", &[], Some('b'), Bytes16, false, Some("4096"), "Largest request head (HTTP) or vars block (uwsgi)", Yes),
+    opt("post-buffering", &[], None, Bytes, false, Some("0"), "Read whole bodies before calling the app; larger ones spool to disk", Yes),
+    opt("limit-post", &[], None, Bytes, false, Some("0"), "Refuse request bodies larger than this (413)", Yes),
+    opt("add-header", &[], None, Header, true, None, "Add a header to every response", Yes),
+    opt("static-map", &[], None, Mapping, true, None, "Serve files under PATH at URL prefix MOUNT without entering Python", Yes),
+    opt("check-static", &[], None, Dir, true, None, "Serve DIR + PATH_INFO as a static file when it exists", Yes),
+    opt("offload-threads", &[], None, Int, false, Some("0"), "Threads that send static files", Moot("rw workers send files with sendfile() without offload threads")),
+    // -- processes
+    opt("master", &[], Some('M'), Bool, false, Some("false"), "Run the master process (rw always supervises its workers)", Yes),
+    opt("processes", &["workers"], Some('p'), Int, false, Some("1"), "Number of worker processes", Yes),
+    opt("threads", &[], None, Int, false, Some("1"), "Threads per worker", Yes),
+    opt("thunder-lock", &[], None, Bool, false, Some("false"), "Serialise accept() across workers", Yes),
+    opt("harakiri", &[], Some('t'), Seconds, false, Some("0"), "Kill a worker whose request runs longer than this", Yes),
+    opt("max-requests", &[], Some('R'), Int, false, Some("0"), "Recycle a worker after this many requests", Yes),
+    opt("max-requests-delta", &[], None, Int, false, Some("0"), "Add (worker id - 1) x this to max-requests", Yes),
+    opt("reload-on-rss", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its RSS exceeds this", Yes),
+    opt("worker-reload-mercy", &[], None, Seconds, false, Some("60"), "How long a worker may take to stop before SIGKILL", Yes),
+    opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes),
+    opt("die-on-term", &[], None, Bool, false, Some("false"), "SIGTERM stops the server instead of reloading it", Yes),
+    opt("touch-reload", &[], None, NewPath, true, None, "Gracefully reload when this file changes", Yes),
+    opt("uid", &[], None, Account, false, None, "Drop to this user after binding sockets", Yes),
+    opt("gid", &[], None, Account, false, None, "Drop to this group after binding sockets", Yes),
+    opt("procname-prefix-spaced", &[], None, Str, false, None, "Prefix process titles with TEXT and a space", Yes),
+    opt("pidfile", &[], None, NewPath, false, None, "Write the master pid to this file", Yes),
+    opt("daemonize", &[], Some('d'), NewPath, false, None, "Detach and log to this file", Yes),
+    opt("vacuum", &[], None, Bool, false, Some("false"), "Remove unix sockets and the pidfile at exit", Yes),
+    // -- logging and stats
+    opt("logto", &[], None, NewPath, false, None, "Log to this file", Yes),
+    opt("disable-logging", &[], Some('L'), Bool, false, Some("false"), "Do not log requests", Yes),
+    opt("log-format", &["logformat"], None, Str, false, None, "Request log line format with %(var) variables", Yes),
+    opt("memory-report", &[], Some('m'), Bool, false, Some("false"), "Sample and log worker memory after each request", Yes),
+    opt("stats", &["stats-server"], None, Address, false, None, "Serve uWSGI-compatible stats JSON on ADDR", Yes),
+    opt("stats-http", &[], None, Bool, false, Some("false"), "Serve the stats over HTTP (and /metrics)", Yes),
+];
+
+/// uWSGI options rw knows by name and does not implement.
+#[rustfmt::skip]
+pub static UNSUPPORTED: &[&str] = &[
+    "async", "attach-daemon", "attach-daemon2", "auto-procname", "cache", "cache2", "carbon",
+    "catch-exceptions", "cheap", "cheaper", "cheaper-algo", "cheaper-initial", "cheaper-step",
+    "chdir2", "chmod", "chown-socket", "chroot", "cron", "cron2", "daemonize2", "disable-write-exception",
+    "emperor", "emperor-tyrant", "enable-metrics", "evil-reload-on-rss", "fastcgi-socket", "gevent",
+    "harakiri-verbose", "harakiri-graceful-timeout", "hook-accepting", "hook-asap", "hook-master-start",
+    "hook-post-app", "hook-post-fork", "hook-pre-app", "http-auto-chunked", "http-buffer-size",
+    "http-timeout", "http-to", "http-websockets", "https", "https-socket", "if-env", "if-not-env",
+    "if-exists", "if-not-exists", "if-file", "if-dir", "if-opt", "for", "endfor", "endif", "end",
+    "ignore-sigpipe", "ignore-write-errors", "lazy", "log-4xx", "log-5xx", "log-date", "log-master",
+    "log-maxsize", "log-micros", "log-reopen", "log-slow", "log-x-forwarded-for", "logfile-chmod",
+    "logger", "logto2", "master-as-root", "master-fifo", "max-fd", "max-worker-lifetime",
+    "min-worker-lifetime", "mule", "mules", "offload-threads-stats", "pidfile2", "plugin", "plugins",
+    "plugins-dir", "post-buffering-bufsize", "procname", "procname-append", "procname-master",
+    "procname-prefix", "protocol", "py-autoreload", "py-call-osafterfork", "py-tracebacker",
+    "pymodule-alias", "queue", "reload-on-as", "reuse-port", "route", "route-run", "route-uri",
+    "safe-pidfile", "shared-socket", "spooler", "spooler-processes", "ssl-socket", "static-expires",
+    "static-index", "static-map2", "static-safe", "stats-minified", "stats-no-cores",
+    "stats-push", "subscribe-to", "touch-chain-reload", "touch-workers-reload", "ugreen",
+    "umask", "unshare", "uwsgi-socket-protocol", "vhost", "wsgi-disable-file-wrapper",
+    "wsgi-env-behaviour", "wsgi-strict", "worker-exec", "zerg", "zerg-server",
+];
+
+/// Looks an option up by its name or one of its aliases.
+pub fn lookup(key: &str) -> Option<&'static OptSpec> {
+    OPTIONS
+        .iter()
+        .find(|o| o.name == key || o.aliases.contains(&key))
+}
+
+/// Whether `key` names a uWSGI option rw does not implement.
+pub fn is_unsupported(key: &str) -> bool {
+    UNSUPPORTED.contains(&key) || key.starts_with("hook-") || key.starts_with("exec-")
+}
+
+/// The known option names closest to `key` (a typo guess), best first.
+pub fn suggest(key: &str) -> Option<&'static str> {
+    let names = OPTIONS
+        .iter()
+        .flat_map(|o| std::iter::once(o.name).chain(o.aliases.iter().copied()));
+    let limit = if key.len() <= 4 { 1 } else { 2 };
+    names
+        .map(|n| (edit_distance(key, n), n))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| lookup(n).map(|o| o.name).unwrap_or(n))
+}
+
+/// Levenshtein distance; options are short, so the quadratic table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_aliases_are_unique_and_not_also_unsupported() {
+        let mut seen = HashSet::new();
+        for o in OPTIONS {
+            for n in std::iter::once(o.name).chain(o.aliases.iter().copied()) {
+                assert!(seen.insert(n), "{n} listed twice");
+                assert!(!is_unsupported(n), "{n} is both supported and unsupported");
+            }
+        }
+        let mut shorts = HashSet::new();
+        for o in OPTIONS.iter().filter_map(|o| o.short) {
+            assert!(shorts.insert(o), "short -{o} listed twice");
+            assert!(o != 'h' && o != 'V', "-{o} belongs to clap");
+        }
+    }
+
+    #[test]
+    fn issue_options_are_all_known() {
+        let required = "chdir module home static-map threads http master vacuum thunder-lock uid gid \
+            harakiri post-buffering socket stats pidfile daemonize processes buffer-size listen \
+            max-requests procname-prefix-spaced wsgi-file http-socket chmod-socket enable-threads \
+            lazy-apps callable env logto disable-logging log-format max-requests-delta reload-on-rss \
+            worker-reload-mercy reload-mercy need-app die-on-term touch-reload pythonpath \
+            socket-timeout limit-post add-header stats-http strict workers wsgi memory-report \
+            so-keepalive http-keepalive single-interpreter mount manage-script-name check-static \
+            offload-threads";
+        for name in required.split_whitespace() {
+            assert!(
+                lookup(name).is_some(),
+                "{name} missing from the option table"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_parse_as_their_kind() {
+        for o in OPTIONS {
+            if let Some(d) = o.default {
+                crate::config::value::parse(o.kind, d, false)
+                    .unwrap_or_else(|e| panic!("default of {}: {e}", o.name));
+            }
+        }
+    }
+
+    #[test]
+    fn suggestions_catch_typos() {
+        assert_eq!(suggest("proceses"), Some("processes"));
+        assert_eq!(suggest("harakari"), Some("harakiri"));
+        assert_eq!(suggest("wokers"), Some("processes"));
+        assert_eq!(suggest("mydomain"), None);
+    }
+}

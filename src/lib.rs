@@ -1,0 +1,7 @@
+//! rw: a uWSGI-compatible, pre-fork Python WSGI application server.
+//!
+//! The binary (`src/main.rs`) only parses the command line and dispatches to [`cmd`].
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
