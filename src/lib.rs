@@ -5,3 +5,8 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod log;
+pub mod proto;
+pub mod python;
+pub mod server;
+pub mod stats;

@@ -34,7 +34,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::cli::generate::write_all(&args.out)?;
             Ok(exit::OK)
         }
-        Command::Serve(_) => not_yet("serve"),
+        Command::Serve(args) => crate::server::serve(args.options),
         Command::Stop(_) => not_yet("stop"),
         Command::Reload(_) => not_yet("reload"),
         Command::ConnectAndRead(_) => not_yet("connect-and-read"),

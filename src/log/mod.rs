@@ -1,0 +1,4 @@
+//! Request logging: uWSGI's default request line, `log-format` templates, and log-safe escaping.
+
+pub mod request_line;
+pub mod sanitize;

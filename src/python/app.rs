@@ -1,0 +1,151 @@
+//! Loading the WSGI callable (`module` / `wsgi-file` + `callable`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::pyerr::format_exception;
+use super::{AppSource, AppSpec};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+/// A loaded WSGI application.
+pub struct App {
+    callable: Py<PyAny>,
+    mountpoint: String,
+    id: usize,
+    name: String,
+}
+
+impl App {
+    pub(crate) fn callable(&self) -> &Py<PyAny> {
+        &self.callable
+    }
+
+    /// Mount point it was loaded for (`""` for the default app).
+    pub fn mountpoint(&self) -> &str {
+        &self.mountpoint
+    }
+
+    /// App id, in load order from 0 (uWSGI's `app 0`).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Where the callable came from, e.g. `pkg.mod:application` or `uwsgi_file_app:application`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("mountpoint", &self.mountpoint)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Module name uWSGI gives a `wsgi-file`: `uwsgi_file_` + path with `/` and `.` turned into
+/// `_`, a trailing `.py` dropped first.
+pub(crate) fn file_module_name(path: &str) -> String {
+    let stem = path.strip_suffix(".py").unwrap_or(path);
+    let mut name = String::with_capacity(11 + stem.len());
+    name.push_str("uwsgi_file_");
+    name.extend(
+        stem.chars()
+            .map(|c| if c == '/' || c == '.' { '_' } else { c }),
+    );
+    name
+}
+
+/// Import the app. On failure returns the text to log: the full Python traceback, or a message
+/// (`failed to open python file %s`, callable missing / not callable).
+///
+/// * `Module`: `importlib.import_module(mod)`, attribute `name` (after `:`) or `spec.callable`;
+///   `name()` calls that factory with no arguments.
+/// * `File`: the file is compiled and executed as module [`file_module_name`] (registered in
+///   `sys.modules` during execution, removed on failure), `__file__` = the path, `__name__` is
+///   not `__main__`.
+///
+/// Multi-app `applications` dicts are not supported (the callable attribute is required).
+pub fn load_app(spec: &AppSpec) -> Result<App, String> {
+    super::interp::pin_thread_state();
+    Python::attach(|py| {
+        let (module, modname, attr) = match &spec.source {
+            AppSource::Module { spec: m } => {
+                let (modname, attr) = match m.split_once(':') {
+                    Some((a, b)) if !b.is_empty() => (a.to_owned(), b.to_owned()),
+                    Some((a, _)) => (a.to_owned(), spec.callable.clone()),
+                    None => (m.clone(), spec.callable.clone()),
+                };
+                let module = py
+                    .import(modname.as_str())
+                    .map_err(|e| format_exception(py, &e))?
+                    .into_any();
+                (module, modname, attr)
+            }
+            AppSource::File { path } => {
+                let source = std::fs::read(path)
+                    .map_err(|e| format!("failed to open python file {}: {e}", path.display()))?;
+                let path_s = path.to_string_lossy().into_owned();
+                let modname = file_module_name(&path_s);
+                let module = exec_file(py, &source, path.as_os_str(), &modname)
+                    .map_err(|e| format_exception(py, &e))?;
+                (module, modname, spec.callable.clone())
+            }
+        };
+        let (attr, call_factory) = match attr.strip_suffix("()") {
+            Some(a) => (a.to_owned(), true),
+            None => (attr, false),
+        };
+        let mut callable = module.getattr(attr.as_str()).map_err(|e| {
+            format!(
+                "unable to find callable \"{attr}\" in {modname}\n{}",
+                format_exception(py, &e)
+            )
+        })?;
+        if call_factory {
+            callable = callable.call0().map_err(|e| format_exception(py, &e))?;
+        }
+        if !callable.is_callable() {
+            return Err(format!(
+                "\"{attr}\" in {modname} is not callable (it is {})",
+                callable
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(App {
+            callable: callable.unbind(),
+            mountpoint: spec.mountpoint.clone(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name: format!("{modname}:{attr}{}", if call_factory { "()" } else { "" }),
+        })
+    })
+}
+
+fn exec_file<'py>(
+    py: Python<'py>,
+    source: &[u8],
+    path: &std::ffi::OsStr,
+    modname: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let builtins = py.import("builtins")?;
+    let code = builtins.call_method1("compile", (source, path, "exec"))?;
+    let module = py.import("types")?.call_method1("ModuleType", (modname,))?;
+    module.setattr("__file__", path)?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item(modname, &module)?;
+    let globals = module.getattr("__dict__")?.cast_into::<PyDict>()?;
+    if let Err(e) = builtins.call_method1("exec", (code, &globals)) {
+        let _ = modules.del_item(modname);
+        return Err(e);
+    }
+    Ok(module)
+}

@@ -1,0 +1,303 @@
+//! Interpreter set-up (PyConfig, `home`, `pythonpath`), fork with the GIL, per-thread state, exit hooks.
+
+use std::cell::Cell;
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use nix::unistd::ForkResult;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use super::pyerr::{log_raw, print_exception};
+use super::{uwsgi_module, InterpreterOptions};
+
+/// Initialise CPython once in the master (before fork). See the module docs of [`super`].
+///
+/// * `home` with `pyvenv.cfg` (PEP 405): `PyConfig.program_name = <home>/bin/python`, so
+///   `sys.prefix` is the venv and its site-packages are on `sys.path`; log
+///   `PEP 405 virtualenv detected: %s`.
+/// * `home` without it: `PyConfig.home = home`; log `Set PythonHome to %s` (and
+///   `!!! Python Home is not a directory: %s !!!` when it is not one, continuing like uWSGI).
+/// * no `home`: `program_name = program_name_fallback` when given.
+/// * Python installs no signal handlers (`install_signal_handlers = 0`): the master owns signals.
+/// * `sys.path`: `"."` inserted at 0, then every `pythonpath` entry (globs expanded, sorted) at 0
+///   in order, so the last given ends up first; log `added %s to pythonpath.` for each.
+/// * the `uwsgi` module is put into `sys.modules`.
+///
+/// Returns `sys.version` (for the `Python version: %s` banner line). Fails if the interpreter
+/// was already initialised.
+pub fn init_interpreter(opts: &InterpreterOptions) -> anyhow::Result<String> {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } != 0 {
+        bail!("the Python interpreter is already initialized");
+    }
+
+    let mut program_name: Option<CString> = None;
+    let mut home: Option<CString> = None;
+    if let Some(h) = &opts.home {
+        if h.join("pyvenv.cfg").is_file() {
+            log_raw(&format!("PEP 405 virtualenv detected: {}", h.display()));
+            program_name = Some(path_cstring(&h.join("bin").join("python"))?);
+        } else {
+            if !h.is_dir() {
+                log_raw(&format!(
+                    "!!! Python Home is not a directory: {} !!!",
+                    h.display()
+                ));
+            }
+            log_raw(&format!("Set PythonHome to {}", h.display()));
+            home = Some(path_cstring(h)?);
+        }
+    } else if let Some(p) = &opts.program_name_fallback {
+        program_name = Some(path_cstring(p)?);
+    }
+
+    let saved_sigint = sigint_disposition();
+
+    let mut config = MaybeUninit::<ffi::PyConfig>::uninit();
+    // SAFETY: PyConfig_InitPythonConfig fully initialises the struct it is given.
+    unsafe { ffi::PyConfig_InitPythonConfig(config.as_mut_ptr()) };
+    // SAFETY: initialised just above.
+    let mut config = unsafe { config.assume_init() };
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+
+    let result = (|| -> anyhow::Result<()> {
+        if let Some(p) = &program_name {
+            let cfg: *mut ffi::PyConfig = &mut config;
+            // SAFETY: `cfg` points to an initialised PyConfig; the field pointer belongs to it;
+            // `p` is a NUL-terminated string that PyConfig copies.
+            let st =
+                unsafe { ffi::PyConfig_SetBytesString(cfg, &mut (*cfg).program_name, p.as_ptr()) };
+            check_status(st, "PyConfig.program_name")?;
+        }
+        if let Some(h) = &home {
+            let cfg: *mut ffi::PyConfig = &mut config;
+            // SAFETY: as above, for the `home` field.
+            let st = unsafe { ffi::PyConfig_SetBytesString(cfg, &mut (*cfg).home, h.as_ptr()) };
+            check_status(st, "PyConfig.home")?;
+        }
+        // SAFETY: `config` is an initialised PyConfig; Python is not initialised yet (checked).
+        let st = unsafe { ffi::Py_InitializeFromConfig(&config) };
+        check_status(st, "Py_InitializeFromConfig")
+    })();
+    // SAFETY: `config` was initialised by PyConfig_InitPythonConfig; Clear frees its strings.
+    unsafe { ffi::PyConfig_Clear(&mut config) };
+    result?;
+
+    // Py_InitializeFromConfig left this thread holding the GIL: release it so that
+    // `Python::attach` works from any thread (this thread keeps its thread state).
+    // SAFETY: the interpreter is initialised and this thread holds the GIL.
+    unsafe { ffi::PyEval_SaveThread() };
+
+    Python::attach(|py| -> anyhow::Result<String> {
+        keep_sigint(py, saved_sigint).map_err(|e| py_anyhow(py, e))?;
+        setup_sys_path(py, &opts.pythonpath).map_err(|e| py_anyhow(py, e))?;
+        uwsgi_module::install(py).map_err(|e| py_anyhow(py, e))?;
+        let version: String = py
+            .import("sys")
+            .and_then(|s| s.getattr("version"))
+            .and_then(|v| v.extract())
+            .map_err(|e| py_anyhow(py, e))?;
+        Ok(version)
+    })
+}
+
+fn sigint_disposition() -> Option<libc::sigaction> {
+    let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: query-only sigaction (NULL new action) writing into our zeroed buffer.
+    let rc = unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), old.as_mut_ptr()) };
+    // SAFETY: on success sigaction filled the (already zero-initialised) struct.
+    (rc == 0).then(|| unsafe { old.assume_init() })
+}
+
+/// Even with `install_signal_handlers = 0`, executing the `signal` module installs Python's C
+/// SIGINT handler when SIGINT is at its default. Import it now (so it never runs again), make
+/// Python's table say SIG_DFL, and put back the disposition SIGINT had before Python started.
+fn keep_sigint(py: Python<'_>, saved: Option<libc::sigaction>) -> PyResult<()> {
+    let signal = py.import("signal")?;
+    signal.call_method1(
+        "signal",
+        (signal.getattr("SIGINT")?, signal.getattr("SIG_DFL")?),
+    )?;
+    if let Some(act) = saved {
+        // SAFETY: re-installs a disposition previously returned by sigaction for SIGINT.
+        unsafe { libc::sigaction(libc::SIGINT, &act, std::ptr::null_mut()) };
+    }
+    Ok(())
+}
+
+/// Address of the main interpreter state, for the banner line
+/// `Python main interpreter initialized at 0x%x`. 0 before [`init_interpreter`].
+pub fn interpreter_address() -> usize {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        return 0;
+    }
+    // SAFETY: the interpreter is initialised; PyInterpreterState_Main only reads a global.
+    unsafe { ffi::PyInterpreterState_Main() as usize }
+}
+
+fn path_cstring(p: &Path) -> anyhow::Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .with_context(|| format!("path contains a NUL byte: {}", p.display()))
+}
+
+fn check_status(st: ffi::PyStatus, what: &str) -> anyhow::Result<()> {
+    // SAFETY: PyStatus_Exception only inspects the struct.
+    if unsafe { ffi::PyStatus_Exception(st) } == 0 {
+        return Ok(());
+    }
+    let msg = if st.err_msg.is_null() {
+        "unknown error".to_owned()
+    } else {
+        // SAFETY: a non-NULL err_msg of a PyStatus is a static NUL-terminated C string.
+        unsafe { std::ffi::CStr::from_ptr(st.err_msg) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let func = if st.func.is_null() {
+        String::new()
+    } else {
+        // SAFETY: as above for `func`.
+        let f = unsafe { std::ffi::CStr::from_ptr(st.func) }.to_string_lossy();
+        format!(" ({f})")
+    };
+    Err(anyhow!(
+        "{what} failed{func}: {msg} (exit code {})",
+        st.exitcode
+    ))
+}
+
+fn py_anyhow(py: Python<'_>, e: PyErr) -> anyhow::Error {
+    anyhow!("{}", super::pyerr::format_exception(py, &e))
+}
+
+fn setup_sys_path(py: Python<'_>, pythonpath: &[String]) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    let path = sys.getattr("path")?.cast_into::<PyList>()?;
+    path.insert(0, ".")?;
+    let glob = py.import("glob")?;
+    for entry in pythonpath {
+        let has_magic = entry.contains(['*', '?', '[']);
+        let mut items: Vec<String> = Vec::new();
+        if has_magic {
+            let found = glob.call_method1("glob", (entry.as_str(),))?;
+            let mut found: Vec<String> = found.extract()?;
+            found.sort();
+            items.extend(found);
+        }
+        if items.is_empty() {
+            items.push(entry.clone());
+        }
+        for item in items {
+            path.insert(0, item.as_str())?;
+            log_raw(&format!("added {item} to pythonpath."));
+        }
+    }
+    Ok(())
+}
+
+/// `fork()` with the GIL held: `PyOS_BeforeFork`, `f` (which forks), then
+/// `PyOS_AfterFork_Child` in the child (and re-seed `random` if it was imported, like uWSGI) or
+/// `PyOS_AfterFork_Parent` in the parent / on failure. Returns `f`'s result.
+pub fn fork_with_gil(f: impl FnOnce() -> nix::Result<ForkResult>) -> nix::Result<ForkResult> {
+    // The forking thread must keep its thread state across the fork: if `attach` created a
+    // temporary one, releasing it in the child leaves CPython 3.11 unable to create the next
+    // one ("init_threadstate: thread state already initialized").
+    pin_thread_state();
+    Python::attach(|py| {
+        // SAFETY: this thread holds the GIL (inside attach), as PyOS_BeforeFork requires.
+        unsafe { ffi::PyOS_BeforeFork() };
+        let r = f();
+        match &r {
+            Ok(ForkResult::Child) => {
+                // SAFETY: we are in the freshly forked child, the forking thread holds the GIL.
+                unsafe { ffi::PyOS_AfterFork_Child() };
+                reseed_random(py);
+            }
+            _ => {
+                // SAFETY: parent (or fork failed): undo PyOS_BeforeFork with the GIL held.
+                unsafe { ffi::PyOS_AfterFork_Parent() };
+            }
+        }
+        r
+    })
+}
+
+fn reseed_random(py: Python<'_>) {
+    let res = (|| -> PyResult<()> {
+        let modules = py.import("sys")?.getattr("modules")?;
+        let random = modules.call_method1("get", ("random",))?;
+        if !random.is_none() {
+            random.call_method0("seed")?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        print_exception(py, &e);
+    }
+}
+
+thread_local! {
+    static THREAD_PINNED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Give the current OS thread a permanent Python thread state (once per thread).
+///
+/// Without it every `Python::attach` on a thread Python did not create would build and tear
+/// down a thread state per request (slow, and `threading.local` data such as DB connections
+/// would be lost between requests). `PyGILState_Ensure` without a matching release keeps the
+/// thread state alive; later attaches reuse it. Returns true the first time on this thread.
+pub(crate) fn pin_thread_state() -> bool {
+    if THREAD_PINNED.with(|p| p.get()) {
+        return false;
+    }
+    // SAFETY: Py_IsInitialized may be called at any time; PyGILState_Check (evaluated only
+    // after init) too.
+    if unsafe { ffi::Py_IsInitialized() == 0 || ffi::PyGILState_Check() != 0 } {
+        // Already attached (e.g. called from inside Python code): nothing to pin now.
+        return false;
+    }
+    // SAFETY: the interpreter is initialised (callers check or run after init) and this thread
+    // does not hold the GIL (checked above);
+    // Ensure acquires it (creating the thread state), SaveThread releases it again while the
+    // thread state stays registered with the GILState counter at 1 for the thread's lifetime.
+    unsafe {
+        let _ = ffi::PyGILState_Ensure();
+        ffi::PyEval_SaveThread();
+    }
+    THREAD_PINNED.with(|p| p.set(true));
+    true
+}
+
+/// Run exit hooks: `uwsgi.atexit` (if set) then Python's `atexit` handlers, and flush
+/// `sys.stdout`/`sys.stderr`. Safe to call when Python was never initialised (no-op) and more
+/// than once (atexit handlers run once).
+pub fn run_exit_hooks() {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        return;
+    }
+    pin_thread_state();
+    let _ = Python::try_attach(|py| {
+        uwsgi_module::call_hook(py, "atexit");
+        let res = py
+            .import("atexit")
+            .and_then(|m| m.call_method0("_run_exitfuncs"));
+        if let Err(e) = res {
+            print_exception(py, &e);
+        }
+        if let Ok(sys) = py.import("sys") {
+            for name in ["stdout", "stderr"] {
+                if let Ok(f) = sys.getattr(name) {
+                    let _ = f.call_method0("flush");
+                }
+            }
+        }
+    });
+}

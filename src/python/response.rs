@@ -1,0 +1,515 @@
+//! `start_response` / `write` (one [`Responder`] per request), header validation, and
+//! `wsgi.file_wrapper`.
+
+use std::os::fd::RawFd;
+use std::ptr::NonNull;
+use std::sync::{Mutex, PoisonError};
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use super::input::lock_detached;
+use super::pyerr::{log_raw, print_exception};
+use super::ResponseSink;
+
+/// Headers and status of a server-made 500.
+pub(crate) const ERROR_500_STATUS: &str = "500 Internal Server Error";
+pub(crate) const ERROR_500_BODY: &[u8] = b"Internal Server Error";
+
+// ---------------------------------------------------------------------------------------------
+// Validation (pure functions, also usable by the server).
+
+/// Validate a WSGI status line: three ASCII digits (100..=999), then nothing or a space and a
+/// reason phrase made of HTAB, SP, visible ASCII and `U+0080..=U+00FF` (RFC 9112 obs-text).
+/// Returns the status code.
+pub fn validate_status(status: &str) -> Result<u16, &'static str> {
+    let b = status.as_bytes();
+    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
+        return Err("status must start with a 3-digit code");
+    }
+    let code = u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0');
+    if code < 100 {
+        return Err("status code must be between 100 and 999");
+    }
+    let rest = &status[3..];
+    if rest.is_empty() {
+        return Ok(code);
+    }
+    let Some(reason) = rest.strip_prefix(' ') else {
+        return Err("status code must be followed by a space");
+    };
+    for c in reason.chars() {
+        let ok = c == '\t' || (' '..='~').contains(&c) || ('\u{80}'..='\u{ff}').contains(&c);
+        if !ok {
+            return Err(if (c as u32) > 0xff {
+                "status is not latin-1 encodable"
+            } else {
+                "status contains control characters"
+            });
+        }
+    }
+    Ok(code)
+}
+
+/// Validate a header name: a non-empty RFC 9110 token.
+pub fn validate_header_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("header name is empty");
+    }
+    let ok = name.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("header name is not a token (contains separators, spaces or control characters)")
+    }
+}
+
+/// Validate a header value: Latin-1 only, no control characters except HTAB (so no CR, LF,
+/// NUL, DEL).
+pub fn validate_header_value(value: &str) -> Result<(), &'static str> {
+    for c in value.chars() {
+        let u = c as u32;
+        if u > 0xff {
+            return Err("header value is not latin-1 encodable");
+        }
+        if (u < 0x20 && c != '\t') || u == 0x7f {
+            return Err("header value contains control characters (CR, LF, NUL, ...)");
+        }
+    }
+    Ok(())
+}
+
+/// Append the Latin-1 encoding of `s` (whose chars must all be `<= U+00FF`, as every status and
+/// header given to [`ResponseSink::start`] is) to `out`. Chars above U+00FF become `?`.
+pub fn encode_latin1(s: &str, out: &mut Vec<u8>) {
+    if s.is_ascii() {
+        out.extend_from_slice(s.as_bytes());
+    } else {
+        out.extend(s.chars().map(|c| u8::try_from(c as u32).unwrap_or(b'?')));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responder.
+
+/// Lifetime-erased pointer to the request's sink; same invariant as the body source pointer:
+/// stored only while `call_app` borrows the sink, removed before it returns, and only
+/// dereferenced with the [`Responder`] mutex held.
+struct SinkPtr(NonNull<dyn ResponseSink>);
+
+// SAFETY: the pointee is `ResponseSink: Send`; access is exclusive (mutex) and only while the
+// borrow it came from is alive (see `SinkPtr`).
+unsafe impl Send for SinkPtr {}
+
+pub(crate) struct RespState {
+    sink: Option<SinkPtr>,
+    /// Last valid status given to start_response (None: not called, or the last call was
+    /// rejected).
+    status: Option<String>,
+    code: u16,
+    headers: Vec<(String, String)>,
+    pub(crate) headers_sent: bool,
+    pub(crate) body_bytes: u64,
+    pub(crate) switches: u32,
+    pub(crate) io_error: bool,
+    pub(crate) via_sendfile: bool,
+    pub(crate) finished: bool,
+}
+
+/// Why a body write did not happen.
+pub(crate) enum SendError {
+    /// The app produced body before a (valid) start_response.
+    NoHeaders,
+    /// The request is over (the sink is gone).
+    Finished,
+    /// The sink failed: the client went away.
+    Io(std::io::Error),
+}
+
+impl SendError {
+    fn into_pyerr(self) -> PyErr {
+        match self {
+            SendError::NoHeaders => {
+                PyRuntimeError::new_err("write() called before start_response()")
+            }
+            SendError::Finished => PyOSError::new_err("write(): the request has finished"),
+            SendError::Io(_) => PyOSError::new_err("write error"),
+        }
+    }
+}
+
+impl RespState {
+    fn sink(&mut self) -> Result<&mut dyn ResponseSink, SendError> {
+        match self.sink.as_mut() {
+            // SAFETY: see `SinkPtr`: valid while stored; `&mut self` comes from the mutex
+            // guard, so this is the only access.
+            Some(p) => Ok(unsafe { p.0.as_mut() }),
+            None => Err(SendError::Finished),
+        }
+    }
+
+    fn io(&mut self, r: std::io::Result<()>) -> Result<(), SendError> {
+        r.map_err(|e| {
+            self.io_error = true;
+            SendError::Io(e)
+        })
+    }
+
+    fn ensure_headers(&mut self) -> Result<(), SendError> {
+        if self.headers_sent {
+            return Ok(());
+        }
+        if self.io_error {
+            return Err(SendError::Io(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        let Some(status) = self.status.take() else {
+            return Err(SendError::NoHeaders);
+        };
+        let headers = std::mem::take(&mut self.headers);
+        let r = self.sink()?.start(&status, &headers);
+        self.status = Some(status);
+        self.headers = headers;
+        self.io(r)?;
+        self.headers_sent = true;
+        Ok(())
+    }
+
+    /// Send a body chunk (headers first when needed). Empty chunks send nothing unless
+    /// `force_headers` (a `write(b'')` call).
+    pub(crate) fn send_body(&mut self, chunk: &[u8], force_headers: bool) -> Result<(), SendError> {
+        if self.sink.is_none() {
+            return Err(SendError::Finished);
+        }
+        if chunk.is_empty() {
+            if force_headers {
+                self.ensure_headers()?;
+            }
+            return Ok(());
+        }
+        self.ensure_headers()?;
+        let r = self.sink()?.body(chunk);
+        self.io(r)?;
+        self.body_bytes += chunk.len() as u64;
+        self.switches += 1;
+        Ok(())
+    }
+
+    pub(crate) fn send_file(&mut self, fd: RawFd, offset: u64, len: u64) -> Result<(), SendError> {
+        self.ensure_headers()?;
+        self.via_sendfile = true;
+        if len == 0 {
+            return Ok(());
+        }
+        let r = self.sink()?.file(fd, offset, Some(len));
+        match r {
+            Ok(n) => {
+                self.body_bytes += n;
+                self.switches += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.io_error = true;
+                Err(SendError::Io(e))
+            }
+        }
+    }
+
+    /// Complete response: headers if not sent yet, then `finish`.
+    pub(crate) fn finish(&mut self) -> Result<(), SendError> {
+        self.ensure_headers()?;
+        let r = self.sink()?.finish();
+        self.io(r)?;
+        self.finished = true;
+        Ok(())
+    }
+
+    /// Server-made `500 Internal Server Error`, only possible while no header was sent.
+    pub(crate) fn send_500(&mut self) {
+        if self.headers_sent || self.io_error || self.sink.is_none() {
+            return;
+        }
+        self.status = Some(ERROR_500_STATUS.to_owned());
+        self.code = 500;
+        self.headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
+        if self.send_body(ERROR_500_BODY, true).is_ok() {
+            let _ = self.finish();
+        }
+    }
+
+    /// Status code for the outcome: 500 unless the app produced valid headers.
+    pub(crate) fn code(&self) -> u16 {
+        if self.status.is_some() {
+            self.code
+        } else {
+            500
+        }
+    }
+}
+
+/// The `start_response` callable of one request; its `write` method is the WSGI `write`.
+#[pyclass(frozen, module = "uwsgi", name = "StartResponse")]
+pub(crate) struct Responder {
+    pub(crate) state: Mutex<RespState>,
+}
+
+impl Responder {
+    /// # Safety
+    /// `sink` must stay valid (and otherwise unused) until [`Responder::invalidate`] returned.
+    pub(crate) unsafe fn new(sink: &mut dyn ResponseSink) -> Responder {
+        let ptr: NonNull<dyn ResponseSink + '_> = NonNull::from(sink);
+        // SAFETY: only the trait-object lifetime bound is erased; the caller guarantees the
+        // pointer is not used after `invalidate` (which runs before the borrow ends).
+        let ptr: NonNull<dyn ResponseSink + 'static> = unsafe { std::mem::transmute(ptr) };
+        Responder {
+            state: Mutex::new(RespState {
+                sink: Some(SinkPtr(ptr)),
+                status: None,
+                code: 0,
+                headers: Vec::new(),
+                headers_sent: false,
+                body_bytes: 0,
+                switches: 0,
+                io_error: false,
+                via_sendfile: false,
+                finished: false,
+            }),
+        }
+    }
+
+    /// Forget the sink (end of request), waiting for a write in progress on another thread.
+    pub(crate) fn invalidate(&self, py: Python<'_>) {
+        lock_detached(py, &self.state).sink = None;
+    }
+
+    /// Run `f` on the state with the GIL released (all sink I/O goes through here).
+    pub(crate) fn io<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut RespState) -> T + Send,
+    ) -> T {
+        py.detach(|| {
+            let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut g)
+        })
+    }
+}
+
+fn type_err(msg: &'static str) -> PyErr {
+    PyTypeError::new_err(msg)
+}
+
+/// Validated status line, status code and headers.
+type ParsedResponse = (String, u16, Vec<(String, String)>);
+
+/// Extract and validate status + headers into Rust-owned strings (copied now: later mutation or
+/// freeing of the Python objects cannot affect what is sent, cf. mod_wsgi CVE-2014-0242).
+fn extract_response(
+    status: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyAny>,
+) -> PyResult<ParsedResponse> {
+    let status = status
+        .cast::<PyString>()
+        .map_err(|_| type_err("http status must be a string"))?;
+    let status_s = status.to_str().map_err(|_| {
+        reject(
+            "status is not latin-1 encodable",
+            &status.to_string_lossy(),
+            None,
+        )
+    })?;
+    let code = validate_status(status_s).map_err(|m| reject(m, status_s, None))?;
+
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = headers.cast::<PyList>() {
+        l.iter().collect()
+    } else if let Ok(t) = headers.cast::<PyTuple>() {
+        t.iter().collect()
+    } else {
+        return Err(type_err("http headers must be in a python list"));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let t = item
+            .cast::<PyTuple>()
+            .map_err(|_| type_err("http header must be defined in a tuple"))?;
+        if t.len() != 2 {
+            return Err(type_err("http header tuples must have exactly 2 items"));
+        }
+        let k = t.get_item(0)?;
+        let v = t.get_item(1)?;
+        let k = k
+            .cast::<PyString>()
+            .map_err(|_| type_err("http header key must be a string"))?;
+        let v = v
+            .cast::<PyString>()
+            .map_err(|_| type_err("http header value must be a string"))?;
+        let ks = k.to_str().map_err(|_| {
+            reject(
+                "header name is not latin-1 encodable",
+                &k.to_string_lossy(),
+                None,
+            )
+        })?;
+        let vs = v.to_str().map_err(|_| {
+            reject(
+                "header value is not latin-1 encodable",
+                &v.to_string_lossy(),
+                Some(ks),
+            )
+        })?;
+        validate_header_name(ks).map_err(|m| reject(m, ks, None))?;
+        validate_header_value(vs).map_err(|m| reject(m, vs, Some(ks)))?;
+        out.push((ks.to_owned(), vs.to_owned()));
+    }
+    Ok((status_s.to_owned(), code, out))
+}
+
+/// Log why the response is refused (escaped: the bad bytes never reach the log raw either) and
+/// build the ValueError raised into the app.
+fn reject(why: &str, offending: &str, header: Option<&str>) -> PyErr {
+    let what = match header {
+        Some(h) => format!("header {h:?}: {why}: {offending:?}"),
+        None => format!("{why}: {offending:?}"),
+    };
+    log_raw(&format!(
+        "[rw] start_response(): invalid response from the application refused ({what}); a 500 will be sent instead"
+    ));
+    PyValueError::new_err(format!("invalid response: {what}"))
+}
+
+#[pymethods]
+impl Responder {
+    /// `start_response(status, headers, exc_info=None)` → `write`.
+    #[pyo3(signature = (status, headers, exc_info=None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let exc_info = exc_info.filter(|e| !e.is_none());
+        if let Some(ei) = exc_info {
+            // PEP 3333: with exc_info after the headers went out, re-raise it.
+            let value = ei.get_item(1)?;
+            let sent = lock_detached(py, &this.state).headers_sent;
+            if sent {
+                if value.is_none() {
+                    return Err(PyOSError::new_err("headers already sent"));
+                }
+                return Err(PyErr::from_value(value));
+            }
+            if !value.is_none() {
+                print_exception(py, &PyErr::from_value(value));
+            }
+        }
+        if exc_info.is_none() && lock_detached(py, &this.state).headers_sent {
+            return Err(PyOSError::new_err("headers already sent"));
+        }
+        let parsed = extract_response(status, headers);
+        let mut st = lock_detached(py, &this.state);
+        match parsed {
+            Ok((s, code, h)) => {
+                st.status = Some(s);
+                st.code = code;
+                st.headers = h;
+            }
+            Err(e) => {
+                // Poison the response: nothing from this call (or an earlier one) is sent.
+                st.status = None;
+                st.headers.clear();
+                return Err(e);
+            }
+        }
+        drop(st);
+        slf.getattr(pyo3::intern!(py, "write"))
+    }
+
+    /// WSGI `write(data)`: sends immediately (headers first).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let b = data
+            .cast::<PyBytes>()
+            .map_err(|_| type_err("write() argument must be bytes"))?;
+        let bytes = b.as_bytes();
+        self.io(py, |s| s.send_body(bytes, true))
+            .map_err(SendError::into_pyerr)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// wsgi.file_wrapper
+
+/// `wsgi.file_wrapper(filelike, blksize=8192)`. When the app returns one whose `filelike` has a
+/// `fileno()` naming a regular file, `call_app` hands the fd to [`ResponseSink::file`]
+/// (sendfile) from the current position (`tell()`); otherwise it is iterated (`read(blksize)`).
+#[pyclass(frozen, module = "uwsgi", name = "FileWrapper")]
+pub(crate) struct FileWrapper {
+    pub(crate) filelike: Py<PyAny>,
+    blksize: i64,
+}
+
+#[pymethods]
+impl FileWrapper {
+    #[new]
+    #[pyo3(signature = (filelike, blksize=8192))]
+    fn new(filelike: Py<PyAny>, blksize: i64) -> Self {
+        FileWrapper {
+            filelike,
+            blksize: if blksize > 0 { blksize } else { 8192 },
+        }
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let data = self
+            .filelike
+            .bind(py)
+            .call_method1(pyo3::intern!(py, "read"), (self.blksize,))?;
+        if data.is_truthy()? {
+            Ok(data)
+        } else {
+            Err(PyStopIteration::new_err(()))
+        }
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let f = self.filelike.bind(py);
+        if let Some(close) = f.getattr_opt(pyo3::intern!(py, "close"))? {
+            close.call0()?;
+        }
+        Ok(())
+    }
+
+    #[getter]
+    fn filelike(&self, py: Python<'_>) -> Py<PyAny> {
+        self.filelike.clone_ref(py)
+    }
+
+    #[getter]
+    fn blksize(&self) -> i64 {
+        self.blksize
+    }
+}

@@ -1,0 +1,303 @@
+//! Listening sockets: parsing uWSGI addresses, binding TCP and unix sockets with the backlog,
+//! chmod and stale-socket rules, and handing them over across an exec-reload.
+
+use anyhow::{bail, Context};
+use nix::sys::socket::{
+    self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
+};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Which protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Http,
+    Uwsgi,
+}
+
+impl Proto {
+    /// As uWSGI's stats `sockets[].proto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Http => "http",
+            Proto::Uwsgi => "uwsgi",
+        }
+    }
+}
+
+/// A parsed socket address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+    Abstract(String),
+}
+
+/// Parses `host:port`, `:port`, `[::1]:port`, a unix path (no `:`) or `@abstract`.
+pub fn parse_addr(text: &str, base: &Path) -> anyhow::Result<Addr> {
+    if let Some(name) = text.strip_prefix('@') {
+        return Ok(Addr::Abstract(name.to_string()));
+    }
+    if !text.contains(':') {
+        return Ok(Addr::Unix(base.join(text)));
+    }
+    let (host, port) = text.rsplit_once(':').context("address needs host:port")?;
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("`{text}`: `{port}` is not a port number"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    let addr = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve `{host}`"))?
+        .next()
+        .with_context(|| format!("`{host}` has no address"))?;
+    Ok(Addr::Tcp(addr))
+}
+
+/// A bound, listening, non-blocking socket.
+#[derive(Debug)]
+pub struct Listener {
+    pub fd: OwnedFd,
+    /// The address as configured (stats `sockets[].name`).
+    pub name: String,
+    pub proto: Proto,
+    pub addr: Addr,
+    pub backlog: u32,
+    /// SERVER_PORT for requests on it ("80" for unix sockets, as uWSGI says).
+    pub port: String,
+    /// Came from the previous generation (exec-reload) rather than bound now.
+    pub inherited: bool,
+}
+
+impl Listener {
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.addr {
+            Addr::Unix(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Options that apply to every listener.
+pub struct BindOptions {
+    pub backlog: u32,
+    pub chmod: Option<u32>,
+    pub so_keepalive: bool,
+}
+
+/// Environment variable that carries listeners across an exec-reload: `fd=name;fd=name`.
+pub const INHERIT_ENV: &str = "RW_INHERITED_LISTENERS";
+
+/// Takes the listeners the previous generation left open.
+pub fn take_inherited() -> Vec<(RawFd, String)> {
+    let Ok(v) = std::env::var(INHERIT_ENV) else {
+        return Vec::new();
+    };
+    std::env::remove_var(INHERIT_ENV);
+    v.split(';')
+        .filter_map(|p| {
+            let (fd, name) = p.split_once('=')?;
+            Some((fd.parse().ok()?, name.to_string()))
+        })
+        .collect()
+}
+
+/// Binds (or adopts from `inherited`) one listener.
+pub fn bind(
+    text: &str,
+    proto: Proto,
+    base: &Path,
+    opts: &BindOptions,
+    inherited: &mut Vec<(RawFd, String)>,
+) -> anyhow::Result<Listener> {
+    let addr = parse_addr(text, base)?;
+    let port = match &addr {
+        Addr::Tcp(a) => a.port().to_string(),
+        _ => "80".to_string(),
+    };
+    if let Some(pos) = inherited.iter().position(|(_, n)| n == text) {
+        let (fd, _) = inherited.remove(pos);
+        // SAFETY: the previous generation passed this fd number for exactly this listener and
+        // nothing else in this process owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        set_cloexec(fd.as_raw_fd(), true);
+        return Ok(Listener {
+            fd,
+            name: text.to_string(),
+            proto,
+            addr,
+            backlog: opts.backlog,
+            port,
+            inherited: true,
+        });
+    }
+    let fd = match &addr {
+        Addr::Tcp(sa) => bind_tcp(sa, opts).with_context(|| format!("cannot listen on {text}"))?,
+        Addr::Unix(p) => {
+            bind_unix(p, opts).with_context(|| format!("cannot listen on {}", p.display()))?
+        }
+        Addr::Abstract(name) => {
+            let ua = UnixAddr::new_abstract(name.as_bytes())?;
+            let fd = new_socket(AddressFamily::Unix)?;
+            socket::bind(fd.as_raw_fd(), &ua).with_context(|| format!("cannot bind @{name}"))?;
+            socket::listen(&fd, backlog(opts.backlog)?)?;
+            fd
+        }
+    };
+    Ok(Listener {
+        fd,
+        name: text.to_string(),
+        proto,
+        addr,
+        backlog: opts.backlog,
+        port,
+        inherited: false,
+    })
+}
+
+fn backlog(n: u32) -> anyhow::Result<Backlog> {
+    Ok(Backlog::new(i32::try_from(n).unwrap_or(i32::MAX))?)
+}
+
+fn new_socket(family: AddressFamily) -> nix::Result<OwnedFd> {
+    socket::socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )
+}
+
+fn bind_tcp(sa: &SocketAddr, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
+    let family = if sa.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = new_socket(family)?;
+    socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
+    if opts.so_keepalive {
+        socket::setsockopt(&fd, socket::sockopt::KeepAlive, &true)?;
+    }
+    let r = match sa {
+        SocketAddr::V4(v4) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(*v4)),
+        SocketAddr::V6(v6) => socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(*v6)),
+    };
+    if let Err(e) = r {
+        if e == nix::errno::Errno::EADDRINUSE {
+            bail!("address already in use: probably another server is running on {sa}");
+        }
+        return Err(e.into());
+    }
+    socket::listen(&fd, backlog(opts.backlog)?)?;
+    Ok(fd)
+}
+
+fn bind_unix(path: &Path, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            );
+        }
+        // A socket file from a crashed run is replaced; one a live server answers on is not.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!(
+                "another server is listening on {}; stop it first",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
+    }
+    let fd = new_socket(AddressFamily::Unix)?;
+    socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+    if let Some(mode) = opts.chmod {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("chmod-socket {mode:o} on {}", path.display()))?;
+    }
+    socket::listen(&fd, backlog(opts.backlog)?)?;
+    Ok(fd)
+}
+
+/// Sets or clears FD_CLOEXEC (cleared only on listeners handed to the next generation).
+pub fn set_cloexec(fd: RawFd, on: bool) {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    // SAFETY: fd is a listener this process owns for the duration of the call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let flags = if on {
+        FdFlag::FD_CLOEXEC
+    } else {
+        FdFlag::empty()
+    };
+    let _ = fcntl(bfd, FcntlArg::F_SETFD(flags));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_forms() {
+        let base = Path::new("/srv");
+        assert_eq!(
+            parse_addr("127.0.0.1:8000", base).unwrap(),
+            Addr::Tcp("127.0.0.1:8000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr(":8000", base).unwrap(),
+            Addr::Tcp("0.0.0.0:8000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("[::1]:8000", base).unwrap(),
+            Addr::Tcp("[::1]:8000".parse().unwrap())
+        );
+        assert_eq!(
+            parse_addr("run/app.sock", base).unwrap(),
+            Addr::Unix("/srv/run/app.sock".into())
+        );
+        assert_eq!(
+            parse_addr("@rw", base).unwrap(),
+            Addr::Abstract("rw".into())
+        );
+        assert!(parse_addr("127.0.0.1:http", base).is_err());
+    }
+
+    #[test]
+    fn stale_unix_socket_is_replaced_but_live_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let opts = BindOptions {
+            backlog: 16,
+            chmod: Some(0o660),
+            so_keepalive: false,
+        };
+        let first = bind_unix(&path, &opts).unwrap();
+        let err = bind_unix(&path, &opts).unwrap_err();
+        assert!(
+            err.to_string().contains("another server is listening"),
+            "{err}"
+        );
+        drop(first);
+        bind_unix(&path, &opts).expect("stale socket replaced");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o660
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "x").unwrap();
+        assert!(bind_unix(&path, &opts)
+            .unwrap_err()
+            .to_string()
+            .contains("not a socket"));
+    }
+}

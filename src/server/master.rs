@@ -1,0 +1,546 @@
+//! The master: one single-threaded poll loop (self-pipe for signals, 1 s tick) that spawns,
+//! reaps and respawns workers, enforces harakiri and mercy, and runs reloads and shutdown.
+
+use super::listen::{self, Listener};
+use super::settings::Settings;
+use super::signals::{self, Action, SelfPipe};
+use super::worker::{self, WorkerEnv};
+use super::{pidfile, process};
+use crate::python;
+use crate::stats::scoreboard::Scoreboard;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use polling::{Event, Events, Poller};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+/// Carries the previous generation's workers across an exec-reload: `pid,pid,…`.
+const OLD_WORKERS_ENV: &str = "RW_OLD_WORKERS";
+
+#[derive(Debug)]
+struct Slot {
+    id: usize,
+    pid: Option<Pid>,
+    spawned: Instant,
+    /// When it was told to stop (recycle, harakiri, reload); mercy counts from here.
+    cursed: Option<Instant>,
+    /// Do not respawn before this (fork-bomb guard).
+    respawn_after: Option<Instant>,
+}
+
+/// A worker of the previous generation, still finishing its requests.
+struct Old {
+    pid: Pid,
+    cursed: Option<Instant>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Running,
+    Stopping { since: Instant },
+}
+
+pub struct Master {
+    s: Settings,
+    listeners: Vec<Listener>,
+    apps: Vec<python::App>,
+    scoreboard: Scoreboard,
+    slots: Vec<Slot>,
+    old: Vec<Old>,
+    /// Old workers are told to stop once every new one accepts (or this deadline passes).
+    retire_old_at: Option<Instant>,
+    pipe: SelfPipe,
+    poller: Poller,
+    state: State,
+    argv: Vec<OsString>,
+    reloads: u32,
+    start_cwd: PathBuf,
+    touch_mtimes: Vec<Option<std::time::SystemTime>>,
+}
+
+impl Master {
+    pub fn new(
+        s: Settings,
+        listeners: Vec<Listener>,
+        apps: Vec<python::App>,
+        argv: Vec<OsString>,
+        reloads: u32,
+        start_cwd: PathBuf,
+    ) -> anyhow::Result<Master> {
+        let scoreboard = Scoreboard::new(s.processes, s.threads)?;
+        let pipe = SelfPipe::install(signals::MASTER_SIGNALS)?;
+        signals::ignore_sigpipe();
+        let poller = Poller::new()?;
+        // SAFETY: the pipe lives in the Master, as long as the poller.
+        unsafe { poller.add(pipe.fd(), Event::readable(0))? };
+        let old = std::env::var(OLD_WORKERS_ENV)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|p| p.parse().ok())
+            .map(|p| Old {
+                pid: Pid::from_raw(p),
+                cursed: None,
+            })
+            .collect();
+        std::env::remove_var(OLD_WORKERS_ENV);
+        let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
+        let slots = (1..=s.processes)
+            .map(|id| Slot {
+                id,
+                pid: None,
+                spawned: Instant::now(),
+                cursed: None,
+                respawn_after: None,
+            })
+            .collect();
+        Ok(Master {
+            s,
+            listeners,
+            apps,
+            scoreboard,
+            slots,
+            old,
+            retire_old_at: None,
+            pipe,
+            poller,
+            state: State::Running,
+            argv,
+            reloads,
+            start_cwd,
+            touch_mtimes,
+        })
+    }
+
+    pub fn run(mut self) -> anyhow::Result<u8> {
+        process::set_title(&self.s.title("master"));
+        eprintln!(
+            "mapped {} bytes ({} KB) for {} cores",
+            self.scoreboard.len(),
+            self.scoreboard.len() / 1024,
+            self.s.processes * self.s.threads
+        );
+        eprintln!(
+            "*** Operational MODE: {} ***",
+            match (self.s.processes > 1, self.s.threads > 1) {
+                (true, true) => "preforking+threaded",
+                (true, false) => "preforking",
+                (false, true) => "threaded",
+                (false, false) => "single process",
+            }
+        );
+        if self.reloads > 0 {
+            eprintln!(
+                "gracefully (RE)spawned rw master process (pid: {})",
+                std::process::id()
+            );
+        } else {
+            eprintln!("spawned rw master process (pid: {})", std::process::id());
+        }
+        for i in 0..self.slots.len() {
+            self.spawn(i);
+        }
+        if !self.old.is_empty() {
+            self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
+        }
+        let mut events = Events::new();
+        loop {
+            events.clear();
+            let _ = self.poller.wait(&mut events, Some(Duration::from_secs(1)));
+            if !events.is_empty() {
+                self.poller.modify(
+                    // SAFETY: the pipe fd is open for the master's lifetime.
+                    unsafe { std::os::fd::BorrowedFd::borrow_raw(self.pipe.fd()) },
+                    Event::readable(0),
+                )?;
+            }
+            for sig in self.pipe.drain() {
+                if let Some(code) = self.on_signal(sig)? {
+                    return Ok(code);
+                }
+            }
+            self.reap();
+            self.retire_old_generation();
+            if let State::Stopping { since } = self.state {
+                if self.alive() == 0 && self.old.is_empty() {
+                    return Ok(self.goodbye());
+                }
+                if since.elapsed() >= self.s.stop_mercy() {
+                    self.kill_all(Signal::SIGKILL);
+                }
+                continue;
+            }
+            self.respawn_dead();
+            self.check_harakiri();
+            self.check_mercy();
+            if self.touched() {
+                eprintln!(
+                    "*** touch-reload: a watched file has been touched... grace them all !!! ***"
+                );
+                self.exec_reload(true)?;
+            }
+        }
+    }
+
+    fn alive(&self) -> usize {
+        self.slots.iter().filter(|s| s.pid.is_some()).count()
+    }
+
+    fn on_signal(&mut self, sig: Signal) -> anyhow::Result<Option<u8>> {
+        match signals::action(sig, self.s.die_on_term) {
+            Some(Action::GracefulReload) if self.state == State::Running => {
+                eprintln!("...gracefully killing workers...");
+                self.exec_reload(true)?;
+            }
+            Some(Action::BrutalReload) if self.state == State::Running => {
+                eprintln!("...brutally killing workers...");
+                self.exec_reload(false)?;
+            }
+            Some(Action::Shutdown) => {
+                if self.state == State::Running {
+                    eprintln!(
+                        "{sig} received...stopping workers (they finish in-flight requests)..."
+                    );
+                    self.state = State::Stopping {
+                        since: Instant::now(),
+                    };
+                    self.kill_all(Signal::SIGHUP);
+                } else {
+                    eprintln!("{sig} received again...killing workers now");
+                    self.kill_all(Signal::SIGKILL);
+                }
+            }
+            Some(Action::Stats) => self.log_stats(),
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn kill_all(&mut self, sig: Signal) {
+        for slot in &mut self.slots {
+            if let Some(pid) = slot.pid {
+                slot.cursed.get_or_insert_with(Instant::now);
+                let _ = kill(pid, sig);
+            }
+        }
+        for o in &mut self.old {
+            o.cursed.get_or_insert_with(Instant::now);
+            let _ = kill(o.pid, sig);
+        }
+    }
+
+    fn spawn(&mut self, idx: usize) {
+        let id = self.slots[idx].id;
+        let master = nix::unistd::getpid();
+        // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
+        // may run arbitrary code; Python's fork hooks run with the GIL held.
+        let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
+        match r {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let env = WorkerEnv {
+                    id,
+                    settings: &self.s,
+                    listeners: &self.listeners,
+                    scoreboard: &self.scoreboard,
+                    apps: &self.apps,
+                    master,
+                };
+                worker::run(env);
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                let slot = &mut self.slots[idx];
+                slot.pid = Some(child);
+                slot.spawned = Instant::now();
+                slot.cursed = None;
+                slot.respawn_after = None;
+                self.scoreboard
+                    .worker(id)
+                    .on_spawn(child.as_raw(), process::now_us() / 1_000_000);
+                eprintln!(
+                    "spawned rw worker {id} (pid: {child}, cores: {})",
+                    self.s.threads
+                );
+            }
+            Err(e) => {
+                eprintln!("fork() failed for worker {id}: {e}; retrying in 1 second");
+                self.slots[idx].respawn_after = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let status = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(s) => s,
+            };
+            let Some(pid) = status.pid() else { continue };
+            if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
+                self.old.remove(pos);
+                eprintln!("old worker (pid: {pid}) buried");
+                continue;
+            }
+            let Some(slot) = self.slots.iter_mut().find(|s| s.pid == Some(pid)) else {
+                continue;
+            };
+            let id = slot.id;
+            let lived = slot.spawned.elapsed();
+            let was_cursed = slot.cursed.is_some();
+            slot.pid = None;
+            slot.cursed = None;
+            self.scoreboard.worker(id).pid.store(0, Relaxed);
+            self.scoreboard.worker(id).accepting.store(0, Relaxed);
+            for core in 0..self.s.threads {
+                let c = self.scoreboard.core(id, core);
+                c.in_request.store(0, Relaxed);
+                c.request_start_us.store(0, Relaxed);
+            }
+            if let State::Stopping { since } = self.state {
+                eprintln!(
+                    "worker {id} buried after {} seconds",
+                    since.elapsed().as_secs()
+                );
+                continue;
+            }
+            match status {
+                WaitStatus::Exited(_, code) if code == worker::EXIT_NO_APP && self.s.need_app => {
+                    eprintln!("OOPS ! failed loading app in worker {id} (pid {pid})");
+                    eprintln!("need-app requested, destroying the instance...");
+                    self.state = State::Stopping {
+                        since: Instant::now(),
+                    };
+                    self.kill_all(Signal::SIGHUP);
+                    continue;
+                }
+                WaitStatus::Exited(_, worker::EXIT_GRACEFUL) | WaitStatus::Exited(_, 0) => {
+                    if was_cursed {
+                        eprintln!("worker {id} killed successfully (pid: {pid})");
+                    } else {
+                        eprintln!("worker {id} (pid: {pid}) recycled itself");
+                    }
+                }
+                WaitStatus::Signaled(_, sig, _) => {
+                    eprintln!("DAMN ! worker {id} (pid: {pid}) died, killed by signal {} :( trying respawn ...", sig as i32);
+                }
+                WaitStatus::Exited(_, code) => {
+                    eprintln!("DAMN ! worker {id} (pid: {pid}) died, exit code {code} :( trying respawn ...");
+                }
+                _ => {}
+            }
+            // Fork-bomb guard: a worker that dies at once is respawned after a pause.
+            if lived < Duration::from_secs(1) {
+                if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
+                    s.respawn_after = Some(Instant::now() + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    fn respawn_dead(&mut self) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.pid.is_none() && slot.respawn_after.is_none_or(|t| Instant::now() >= t) {
+                self.spawn(i);
+                if let Some(pid) = self.slots[i].pid {
+                    eprintln!("Respawned rw worker {} (new pid: {pid})", self.slots[i].id);
+                }
+            }
+        }
+    }
+
+    /// SIGKILLs a worker whose request has run longer than `harakiri` seconds.
+    fn check_harakiri(&mut self) {
+        if self.s.harakiri == 0 {
+            return;
+        }
+        let now = process::now_us();
+        let limit = self.s.harakiri * 1_000_000;
+        for slot in &mut self.slots {
+            let Some(pid) = slot.pid else { continue };
+            for core in 0..self.s.threads {
+                let c = self.scoreboard.core(slot.id, core);
+                let start = c.request_start_us.load(Relaxed);
+                if c.in_request.load(Relaxed) == 0
+                    || start == 0
+                    || now.saturating_sub(start) < limit
+                {
+                    continue;
+                }
+                let esc = |k: &[u8]| crate::log::sanitize::escaped(&c.var(k).unwrap_or_default());
+                eprintln!(
+                    "*** HARAKIRI ON WORKER {} (pid: {pid}, try: 1) ***",
+                    slot.id
+                );
+                eprintln!(
+                    "HARAKIRI [core {core}] {} - {} {} since {}",
+                    esc(b"REMOTE_ADDR"),
+                    esc(b"REQUEST_METHOD"),
+                    esc(b"REQUEST_URI"),
+                    start / 1_000_000
+                );
+                eprintln!("HARAKIRI triggered by worker {} core {core} !!!", slot.id);
+                self.scoreboard
+                    .worker(slot.id)
+                    .harakiri_count
+                    .fetch_add(1, Relaxed);
+                c.request_start_us.store(0, Relaxed);
+                let _ = kill(pid, Signal::SIGKILL);
+                break;
+            }
+        }
+    }
+
+    /// Workers told to stop that take longer than `worker-reload-mercy` are SIGKILLed.
+    fn check_mercy(&mut self) {
+        let mercy = self.s.worker_reload_mercy;
+        for slot in &self.slots {
+            if let (Some(pid), Some(t)) = (slot.pid, slot.cursed) {
+                if t.elapsed() >= mercy {
+                    eprintln!(
+                        "worker {} (pid: {pid}) is taking too much time to die...NO MERCY !!!",
+                        slot.id
+                    );
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
+            }
+        }
+        for o in &self.old {
+            if o.cursed.is_some_and(|t| t.elapsed() >= mercy) {
+                let _ = kill(o.pid, Signal::SIGKILL);
+            }
+        }
+        // Workers recycle themselves (max-requests, reload-on-rss): mark them so mercy applies.
+        for slot in &mut self.slots {
+            if slot.pid.is_some()
+                && slot.cursed.is_none()
+                && self.scoreboard.worker(slot.id).status.load(Relaxed)
+                    == crate::stats::scoreboard::Status::Cursed as u32
+            {
+                slot.cursed = Some(Instant::now());
+            }
+        }
+    }
+
+    /// After an exec-reload: once every new worker accepts, the old generation stops gracefully.
+    fn retire_old_generation(&mut self) {
+        let Some(deadline) = self.retire_old_at else {
+            return;
+        };
+        let ready = (1..=self.s.processes)
+            .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1);
+        if ready || Instant::now() >= deadline {
+            for o in &mut self.old {
+                if o.cursed.is_none() {
+                    eprintln!("Gracefully killing old worker (pid: {})...", o.pid);
+                    let _ = kill(o.pid, Signal::SIGHUP);
+                    o.cursed = Some(Instant::now());
+                }
+            }
+            self.retire_old_at = None;
+        }
+    }
+
+    fn touched(&mut self) -> bool {
+        let mut changed = false;
+        for (i, p) in self.s.touch_reload.iter().enumerate() {
+            let now = mtime(p);
+            if now != self.touch_mtimes[i] {
+                self.touch_mtimes[i] = now;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Replaces the master image with a fresh one (same pid, same argv) that re-imports the
+    /// app. Listeners stay open across exec, so no connection is refused; the current workers
+    /// keep serving until the new ones accept (graceful) or are killed first (brutal).
+    fn exec_reload(&mut self, graceful: bool) -> anyhow::Result<()> {
+        let mut pids: Vec<Pid> = self.slots.iter().filter_map(|s| s.pid).collect();
+        pids.extend(self.old.iter().map(|o| o.pid));
+        if !graceful {
+            for p in &pids {
+                let _ = kill(*p, Signal::SIGTERM);
+            }
+        }
+        let fds: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| {
+                listen::set_cloexec(l.raw(), false);
+                format!("{}={}", l.raw(), l.name)
+            })
+            .collect();
+        std::env::set_var(listen::INHERIT_ENV, fds.join(";"));
+        let old: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        std::env::set_var(OLD_WORKERS_ENV, old.join(","));
+        std::env::set_var(super::RELOADS_ENV, (self.reloads + 1).to_string());
+        let _ = std::env::set_current_dir(&self.start_cwd);
+        eprintln!("binary reloading rw...");
+        let exe =
+            std::fs::read_link("/proc/self/exe").unwrap_or_else(|_| PathBuf::from(&self.argv[0]));
+        let err = exec(&exe, &self.argv);
+        // exec failed: carry on with the current generation.
+        eprintln!("exec of {} failed: {err}; reload aborted", exe.display());
+        for l in &self.listeners {
+            listen::set_cloexec(l.raw(), true);
+        }
+        std::env::remove_var(listen::INHERIT_ENV);
+        std::env::remove_var(OLD_WORKERS_ENV);
+        if let Some(dir) = &self.s.chdir {
+            let _ = std::env::set_current_dir(dir);
+        }
+        Ok(())
+    }
+
+    fn log_stats(&self) {
+        let total: u64 = (1..=self.s.processes)
+            .map(|id| self.scoreboard.worker(id).requests.load(Relaxed))
+            .sum();
+        eprintln!("\n\tworkers total requests: {total}\n-----------------");
+        for id in 1..=self.s.processes {
+            let w = self.scoreboard.worker(id);
+            eprintln!(
+                "\tworker {id} app 0 [] requests: {} exceptions: {}\n-----------------",
+                w.requests.load(Relaxed),
+                w.exceptions.load(Relaxed)
+            );
+        }
+    }
+
+    /// Final words and vacuum.
+    fn goodbye(&self) -> u8 {
+        eprintln!("goodbye to rw.");
+        if self.s.vacuum {
+            if let Some(p) = &self.s.pidfile {
+                if pidfile::read(p).ok() == Some(std::process::id() as i32)
+                    && std::fs::remove_file(p).is_ok()
+                {
+                    eprintln!("VACUUM: pidfile removed.");
+                }
+            }
+            for l in &self.listeners {
+                if let Some(p) = l.unix_path() {
+                    if std::fs::remove_file(p).is_ok() {
+                        eprintln!("VACUUM: unix socket {} removed.", p.display());
+                    }
+                }
+            }
+        }
+        0
+    }
+}
+
+fn mtime(p: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn exec(exe: &std::path::Path, argv: &[OsString]) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(exe)
+        .arg0(&argv[0])
+        .args(&argv[1..])
+        .exec()
+}

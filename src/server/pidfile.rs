@@ -1,0 +1,67 @@
+//! The pidfile: written by the master, read by `rw stop`/`rw reload`, removed by `vacuum`.
+
+use anyhow::{bail, Context};
+use std::path::Path;
+
+/// Writes `"<pid>\n"`, as uWSGI does.
+pub fn write(path: &Path, pid: u32) -> anyhow::Result<()> {
+    std::fs::write(path, format!("{pid}\n"))
+        .with_context(|| format!("cannot write pidfile {}", path.display()))
+}
+
+/// Reads a pid, refusing what is not one: an empty or garbled pidfile must never turn into
+/// `kill(0, …)` (which signals the caller's whole process group, a real uWSGI bug).
+pub fn read(path: &Path) -> anyhow::Result<i32> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read pidfile {}", path.display()))?;
+    let t = text.trim();
+    if t.is_empty() {
+        bail!("pidfile {} is empty", path.display());
+    }
+    match t.parse::<i32>() {
+        Ok(pid) if pid > 1 => Ok(pid),
+        _ => bail!(
+            "pidfile {} does not hold a pid: {:?}",
+            path.display(),
+            crate::config::diag::printable(t)
+        ),
+    }
+}
+
+/// Whether `pid` is a running rw master (its command line names rw and `serve`).
+pub fn is_rw_master(pid: i32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let exe_is_rw = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().starts_with("rw")))
+        .unwrap_or(false);
+    // A renamed title ("myapp rw master") still says "rw master"; a fresh one has "serve".
+    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    exe_is_rw && (text.contains("rw master") || text.contains("serve"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_a_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        for (content, ok) in [
+            ("1234\n", true),
+            ("", false),
+            ("\n", false),
+            ("0", false),
+            ("1", false),
+            ("-5", false),
+            ("12ab", false),
+        ] {
+            std::fs::write(&p, content).unwrap();
+            assert_eq!(read(&p).is_ok(), ok, "{content:?}");
+        }
+        assert!(read(&dir.path().join("missing.pid")).is_err());
+    }
+}

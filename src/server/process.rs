@@ -1,0 +1,172 @@
+//! Process primitives: daemonize, log redirection, privilege drop, parent-death signal,
+//! process titles, reaping. Policy lives in master.rs.
+
+use anyhow::{bail, Context};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// Detaches (double fork, setsid, umask 0) with stdout/stderr appended to `logfile`. The
+/// launching process exits 0 at once, as uWSGI's `daemonize` does.
+pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
+    let log = open_log(logfile)?;
+    // SAFETY: called before Python is initialised and before any thread is started.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
+        nix::unistd::ForkResult::Child => {}
+    }
+    nix::unistd::setsid()?;
+    // SAFETY: still single-threaded.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
+        nix::unistd::ForkResult::Child => {}
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let null = std::fs::File::open("/dev/null")?;
+    dup_onto(&null, 0)?;
+    dup_onto(&log, 1)?;
+    dup_onto(&log, 2)?;
+    Ok(())
+}
+
+/// Sends stdout and stderr to `logfile` (append, 0640), as `logto` does.
+pub fn redirect_output(logfile: &Path) -> anyhow::Result<()> {
+    let log = open_log(logfile)?;
+    dup_onto(&log, 1)?;
+    dup_onto(&log, 2)?;
+    Ok(())
+}
+
+fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
+        .with_context(|| format!("cannot open log file {}", path.display()))
+}
+
+fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
+    // SAFETY: dup2 onto a standard fd number; both fds are valid.
+    if unsafe { libc::dup2(f.as_raw_fd(), target) } < 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    Ok(())
+}
+
+/// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
+pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
+    use nix::unistd::{Gid, Group, Uid, User};
+    let gid = match gid {
+        Some(g) => Some(match g.parse::<u32>() {
+            Ok(n) => Gid::from_raw(n),
+            Err(_) => {
+                Group::from_name(g)?
+                    .with_context(|| format!("unable to find group {g}"))?
+                    .gid
+            }
+        }),
+        None => None,
+    };
+    let user = match uid {
+        Some(u) => Some(match u.parse::<u32>() {
+            Ok(n) => (
+                Uid::from_raw(n),
+                User::from_uid(Uid::from_raw(n))?.map(|u| u.gid),
+            ),
+            Err(_) => {
+                let usr =
+                    User::from_name(u)?.with_context(|| format!("unable to find user {u}"))?;
+                (usr.uid, Some(usr.gid))
+            }
+        }),
+        None => None,
+    };
+    let gid = gid.or_else(|| user.and_then(|(_, g)| g));
+    if let Some(g) = gid {
+        // Supplementary groups must go too (mod_wsgi CVE-2014-8583).
+        nix::unistd::setgroups(&[g]).context("setgroups")?;
+        nix::unistd::setgid(g).with_context(|| format!("setgid({g})"))?;
+        eprintln!("setgid() to {g}");
+    }
+    if let Some((u, _)) = user {
+        nix::unistd::setuid(u).with_context(|| format!("setuid({u})"))?;
+        if nix::unistd::setuid(Uid::from_raw(0)).is_ok() && u.as_raw() != 0 {
+            bail!("setuid({u}) did not drop root");
+        }
+        eprintln!("setuid() to {u}");
+    }
+    Ok(())
+}
+
+/// Makes the kernel SIGKILL this process when the master dies, so no worker outlives it.
+pub fn die_with_parent(master: nix::unistd::Pid) {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    // The master may have died between fork and prctl.
+    if nix::unistd::getppid() != master {
+        // SAFETY: immediate exit of a worker whose master is gone.
+        unsafe { libc::_exit(1) };
+    }
+}
+
+/// Sets the process title shown by `ps` (argv area) and `top` (comm, 15 bytes).
+pub fn set_title(title: &str) {
+    if let Ok(c) = std::ffi::CString::new(
+        title
+            .as_bytes()
+            .iter()
+            .copied()
+            .take(15)
+            .collect::<Vec<u8>>(),
+    ) {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    }
+    let Some((start, end)) = argv_area() else {
+        return;
+    };
+    let len = end.saturating_sub(start);
+    if len < 2 {
+        return;
+    }
+    let bytes = title.as_bytes();
+    let n = bytes.len().min(len - 1);
+    // SAFETY: [arg_start, arg_end) is this process's own argv block (from /proc/self/stat),
+    // mapped writable on the initial stack; we write within it and NUL-pad the rest. Rust
+    // copied argv into owned Strings at startup, so nothing reads the old bytes.
+    unsafe {
+        let p = start as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
+        std::ptr::write_bytes(p.add(n), 0, len - n);
+    }
+}
+
+/// arg_start and arg_end from /proc/self/stat (fields 48 and 49).
+fn argv_area() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    // `after` starts at field 3 (state).
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let start = fields.get(48 - 3)?.parse().ok()?;
+    let end = fields.get(49 - 3)?.parse().ok()?;
+    Some((start, end))
+}
+
+/// Resident and virtual size of a process in bytes, from /proc.
+pub fn memory_of(pid: i32) -> Option<(u64, u64)> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let mut it = statm.split_whitespace();
+    let vsz: u64 = it.next()?.parse().ok()?;
+    let rss: u64 = it.next()?.parse().ok()?;
+    // SAFETY: sysconf with a constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    Some((rss * page, vsz * page))
+}
+
+/// Unix time in seconds and microseconds.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}

@@ -1,0 +1,499 @@
+//! Serving requests on one connection: parse the head (HTTP or uwsgi), answer framing errors,
+//! static files, or call the app, then account and log the request.
+
+use super::body::Body;
+use super::listen::Proto;
+use super::sink::{self, Sink};
+use super::socket::Socket;
+use super::static_files::Resolution;
+use super::worker::Shared;
+use crate::log::request_line::RequestRecord;
+use crate::proto::{http, uwsgi};
+use crate::python::{self, ResponseSink};
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+/// A client connection owned by a worker.
+pub struct Conn {
+    pub sock: Socket,
+    pub buf: Vec<u8>,
+    pub pos: usize,
+    pub proto: Proto,
+    /// Index of the listener it came from (SERVER_PORT).
+    pub listener: usize,
+    pub peer_addr: Vec<u8>,
+    pub peer_port: Vec<u8>,
+    /// When it was parked (idle and partial-head deadlines).
+    pub parked_at: Instant,
+}
+
+/// What to do with a connection after serving what it had.
+pub enum Next {
+    /// Wait in the poller for more bytes.
+    Park,
+    Close,
+}
+
+/// Serves every complete request buffered or readable now on `conn`.
+pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
+    let mut head = http::RequestHead::default();
+    loop {
+        if conn.pos > 0 && conn.pos == conn.buf.len() {
+            conn.buf.clear();
+            conn.pos = 0;
+        }
+        if conn.buf.len() > conn.pos {
+            let step = match conn.proto {
+                Proto::Http => http_step(conn, w, core, &mut head),
+                Proto::Uwsgi => uwsgi_step(conn, w, core),
+            };
+            match step {
+                Step::NeedMore => {}
+                Step::Served(true) if !w.stopping() => continue,
+                Step::Served(_) | Step::Close => return Next::Close,
+            }
+        }
+        let old = conn.buf.len();
+        let want = (w.settings.buffer_size + 1).max(4096);
+        if old - conn.pos >= want * 4 {
+            return Next::Close; // the parser would have answered already; defensive bound
+        }
+        conn.buf.resize(old + want, 0);
+        let r = conn.sock.read_now(&mut conn.buf[old..]);
+        let n = match r {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                conn.buf.truncate(old);
+                return Next::Park;
+            }
+            Err(_) => 0,
+        };
+        conn.buf.truncate(old + n);
+        if n == 0 {
+            return Next::Close;
+        }
+    }
+}
+
+enum Step {
+    NeedMore,
+    /// A request was answered; true when the connection may carry another.
+    Served(bool),
+    Close,
+}
+
+fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestHead) -> Step {
+    let consumed = match http::parse_head_into(&conn.buf[conn.pos..], &w.limits, head) {
+        Ok(None) => return Step::NeedMore,
+        Ok(Some(n)) => n,
+        Err(e) => {
+            // Answer, then close without reading pipelined bytes (waitress CVE-2024-49768).
+            let _ = conn.sock.write_all(&http::error_response(&e));
+            w.log_rejected(&conn.peer_addr, e.status, e.reason);
+            return Step::Close;
+        }
+    };
+    let start = Instant::now();
+    let start_us = super::process::now_us();
+    conn.pos += consumed;
+    if let http::BodyFraming::Length(n) = head.framing {
+        if w.settings.limit_post > 0 && n > w.settings.limit_post {
+            let e = http::HttpError::new(413, "body larger than limit-post");
+            let _ = conn.sock.write_all(&http::error_response(&e));
+            w.log_rejected(&conn.peer_addr, 413, e.reason);
+            return Step::Close;
+        }
+    }
+    let sreq = sink::Request {
+        minor: head.minor_version,
+        is_head: head.method() == b"HEAD",
+        keep_alive: head.keep_alive,
+        raw_protocol: None,
+    };
+    if let Some(step) = try_static(
+        conn,
+        w,
+        core,
+        head.method(),
+        head.path(),
+        &sreq,
+        head.header(b"if-modified-since"),
+        start,
+        start_us,
+        head.server_protocol().as_bytes(),
+        head.target(),
+    ) {
+        return step;
+    }
+    let vars = http_vars(conn, w, head);
+    let limit = (w.settings.limit_post > 0).then_some(w.settings.limit_post);
+    let send_continue = head.expect_continue;
+    let Conn { sock, buf, pos, .. } = conn;
+    let body = match head.framing {
+        http::BodyFraming::None => Body::empty(sock, buf, pos),
+        http::BodyFraming::Length(n) => Body::length(sock, buf, pos, n, send_continue),
+        http::BodyFraming::Chunked => Body::chunked(sock, buf, pos, limit, send_continue),
+    };
+    let keep = run_app(
+        w,
+        core,
+        sock,
+        vars,
+        body,
+        sreq,
+        &conn.peer_addr,
+        start,
+        start_us,
+    );
+    Step::Served(keep)
+}
+
+fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
+    let (packet, consumed) =
+        match uwsgi::parse_packet(&conn.buf[conn.pos..], w.settings.buffer_size) {
+            Ok(None) => return Step::NeedMore,
+            Ok(Some(p)) => p,
+            Err(e) => {
+                eprintln!(
+                    "uwsgi: {e} (from {})",
+                    crate::log::sanitize::escaped(&conn.peer_addr)
+                );
+                return Step::Close;
+            }
+        };
+    if packet.modifier1 != 0 {
+        eprintln!("-- unavailable modifier requested: {} --", packet.modifier1);
+        return Step::Close;
+    }
+    let start = Instant::now();
+    let start_us = super::process::now_us();
+    conn.pos += consumed;
+    let len = match uwsgi::content_length(&packet.vars) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("uwsgi: {e}");
+            return Step::Close;
+        }
+    };
+    if w.settings.limit_post > 0 && len > w.settings.limit_post {
+        eprintln!("Invalid (too big) CONTENT_LENGTH. skip.");
+        return Step::Close;
+    }
+    let mut vars = packet.vars;
+    w.filter_magic_vars(&mut vars);
+    let get = |k: &[u8]| {
+        vars.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let protocol = get(b"SERVER_PROTOCOL");
+    let method = get(b"REQUEST_METHOD");
+    let uri = get(b"REQUEST_URI");
+    let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"").to_vec();
+    let sreq = sink::Request {
+        minor: 1,
+        is_head: method == b"HEAD",
+        keep_alive: false,
+        raw_protocol: Some(&protocol),
+    };
+    let ims = vars
+        .iter()
+        .find(|(k, _)| k == b"HTTP_IF_MODIFIED_SINCE")
+        .map(|(_, v)| v.clone());
+    let peer = get(b"REMOTE_ADDR");
+    if let Some(step) = try_static(
+        conn,
+        w,
+        core,
+        &method,
+        &raw_path,
+        &sreq,
+        ims.as_deref(),
+        start,
+        start_us,
+        &protocol,
+        &uri,
+    ) {
+        return step;
+    }
+    let Conn { sock, buf, pos, .. } = conn;
+    let body = Body::length(sock, buf, pos, len, false);
+    run_app(w, core, sock, vars, body, sreq, &peer, start, start_us);
+    // One request per uwsgi connection; whatever follows the body is discarded (uWSGI #2336).
+    Step::Close
+}
+
+/// CGI vars for an HTTP request, as uWSGI's http-socket builds them (§2.2).
+fn http_vars(conn: &Conn, w: &Shared, head: &http::RequestHead) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(16 + head.headers().len());
+    v.push((b"REQUEST_METHOD".to_vec(), head.method().to_vec()));
+    v.push((b"REQUEST_URI".to_vec(), head.target().to_vec()));
+    v.push((b"PATH_INFO".to_vec(), http::percent_decode(head.path())));
+    v.push((b"QUERY_STRING".to_vec(), head.query().to_vec()));
+    v.push((
+        b"SERVER_PROTOCOL".to_vec(),
+        head.server_protocol().as_bytes().to_vec(),
+    ));
+    v.push((b"SCRIPT_NAME".to_vec(), Vec::new()));
+    v.push((b"SERVER_NAME".to_vec(), w.hostname.clone()));
+    v.push((
+        b"SERVER_PORT".to_vec(),
+        w.listener_ports[conn.listener].clone(),
+    ));
+    v.push((b"REMOTE_ADDR".to_vec(), conn.peer_addr.clone()));
+    v.push((b"REMOTE_PORT".to_vec(), conn.peer_port.clone()));
+    for (name, value) in head.headers() {
+        if let Some(key) = http::header_cgi_name(name) {
+            v.push((key, value.to_vec()));
+        }
+    }
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+fn try_static(
+    conn: &mut Conn,
+    w: &Shared,
+    core: usize,
+    method: &[u8],
+    raw_path: &[u8],
+    sreq: &sink::Request,
+    if_modified_since: Option<&[u8]>,
+    start: Instant,
+    start_us: u64,
+    protocol: &[u8],
+    uri: &[u8],
+) -> Option<Step> {
+    if w.statics.is_empty() {
+        return None;
+    }
+    let (status, file) = match w.statics.resolve(method, raw_path) {
+        Resolution::NotMine => return None,
+        Resolution::Forbidden => ("403 Forbidden", None),
+        Resolution::File(f) => {
+            if super::static_files::not_modified(f.mtime_unix, if_modified_since) {
+                ("304 Not Modified", Some(f))
+            } else {
+                ("200 OK", Some(f))
+            }
+        }
+    };
+    let mut sink = Sink::new(&conn.sock, *sreq, &w.settings.add_headers);
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(3);
+    let mut sent = 0u64;
+    let r = (|| -> std::io::Result<()> {
+        match &file {
+            Some(f) => {
+                headers.push(("Content-Type".into(), f.content_type.into()));
+                headers.push(("Content-Length".into(), f.len.to_string()));
+                headers.push((
+                    "Last-Modified".into(),
+                    super::static_files::http_date(f.mtime_unix),
+                ));
+                sink.start(status, &headers)?;
+                if status.starts_with("200") {
+                    use std::os::fd::AsRawFd;
+                    sent = sink.file(f.file.as_raw_fd(), 0, Some(f.len))?;
+                }
+            }
+            None => {
+                let body = b"403 Forbidden\n";
+                headers.push(("Content-Type".into(), "text/plain".into()));
+                headers.push(("Content-Length".into(), body.len().to_string()));
+                sink.start(status, &headers)?;
+                sink.body(body)?;
+                sent = body.len() as u64;
+            }
+        }
+        sink.finish()
+    })();
+    let keep = r.is_ok() && sink.reusable();
+    let slot = w.core(core);
+    slot.static_requests.fetch_add(1, Relaxed);
+    let outcome = python::CallOutcome {
+        status: sink.status,
+        headers_sent: true,
+        body_bytes: sent,
+        exception: false,
+        switches: 0,
+        io_error: r.is_err(),
+        via_sendfile: file.is_some(),
+        finished: r.is_ok(),
+    };
+    w.account(core, start, &outcome, sink.tx);
+    w.log_request(&LogInfo {
+        core,
+        app_id: -1,
+        vars: &[],
+        peer: &conn.peer_addr,
+        method,
+        uri,
+        protocol,
+        start,
+        start_us,
+        outcome: &outcome,
+        headers_count: sink.headers_count,
+        headers_bytes: sink.headers_bytes,
+    });
+    Some(if keep {
+        Step::Served(true)
+    } else {
+        Step::Close
+    })
+}
+
+/// Calls the app and answers; returns whether the connection may carry another request.
+#[allow(clippy::too_many_arguments)]
+fn run_app(
+    w: &Shared,
+    core: usize,
+    sock: &Socket,
+    vars: Vec<(Vec<u8>, Vec<u8>)>,
+    mut body: Body,
+    sreq: sink::Request,
+    peer: &[u8],
+    start: Instant,
+    start_us: u64,
+) -> bool {
+    let slot = w.core(core);
+    slot.begin(start_us, &vars);
+    let mut sink = Sink::new(sock, sreq, &w.settings.add_headers);
+    let get = |k: &[u8]| {
+        vars.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(b"")
+    };
+    let (method, uri, protocol) = (
+        get(b"REQUEST_METHOD"),
+        get(b"REQUEST_URI"),
+        get(b"SERVER_PROTOCOL"),
+    );
+    let mut spool_failed = false;
+    if w.settings.post_buffering > 0 && body.spool(w.settings.post_buffering).is_err() {
+        spool_failed = true;
+    }
+    let (outcome, app_id) = match (w.app(), spool_failed) {
+        (Some(app), false) => (
+            python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32),
+            app.id() as i32,
+        ),
+        (app, _) => {
+            if app.is_none() {
+                eprintln!(
+                    "--- no python application found, check your startup logs for errors ---"
+                );
+            }
+            let msg = b"Internal Server Error";
+            let hdrs = [
+                ("Content-Type".to_string(), "text/plain".to_string()),
+                ("Content-Length".to_string(), msg.len().to_string()),
+            ];
+            let ok = sink
+                .start("500 Internal Server Error", &hdrs)
+                .and_then(|_| sink.body(msg))
+                .and_then(|_| sink.finish())
+                .is_ok();
+            let o = python::CallOutcome {
+                status: 500,
+                headers_sent: ok,
+                body_bytes: msg.len() as u64,
+                finished: ok,
+                io_error: !ok,
+                ..Default::default()
+            };
+            (o, -1)
+        }
+    };
+    let drained = outcome.finished && body.drain(1 << 20);
+    let keep = drained && sink.reusable() && !outcome.io_error;
+    slot.end();
+    if outcome.io_error {
+        slot.write_errors.fetch_add(1, Relaxed);
+    }
+    if body.broken {
+        slot.read_errors.fetch_add(1, Relaxed);
+    }
+    w.account(core, start, &outcome, sink.tx);
+    w.log_request(&LogInfo {
+        core,
+        app_id,
+        vars: &vars,
+        peer,
+        method,
+        uri,
+        protocol,
+        start,
+        start_us,
+        outcome: &outcome,
+        headers_count: sink.headers_count,
+        headers_bytes: sink.headers_bytes,
+    });
+    keep
+}
+
+/// What the request log line needs beyond the worker's state.
+pub struct LogInfo<'a> {
+    pub core: usize,
+    pub app_id: i32,
+    pub vars: &'a [(Vec<u8>, Vec<u8>)],
+    pub peer: &'a [u8],
+    pub method: &'a [u8],
+    pub uri: &'a [u8],
+    pub protocol: &'a [u8],
+    pub start: Instant,
+    pub start_us: u64,
+    pub outcome: &'a python::CallOutcome,
+    pub headers_count: usize,
+    pub headers_bytes: usize,
+}
+
+impl LogInfo<'_> {
+    /// The log formatter's record.
+    pub fn record(&self, w: &Shared, app_requests: i64, total: u64) -> RequestRecord<'_> {
+        let vars_bytes = self.vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
+        let user = self
+            .vars
+            .iter()
+            .find(|(k, _)| k == b"REMOTE_USER")
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(b"");
+        let (rss, vsz) = if w.settings.memory_report {
+            super::process::memory_of(w.pid as i32).unwrap_or((0, 0))
+        } else {
+            (0, 0)
+        };
+        RequestRecord {
+            pid: w.pid,
+            worker_id: w.id as u32,
+            core: self.core as u32,
+            app_id: self.app_id,
+            app_requests,
+            total_requests: total,
+            remote_addr: self.peer,
+            remote_user: user,
+            vars_count: self.vars.len(),
+            vars_bytes,
+            start_unix_us: self.start_us,
+            duration_us: self.start.elapsed().as_micros() as u64,
+            method: self.method,
+            uri: self.uri,
+            protocol: if self.protocol.is_empty() {
+                b"HTTP/1.0"
+            } else {
+                self.protocol
+            },
+            status: self.outcome.status,
+            body_bytes: self.outcome.body_bytes,
+            headers_count: self.headers_count,
+            headers_bytes: self.headers_bytes,
+            switches: self.outcome.switches,
+            via: self.outcome.via_sendfile.then_some("sendfile"),
+            vars: self.vars,
+            rss,
+            vsz,
+            memory_report: w.settings.memory_report,
+        }
+    }
+}

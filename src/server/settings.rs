@@ -1,0 +1,163 @@
+//! The typed settings `rw serve` runs with, taken from a resolved [`Config`].
+
+use super::listen::Proto;
+use crate::config::Config;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the master and workers read from the config, typed once at startup.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub chdir: Option<PathBuf>,
+    pub module: Option<String>,
+    pub wsgi_file: Option<PathBuf>,
+    pub callable: String,
+    pub home: Option<PathBuf>,
+    pub pythonpath: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub mounts: Vec<(String, String)>,
+    pub manage_script_name: bool,
+    pub lazy_apps: bool,
+    pub need_app: bool,
+    pub listeners: Vec<(String, Proto)>,
+    pub chmod_socket: Option<u32>,
+    pub listen: u32,
+    pub so_keepalive: bool,
+    pub socket_timeout: Duration,
+    pub buffer_size: usize,
+    pub post_buffering: u64,
+    pub limit_post: u64,
+    pub add_headers: Vec<(String, String)>,
+    pub static_map: Vec<String>,
+    pub check_static: Vec<String>,
+    pub processes: usize,
+    pub threads: usize,
+    pub harakiri: u64,
+    pub max_requests: u64,
+    pub max_requests_delta: u64,
+    pub reload_on_rss: u64,
+    pub worker_reload_mercy: Duration,
+    pub reload_mercy: Duration,
+    pub die_on_term: bool,
+    pub touch_reload: Vec<PathBuf>,
+    pub uid: Option<String>,
+    pub gid: Option<String>,
+    pub procname_prefix: Option<String>,
+    pub pidfile: Option<PathBuf>,
+    pub daemonize: Option<PathBuf>,
+    pub logto: Option<PathBuf>,
+    pub vacuum: bool,
+    pub disable_logging: bool,
+    pub log_format: Option<String>,
+    pub memory_report: bool,
+    pub stats: Option<String>,
+    pub stats_http: bool,
+}
+
+fn text(c: &Config, name: &str) -> Option<String> {
+    c.get(name).map(|s| s.value.as_str().to_string())
+}
+
+fn list(c: &Config, name: &str) -> Vec<String> {
+    c.list(name).map(|s| s.value.as_str().to_string()).collect()
+}
+
+fn pairs(c: &Config, name: &str, sep: char) -> Vec<(String, String)> {
+    c.list(name)
+        .filter_map(|s| {
+            let (k, v) = s.value.as_str().split_once(sep)?;
+            Some((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
+impl Settings {
+    /// Types the config. `cwd` absolutises the paths used before `chdir` happens.
+    pub fn from_config(c: &Config, cwd: &std::path::Path) -> Settings {
+        let before_chdir = |name: &str| text(c, name).map(|p| cwd.join(p));
+        let mut listeners: Vec<(String, Proto)> = Vec::new();
+        for s in c.list("socket") {
+            listeners.push((s.value.as_str().to_string(), Proto::Uwsgi));
+        }
+        for name in ["http-socket", "http"] {
+            for s in c.list(name) {
+                listeners.push((s.value.as_str().to_string(), Proto::Http));
+            }
+        }
+        Settings {
+            chdir: before_chdir("chdir"),
+            module: text(c, "module"),
+            wsgi_file: text(c, "wsgi-file").map(PathBuf::from),
+            callable: c.text("callable").unwrap_or("application").to_string(),
+            home: text(c, "home").map(PathBuf::from),
+            pythonpath: list(c, "pythonpath"),
+            env: pairs(c, "env", '='),
+            mounts: pairs(c, "mount", '='),
+            manage_script_name: c.bool("manage-script-name"),
+            lazy_apps: c.bool("lazy-apps"),
+            need_app: c.bool("need-app"),
+            listeners,
+            chmod_socket: c.get("chmod-socket").map(|s| s.value.as_u64() as u32),
+            listen: c.uint("listen").min(u64::from(u32::MAX)) as u32,
+            so_keepalive: c.bool("so-keepalive"),
+            socket_timeout: Duration::from_secs(c.uint("socket-timeout").max(1)),
+            buffer_size: c.uint("buffer-size") as usize,
+            post_buffering: c.uint("post-buffering"),
+            limit_post: c.uint("limit-post"),
+            add_headers: pairs(c, "add-header", ':'),
+            static_map: list(c, "static-map"),
+            check_static: list(c, "check-static"),
+            processes: c.uint("processes").max(1) as usize,
+            threads: c.uint("threads").max(1) as usize,
+            harakiri: c.uint("harakiri"),
+            max_requests: c.uint("max-requests"),
+            max_requests_delta: c.uint("max-requests-delta"),
+            reload_on_rss: c.uint("reload-on-rss"),
+            worker_reload_mercy: Duration::from_secs(c.uint("worker-reload-mercy")),
+            reload_mercy: Duration::from_secs(c.uint("reload-mercy")),
+            die_on_term: c.bool("die-on-term"),
+            touch_reload: list(c, "touch-reload")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            uid: text(c, "uid"),
+            gid: text(c, "gid"),
+            procname_prefix: text(c, "procname-prefix-spaced"),
+            pidfile: before_chdir("pidfile"),
+            daemonize: before_chdir("daemonize"),
+            logto: before_chdir("logto"),
+            vacuum: c.bool("vacuum"),
+            disable_logging: c.bool("disable-logging"),
+            log_format: text(c, "log-format"),
+            memory_report: c.bool("memory-report"),
+            stats: text(c, "stats"),
+            stats_http: c.bool("stats-http"),
+        }
+    }
+
+    /// The request count after which worker `id` recycles (0 = never).
+    pub fn max_requests_for(&self, id: usize) -> u64 {
+        if self.max_requests == 0 {
+            0
+        } else {
+            self.max_requests + (id as u64 - 1) * self.max_requests_delta
+        }
+    }
+
+    /// How long a stop may take before the master SIGKILLs what is left.
+    pub fn stop_mercy(&self) -> Duration {
+        if self.reload_mercy.is_zero() {
+            self.worker_reload_mercy
+        } else {
+            self.reload_mercy
+        }
+    }
+
+    /// A process title with the configured prefix ("myapp rw worker 1").
+    pub fn title(&self, what: &str) -> String {
+        match &self.procname_prefix {
+            Some(p) => format!("{p} rw {what}"),
+            None => format!("rw {what}"),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The signal table (data shared by the master and `rw stop`/`rw reload`) and the self-pipe
+//! that turns signals into events of the master's poll loop.
+
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// What the master does on a signal (uWSGI 2.0 semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Old workers finish in-flight requests; a new generation re-imports the app.
+    GracefulReload,
+    /// Workers are killed now; a new generation re-imports the app.
+    BrutalReload,
+    /// Workers finish in-flight requests (bounded by the mercy), then the master exits.
+    Shutdown,
+    /// Log the config and request counters.
+    Stats,
+}
+
+/// The master's table. `die-on-term` swaps SIGTERM (shutdown) and SIGQUIT (brutal reload).
+pub fn action(sig: Signal, die_on_term: bool) -> Option<Action> {
+    Some(match (sig, die_on_term) {
+        (Signal::SIGHUP, _) => Action::GracefulReload,
+        (Signal::SIGTERM, false) => Action::BrutalReload,
+        (Signal::SIGTERM, true) => Action::Shutdown,
+        (Signal::SIGQUIT, false) => Action::Shutdown,
+        (Signal::SIGQUIT, true) => Action::BrutalReload,
+        (Signal::SIGINT, _) => Action::Shutdown,
+        (Signal::SIGUSR1, _) => Action::Stats,
+        _ => return None,
+    })
+}
+
+/// The signal `rw stop` sends (as `uwsgi --stop`): a shutdown whatever die-on-term says.
+pub const STOP: Signal = Signal::SIGINT;
+/// The signal `rw reload` sends (as `uwsgi --reload`).
+pub const RELOAD: Signal = Signal::SIGHUP;
+
+/// Signals the master handles through the self-pipe.
+pub const MASTER_SIGNALS: &[Signal] = &[
+    Signal::SIGHUP,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGCHLD,
+];
+
+static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; the byte lives on this stack frame. A full
+        // pipe drops the byte, which is fine: the loop drains and re-reads flags each wake.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// The read end of the self-pipe; each byte is a signal number.
+pub struct SelfPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl SelfPipe {
+    /// Creates the pipe and installs handlers for `signals`.
+    pub fn install(signals: &[Signal]) -> nix::Result<SelfPipe> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
+        PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
+        let sa = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        for &s in signals {
+            // SAFETY: the handler only performs an async-signal-safe write(2).
+            unsafe { signal::sigaction(s, &sa) }?;
+        }
+        Ok(SelfPipe {
+            read,
+            _write: write,
+        })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Every signal received since the last call, in order.
+    pub fn drain(&self) -> Vec<Signal> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match nix::unistd::read(&self.read, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend(
+                    buf[..n]
+                        .iter()
+                        .filter_map(|&b| Signal::try_from(i32::from(b)).ok()),
+                ),
+            }
+        }
+        out
+    }
+}
+
+/// Restores default dispositions (in a freshly forked worker, before it installs its own).
+pub fn reset_to_default(signals: &[Signal]) {
+    PIPE_WRITE.store(-1, Ordering::Relaxed);
+    let sa = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for &s in signals {
+        // SAFETY: installing SIG_DFL has no handler code to be unsafe.
+        let _ = unsafe { signal::sigaction(s, &sa) };
+    }
+}
+
+/// Ignores SIGPIPE: a client that goes away must become an EPIPE error, not a dead worker.
+pub fn ignore_sigpipe() {
+    let sa = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN installs no code.
+    let _ = unsafe { signal::sigaction(Signal::SIGPIPE, &sa) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_uwsgi() {
+        assert_eq!(action(Signal::SIGHUP, false), Some(Action::GracefulReload));
+        assert_eq!(action(Signal::SIGTERM, false), Some(Action::BrutalReload));
+        assert_eq!(action(Signal::SIGTERM, true), Some(Action::Shutdown));
+        assert_eq!(action(Signal::SIGQUIT, true), Some(Action::BrutalReload));
+        assert_eq!(action(Signal::SIGINT, true), Some(Action::Shutdown));
+        assert_eq!(action(STOP, false), Some(Action::Shutdown));
+        assert_eq!(action(RELOAD, true), Some(Action::GracefulReload));
+        assert_eq!(action(Signal::SIGUSR2, false), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! Writing the app's response: HTTP/1.1 framing (Content-Length, chunked, keep-alive) for
+//! HTTP listeners, raw HTTP for the uwsgi protocol, head and first chunk in one writev.
+
+use super::socket::Socket;
+use crate::proto::http;
+use std::io;
+use std::os::fd::RawFd;
+
+/// How the response must be framed, fixed by the request.
+#[derive(Clone, Copy)]
+pub struct Request<'r> {
+    /// HTTP minor version of the request (uwsgi: from SERVER_PROTOCOL).
+    pub minor: u8,
+    pub is_head: bool,
+    /// The client asked to keep the connection (always false on uwsgi sockets).
+    pub keep_alive: bool,
+    /// uwsgi sockets: write the status line with this protocol, add no framing, then close.
+    pub raw_protocol: Option<&'r [u8]>,
+}
+
+/// A [`crate::python::ResponseSink`] over a client socket.
+pub struct Sink<'a> {
+    sock: &'a Socket,
+    req: Request<'a>,
+    add_headers: &'a [(String, String)],
+    head: Vec<u8>,
+    head_pending: bool,
+    chunked: bool,
+    body_allowed: bool,
+    /// Bytes still owed when the app declared a Content-Length.
+    remaining: Option<u64>,
+    pub status: u16,
+    pub keep_alive: bool,
+    pub tx: u64,
+    pub headers_count: usize,
+    pub headers_bytes: usize,
+    /// Set on any write error: the connection is dead.
+    pub failed: bool,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(
+        sock: &'a Socket,
+        req: Request<'a>,
+        add_headers: &'a [(String, String)],
+    ) -> Sink<'a> {
+        Sink {
+            sock,
+            keep_alive: req.keep_alive,
+            req,
+            add_headers,
+            head: Vec::with_capacity(256),
+            head_pending: false,
+            chunked: false,
+            body_allowed: true,
+            remaining: None,
+            status: 0,
+            tx: 0,
+            headers_count: 0,
+            headers_bytes: 0,
+            failed: false,
+        }
+    }
+
+    /// Whether the response was complete and the connection may serve another request.
+    pub fn reusable(&self) -> bool {
+        self.keep_alive && !self.failed && !self.head_pending && self.remaining.unwrap_or(0) == 0
+    }
+
+    fn write(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+        let r = if self.head_pending {
+            let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
+            all.push(&self.head);
+            all.extend_from_slice(parts);
+            self.sock.write_all_vectored(&all)
+        } else {
+            self.sock.write_all_vectored(parts)
+        };
+        match r {
+            Ok(()) => {
+                let n: usize = parts.iter().map(|p| p.len()).sum();
+                self.tx += n as u64
+                    + if self.head_pending {
+                        self.head.len() as u64
+                    } else {
+                        0
+                    };
+                self.head_pending = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.failed = true;
+                self.keep_alive = false;
+                Err(e)
+            }
+        }
+    }
+
+    fn take_from_remaining(&mut self, n: u64) -> u64 {
+        match &mut self.remaining {
+            Some(r) => {
+                let take = n.min(*r);
+                *r -= take;
+                take
+            }
+            None => n,
+        }
+    }
+}
+
+impl crate::python::ResponseSink for Sink<'_> {
+    fn start(&mut self, status: &str, headers: &[(String, String)]) -> io::Result<()> {
+        let status_bytes = latin1(status);
+        let code = http::validate_status(&status_bytes).unwrap_or(500);
+        self.status = code;
+        let mut app_cl: Option<u64> = None;
+        let mut app_te = false;
+        let mut hdrs: Vec<(Vec<u8>, Vec<u8>)> =
+            Vec::with_capacity(headers.len() + self.add_headers.len());
+        for (k, v) in headers {
+            let (k, v) = (latin1(k), latin1(v));
+            if k.eq_ignore_ascii_case(b"content-length") {
+                match std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                {
+                    Some(n) => {
+                        app_cl = Some(n);
+                        continue;
+                    }
+                    None => continue, // a bogus length is dropped rather than sent
+                }
+            } else if k.eq_ignore_ascii_case(b"transfer-encoding") {
+                app_te = true;
+                if self.req.raw_protocol.is_none() {
+                    continue; // we frame HTTP ourselves
+                }
+            } else if self.req.raw_protocol.is_none()
+                && (k.eq_ignore_ascii_case(b"connection") || k.eq_ignore_ascii_case(b"keep-alive"))
+            {
+                if v.eq_ignore_ascii_case(b"close") {
+                    self.keep_alive = false;
+                }
+                continue;
+            }
+            hdrs.push((k, v));
+        }
+        for (k, v) in self.add_headers {
+            hdrs.push((k.clone().into_bytes(), v.clone().into_bytes()));
+        }
+        self.head.clear();
+        if let Some(proto) = self.req.raw_protocol {
+            // uwsgi: a raw HTTP response; nginx frames it, the end of body is our close.
+            self.head
+                .extend_from_slice(if proto.is_empty() { b"HTTP/1.0" } else { proto });
+            self.head.push(b' ');
+            let mut line = Vec::new();
+            http::write_response_head(&mut line, 1, &status_bytes, &hdrs, &[]);
+            // write_response_head starts with "HTTP/1.1 "; keep what follows it.
+            self.head.extend_from_slice(&line[9..]);
+            if let Some(n) = app_cl {
+                self.head.truncate(self.head.len() - 2);
+                self.head
+                    .extend_from_slice(format!("Content-Length: {n}\r\n\r\n").as_bytes());
+            }
+            self.keep_alive = false;
+            self.remaining = app_cl;
+            self.body_allowed = !self.req.is_head;
+        } else {
+            let f = http::response_framing(
+                code,
+                self.req.is_head,
+                self.req.minor,
+                app_cl,
+                app_te,
+                self.keep_alive,
+            );
+            self.keep_alive = f.keep_alive;
+            self.chunked = f.chunked;
+            self.body_allowed = f.body_allowed;
+            let cl_text;
+            let mut extra: Vec<(&[u8], &[u8])> = Vec::with_capacity(2);
+            if let (Some(n), true) = (app_cl, f.keep_content_length) {
+                cl_text = n.to_string();
+                extra.push((b"Content-Length", cl_text.as_bytes()));
+                self.remaining = if f.body_allowed { Some(n) } else { None };
+            }
+            if f.chunked {
+                extra.push((b"Transfer-Encoding", b"chunked"));
+            }
+            if let Some(c) = f.connection_header(self.req.minor) {
+                extra.push((b"Connection", c));
+            }
+            http::write_response_head(&mut self.head, self.req.minor, &status_bytes, &hdrs, &extra);
+        }
+        self.headers_count = headers.len() + self.add_headers.len();
+        self.headers_bytes = self.head.len();
+        self.head_pending = true;
+        Ok(())
+    }
+
+    fn body(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if !self.body_allowed || chunk.is_empty() {
+            return Ok(());
+        }
+        let n = self.take_from_remaining(chunk.len() as u64) as usize;
+        if n < chunk.len() {
+            // More than the declared Content-Length: the extra bytes would be read as the
+            // next response; drop them and end the connection.
+            self.keep_alive = false;
+        }
+        let chunk = &chunk[..n];
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if self.chunked {
+            let size = format!("{:x}\r\n", chunk.len());
+            self.write(&[size.as_bytes(), chunk, b"\r\n"])
+        } else {
+            self.write(&[chunk])
+        }
+    }
+
+    fn file(&mut self, fd: RawFd, offset: u64, len: Option<u64>) -> io::Result<u64> {
+        let len = len.unwrap_or(0);
+        if !self.body_allowed || len == 0 {
+            return Ok(0);
+        }
+        let len = self.take_from_remaining(len);
+        if self.chunked {
+            let size = format!("{len:x}\r\n");
+            self.write(&[size.as_bytes()])?;
+        } else if self.head_pending {
+            self.write(&[])?;
+        }
+        let sent = self
+            .sock
+            .sendfile(fd, offset, len)
+            .inspect_err(|_| self.failed = true)?;
+        self.tx += sent;
+        if sent < len {
+            self.failed = true;
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank during sendfile",
+            ));
+        }
+        if self.chunked {
+            self.write(&[b"\r\n"])?;
+        }
+        Ok(sent)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.chunked {
+            self.write(&[b"0\r\n\r\n"])
+        } else if self.head_pending {
+            self.write(&[])
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The bytes the app meant: its strings are Latin-1 (PEP 3333), not UTF-8.
+fn latin1(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len());
+    crate::python::encode_latin1(s, &mut v);
+    v
+}

@@ -1,0 +1,181 @@
+//! A client connection's socket: non-blocking underneath (so idle connections can be parked in
+//! the worker's poller), blocking-with-deadline on top (so a request is served start to end).
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// A connected client socket.
+#[derive(Debug)]
+pub struct Socket {
+    fd: OwnedFd,
+    /// `socket-timeout`: the longest wait for one read or write to make progress.
+    timeout: Duration,
+}
+
+impl Socket {
+    pub fn new(fd: OwnedFd, timeout: Duration) -> Socket {
+        Socket { fd, timeout }
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// One non-blocking read: `Ok(None)` when nothing is there yet.
+    pub fn read_now(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            // SAFETY: buf is valid for writes of buf.len() bytes; fd is open.
+            let n = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n >= 0 {
+                return Ok(Some(n as usize));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => return Ok(None),
+                io::ErrorKind::Interrupted => continue,
+                _ => return Err(e),
+            }
+        }
+    }
+
+    /// Reads at least one byte (or EOF = 0), waiting up to the timeout.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(n) = self.read_now(buf)? {
+                return Ok(n);
+            }
+            self.wait(libc::POLLIN)?;
+        }
+    }
+
+    /// Writes every byte of `bufs`, waiting up to the timeout for each bit of progress.
+    pub fn write_all_vectored(&self, bufs: &[&[u8]]) -> io::Result<()> {
+        let mut slices: Vec<IoSlice> = bufs
+            .iter()
+            .filter(|b| !b.is_empty())
+            .map(|b| IoSlice::new(b))
+            .collect();
+        let mut slices = &mut slices[..];
+        while !slices.is_empty() {
+            // SAFETY: IoSlice is ABI-compatible with iovec; the slices borrow live buffers.
+            let n = unsafe {
+                libc::writev(
+                    self.raw(),
+                    slices.as_ptr().cast(),
+                    slices.len().min(1024) as libc::c_int,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        self.wait(libc::POLLOUT)?;
+                        continue;
+                    }
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(e),
+                }
+            }
+            IoSlice::advance_slices(&mut slices, n as usize);
+        }
+        Ok(())
+    }
+
+    pub fn write_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.write_all_vectored(&[buf])
+    }
+
+    /// sendfile(2) `len` bytes of `file` from `offset`. Returns the bytes sent.
+    pub fn sendfile(&self, file: RawFd, offset: u64, len: u64) -> io::Result<u64> {
+        let mut off = offset as libc::off_t;
+        let mut left = len;
+        while left > 0 {
+            let chunk = left.min(1 << 30) as usize;
+            // SAFETY: both fds are open; `off` is a valid in/out offset.
+            let n = unsafe { libc::sendfile(self.raw(), file, &mut off, chunk) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        self.wait(libc::POLLOUT)?;
+                        continue;
+                    }
+                    io::ErrorKind::Interrupted => continue,
+                    _ => return Err(e),
+                }
+            }
+            if n == 0 {
+                break; // the file shrank
+            }
+            left -= n as u64;
+        }
+        Ok(len - left)
+    }
+
+    /// Waits until the socket is readable/writable, or times out.
+    fn wait(&self, events: libc::c_short) -> io::Result<()> {
+        let mut pfd = libc::pollfd {
+            fd: self.raw(),
+            events,
+            revents: 0,
+        };
+        let ms = self.timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        loop {
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r > 0 {
+                return Ok(());
+            }
+            if r == 0 {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "socket-timeout"));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    /// Half-closes the write side, then lingers briefly reading what the client still sends,
+    /// so closing with unread bytes does not turn into an RST that eats our response.
+    pub fn close_gracefully(self) {
+        // SAFETY: shutdown on our own fd.
+        unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
+        let mut buf = [0u8; 4096];
+        let mut pfd = libc::pollfd {
+            fd: self.raw(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        for _ in 0..16 {
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
+                break;
+            }
+            match self.read_now(&mut buf) {
+                Ok(Some(n)) if n > 0 => continue,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Sets TCP_NODELAY (a no-op error on unix sockets is ignored).
+pub fn set_nodelay(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid int option value.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! A worker process: N threads sharing one poller that holds the listeners and every idle
+//! connection (oneshot). A free thread takes the next ready event and serves that connection to
+//! the end; idle keep-alive connections never hold a thread.
+
+use super::listen::{Listener, Proto};
+use super::request::{self, Conn, LogInfo, Next};
+use super::settings::Settings;
+use super::socket::{set_nodelay, Socket};
+use super::static_files::StaticMap;
+use crate::log::request_line::{self, LogFormat};
+use crate::proto::http::HeadLimits;
+use crate::python;
+use crate::stats::scoreboard::{CoreSlot, Scoreboard, Status};
+use polling::{Event, Events, Poller};
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Exit status of a worker that stopped gracefully (uWSGI's "reload" code).
+pub const EXIT_GRACEFUL: i32 = 17;
+/// Exit status when the app could not be loaded in a lazy-apps worker with need-app.
+pub const EXIT_NO_APP: i32 = 22;
+
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_graceful(_: libc::c_int) {
+    STOP_REQUESTED.store(true, Relaxed);
+    let fd = WAKE_FD.load(Relaxed);
+    if fd >= 0 {
+        let b = 1u8;
+        // SAFETY: write(2) is async-signal-safe.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+extern "C" fn on_brutal(_: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe; uWSGI workers exit 30 on SIGINT/SIGTERM.
+    unsafe { libc::_exit(30) };
+}
+
+/// What a worker inherits from the master at fork.
+pub struct WorkerEnv<'a> {
+    pub id: usize,
+    pub settings: &'a Settings,
+    pub listeners: &'a [Listener],
+    pub scoreboard: &'a Scoreboard,
+    pub apps: &'a [python::App],
+    pub master: nix::unistd::Pid,
+}
+
+enum Work {
+    Event(usize),
+    New(Conn),
+}
+
+/// State shared by the threads of one worker.
+pub struct Shared<'a> {
+    pub settings: &'a Settings,
+    pub id: usize,
+    pub pid: u32,
+    pub scoreboard: &'a Scoreboard,
+    apps: Vec<&'a python::App>,
+    pub pyctx: python::WorkerContext,
+    pub statics: StaticMap,
+    pub hostname: Vec<u8>,
+    pub listener_ports: Vec<Vec<u8>>,
+    pub limits: HeadLimits,
+    log_format: Option<LogFormat>,
+    listeners: &'a [Listener],
+    poller: Poller,
+    parked: Mutex<HashMap<usize, Conn>>,
+    queue: Mutex<VecDeque<Work>>,
+    leader: Mutex<(Events, Instant)>,
+    next_key: AtomicUsize,
+    stopping: AtomicBool,
+    wake: (OwnedFd, OwnedFd),
+    max_requests: u64,
+}
+
+const WAKE_KEY: usize = usize::MAX - 1;
+
+/// Runs a worker until it is told to stop; never returns.
+pub fn run(env: WorkerEnv) -> ! {
+    super::process::die_with_parent(env.master);
+    super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
+    super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
+    let code = match setup_and_serve(&env) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("worker {} failed: {e:#}", env.id);
+            1
+        }
+    };
+    python::run_exit_hooks();
+    let _ = std::io::stderr().flush();
+    std::process::exit(code)
+}
+
+fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
+    let s = env.settings;
+    let lazy_apps;
+    let apps: Vec<&python::App> = if s.lazy_apps {
+        lazy_apps = super::load_apps(s);
+        if lazy_apps.is_empty() && s.need_app {
+            return Ok(EXIT_NO_APP);
+        }
+        lazy_apps.iter().collect()
+    } else {
+        env.apps.iter().collect()
+    };
+    python::run_post_fork_hooks();
+    let (wr, ww) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
+    WAKE_FD.store(ww.as_raw_fd(), Relaxed);
+    install_handlers();
+    let poller = Poller::new()?;
+    for (i, l) in env.listeners.iter().enumerate() {
+        // SAFETY: the listeners outlive the poller (both live until this process exits).
+        unsafe { poller.add(l.raw(), Event::readable(i))? };
+    }
+    // SAFETY: the wake pipe lives in `Shared`, as long as the poller.
+    unsafe { poller.add(wr.as_raw_fd(), Event::readable(WAKE_KEY))? };
+    let base = s
+        .chdir
+        .clone()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let statics =
+        StaticMap::new(&s.static_map, &s.check_static, &base).map_err(anyhow::Error::msg)?;
+    let hostname = crate::config::host::hostname();
+    let shared = Shared {
+        settings: s,
+        id: env.id,
+        pid: std::process::id(),
+        scoreboard: env.scoreboard,
+        apps,
+        pyctx: python::WorkerContext::new(
+            s.threads > 1,
+            s.processes > 1,
+            env.id as u32,
+            hostname.clone(),
+        ),
+        statics,
+        hostname: hostname.into_bytes(),
+        listener_ports: env
+            .listeners
+            .iter()
+            .map(|l| l.port.clone().into_bytes())
+            .collect(),
+        limits: HeadLimits::new(s.buffer_size),
+        log_format: s.log_format.as_deref().map(LogFormat::parse),
+        listeners: env.listeners,
+        poller,
+        parked: Mutex::new(HashMap::new()),
+        queue: Mutex::new(VecDeque::new()),
+        leader: Mutex::new((Events::new(), Instant::now())),
+        next_key: AtomicUsize::new(env.listeners.len() + 1),
+        stopping: AtomicBool::new(false),
+        wake: (wr, ww),
+        max_requests: s.max_requests_for(env.id),
+    };
+    let slot = env.scoreboard.worker(env.id);
+    slot.accepting.store(1, Relaxed);
+    std::thread::scope(|scope| {
+        for core in 1..s.threads {
+            let shared = &shared;
+            std::thread::Builder::new()
+                .name(format!("rw-w{}-c{core}", env.id))
+                .spawn_scoped(scope, move || shared.thread_loop(core))
+                .expect("spawning a worker thread");
+        }
+        shared.thread_loop(0);
+    });
+    Ok(EXIT_GRACEFUL)
+}
+
+fn install_handlers() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let graceful = SigAction::new(
+        SigHandler::Handler(on_graceful),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    let brutal = SigAction::new(
+        SigHandler::Handler(on_brutal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: both handlers are async-signal-safe (an atomic store and write/_exit).
+    unsafe {
+        let _ = sigaction(Signal::SIGHUP, &graceful);
+        let _ = sigaction(Signal::SIGINT, &brutal);
+        let _ = sigaction(Signal::SIGTERM, &brutal);
+        let _ = sigaction(Signal::SIGQUIT, &brutal);
+    }
+    super::signals::ignore_sigpipe();
+}
+
+impl<'a> Shared<'a> {
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Relaxed)
+    }
+
+    pub fn core(&self, core: usize) -> &CoreSlot {
+        self.scoreboard.core(self.id, core)
+    }
+
+    /// The default app (app 0), if one loaded.
+    pub fn app(&self) -> Option<&python::App> {
+        self.apps.first().copied()
+    }
+
+    fn begin_stop(&self) {
+        if self.stopping.swap(true, Relaxed) {
+            return;
+        }
+        self.scoreboard
+            .worker(self.id)
+            .status
+            .store(Status::Cursed as u32, Relaxed);
+        self.scoreboard.worker(self.id).accepting.store(0, Relaxed);
+        for l in self.listeners {
+            // SAFETY: the listener is still open; we only stop watching it.
+            let _ = self
+                .poller
+                .delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(l.raw()) });
+        }
+        let idle: Vec<Conn> = self
+            .parked
+            .lock()
+            .unwrap()
+            .drain()
+            .map(|(_, c)| c)
+            .collect();
+        for c in idle {
+            let _ = self.poller.delete(c.sock.fd());
+        }
+        let _ = self.poller.notify();
+    }
+
+    fn thread_loop(&self, core: usize) {
+        loop {
+            if STOP_REQUESTED.load(Relaxed) {
+                self.begin_stop();
+            }
+            let Some(work) = self.next_work() else { return };
+            match work {
+                Work::Event(key) if key < self.listeners.len() => self.accept(key, core),
+                Work::Event(WAKE_KEY) => {
+                    let mut b = [0u8; 64];
+                    while nix::unistd::read(&self.wake.0, &mut b).is_ok_and(|n| n > 0) {}
+                    if !self.stopping() {
+                        self.rearm_raw(self.wake.0.as_raw_fd(), WAKE_KEY);
+                    }
+                }
+                Work::Event(key) => {
+                    let conn = self.parked.lock().unwrap().remove(&key);
+                    if let Some(conn) = conn {
+                        self.serve(conn, key, core);
+                    }
+                }
+                Work::New(conn) => {
+                    let key = self.next_key.fetch_add(1, Relaxed);
+                    // SAFETY: the socket is deleted from the poller before it is closed
+                    // (`close`), so the registration never outlives the fd.
+                    if unsafe { self.poller.add(conn.sock.raw(), Event::none(key)) }.is_ok() {
+                        self.serve(conn, key, core);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next piece of work: queued first; otherwise this thread becomes the one waiting in
+    /// the poller (polling allows a single waiter) and queues what it does not take itself.
+    fn next_work(&self) -> Option<Work> {
+        loop {
+            if let Some(w) = self.queue.lock().unwrap().pop_front() {
+                return Some(w);
+            }
+            if self.stopping() {
+                return None;
+            }
+            let mut leader = self.leader.lock().unwrap();
+            if let Some(w) = self.queue.lock().unwrap().pop_front() {
+                return Some(w);
+            }
+            if self.stopping() {
+                return None;
+            }
+            let (events, last_sweep) = &mut *leader;
+            events.clear();
+            let _ = self.poller.wait(events, Some(Duration::from_secs(1)));
+            if last_sweep.elapsed() >= Duration::from_secs(1) {
+                *last_sweep = Instant::now();
+                self.sweep();
+            }
+            let mut q = self.queue.lock().unwrap();
+            q.extend(events.iter().map(|e| Work::Event(e.key)));
+            if let Some(w) = q.pop_front() {
+                return Some(w);
+            }
+        }
+    }
+
+    fn accept(&self, idx: usize, _core: usize) {
+        let l = &self.listeners[idx];
+        let mut accepted = Vec::new();
+        for _ in 0..64 {
+            // SAFETY: accept4 on a listening socket with null address arguments.
+            let fd = unsafe {
+                libc::accept4(
+                    l.raw(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                break;
+            }
+            // SAFETY: accept4 returned a new fd that nothing else owns.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            accepted.push(self.new_conn(owned, idx, l.proto));
+        }
+        if !self.stopping() {
+            self.rearm_raw(l.raw(), idx);
+        }
+        if !accepted.is_empty() {
+            self.queue
+                .lock()
+                .unwrap()
+                .extend(accepted.into_iter().map(Work::New));
+        }
+    }
+
+    fn new_conn(&self, fd: OwnedFd, listener: usize, proto: Proto) -> Conn {
+        let (addr, port) = peer_of(fd.as_raw_fd());
+        if self.listeners[listener].unix_path().is_none() {
+            set_nodelay(fd.as_raw_fd());
+        }
+        Conn {
+            sock: Socket::new(fd, self.settings.socket_timeout),
+            buf: Vec::with_capacity(4096),
+            pos: 0,
+            proto,
+            listener,
+            peer_addr: addr,
+            peer_port: port,
+            parked_at: Instant::now(),
+        }
+    }
+
+    fn serve(&self, mut conn: Conn, key: usize, core: usize) {
+        let slot = self.scoreboard.worker(self.id);
+        slot.status.store(Status::Busy as u32, Relaxed);
+        let next = request::serve(&mut conn, self, core);
+        if !self.stopping() {
+            slot.status.store(Status::Idle as u32, Relaxed);
+        }
+        match next {
+            Next::Park if !self.stopping() => {
+                conn.parked_at = Instant::now();
+                let fd = conn.sock.raw();
+                let mut parked = self.parked.lock().unwrap();
+                parked.insert(key, conn);
+                // Registered after insertion: an event firing at once finds the connection.
+                self.rearm_raw(fd, key);
+            }
+            _ => self.close(conn),
+        }
+    }
+
+    fn close(&self, conn: Conn) {
+        let _ = self.poller.delete(conn.sock.fd());
+        drop(conn);
+    }
+
+    fn rearm_raw(&self, fd: RawFd, key: usize) {
+        // SAFETY: fd is open for the duration of the call (owned by a parked conn, a listener
+        // or the wake pipe).
+        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let _ = self.poller.modify(b, Event::readable(key));
+    }
+
+    /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408).
+    fn sweep(&self) {
+        let timeout = self.settings.socket_timeout;
+        let expired: Vec<Conn> = {
+            let mut parked = self.parked.lock().unwrap();
+            let keys: Vec<usize> = parked
+                .iter()
+                .filter(|(_, c)| c.parked_at.elapsed() >= timeout)
+                .map(|(k, _)| *k)
+                .collect();
+            keys.into_iter().filter_map(|k| parked.remove(&k)).collect()
+        };
+        for c in expired {
+            if c.buf.len() > c.pos && c.proto == Proto::Http {
+                let e = crate::proto::http::HttpError::TIMEOUT;
+                let _ = c.sock.write_all(&crate::proto::http::error_response(&e));
+            }
+            self.close(c);
+        }
+    }
+
+    /// Updates the scoreboard after a request and decides on recycling.
+    pub fn account(&self, core: usize, start: Instant, outcome: &python::CallOutcome, tx: u64) {
+        let _ = core;
+        let w = self.scoreboard.worker(self.id);
+        w.on_request_done(
+            start.elapsed().as_micros() as u64,
+            tx,
+            outcome.status,
+            outcome.exception,
+        );
+        self.scoreboard
+            .header()
+            .total_requests
+            .fetch_add(1, Relaxed);
+        if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
+            eprintln!("...The work of process {} is done. Seeya!", self.pid);
+            self.begin_stop();
+        } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
+            if let Some((rss, vsz)) = super::process::memory_of(self.pid as i32) {
+                w.rss.store(rss, Relaxed);
+                w.vsz.store(vsz, Relaxed);
+                if self.settings.reload_on_rss > 0 && rss >= self.settings.reload_on_rss << 20 {
+                    eprintln!(
+                        "...The work of process {} is done (RSS {} MB). Seeya!",
+                        self.pid,
+                        rss >> 20
+                    );
+                    self.begin_stop();
+                }
+            }
+        }
+    }
+
+    /// Writes the request log line (one write(2), so lines of concurrent workers never mix).
+    pub fn log_request(&self, info: &LogInfo) {
+        if self.settings.disable_logging {
+            return;
+        }
+        let w = self.scoreboard.worker(self.id);
+        let app_requests = if info.app_id >= 0 {
+            w.app_requests.fetch_add(1, Relaxed) as i64 + 1
+        } else {
+            -1
+        };
+        let total = self.scoreboard.header().total_requests.load(Relaxed);
+        let record = info.record(self, app_requests, total);
+        let mut line = Vec::with_capacity(256);
+        match &self.log_format {
+            Some(f) => f.write(&mut line, &record),
+            None => request_line::write_default(&mut line, &record),
+        }
+        write_stderr(&line);
+    }
+
+    /// Logs a request refused before it reached the app (framing errors).
+    pub fn log_rejected(&self, peer: &[u8], status: u16, reason: &str) {
+        let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
+        crate::log::sanitize::push_escaped(&mut line, peer);
+        line.extend_from_slice(format!(" rejected: {status} ({reason})\n").as_bytes());
+        write_stderr(&line);
+    }
+
+    /// Drops uwsgi vars that would load code (uWSGI #2491); nginx's UWSGI_SCHEME stays.
+    pub fn filter_magic_vars(&self, vars: &mut Vec<(Vec<u8>, Vec<u8>)>) {
+        const CODE_LOADING: &[&[u8]] = &[
+            b"UWSGI_FILE",
+            b"UWSGI_SCRIPT",
+            b"UWSGI_MODULE",
+            b"UWSGI_CALLABLE",
+            b"UWSGI_CHDIR",
+            b"UWSGI_PYHOME",
+            b"UWSGI_SETENV",
+            b"UWSGI_APPID",
+            b"UWSGI_POSTFILE",
+            b"UWSGI_TOUCH_RELOAD",
+        ];
+        vars.retain(|(k, _)| {
+            let bad = CODE_LOADING.contains(&k.as_slice());
+            if bad {
+                eprintln!(
+                    "ignoring uwsgi var {} (code-loading vars are disabled in rw)",
+                    crate::log::sanitize::escaped(k)
+                );
+            }
+            !bad
+        });
+    }
+}
+
+fn write_stderr(line: &[u8]) {
+    // SAFETY: fd 2 is the log; a short or failed write loses only a log line.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+}
+
+/// The peer's address and port as CGI strings (unix sockets: empty).
+fn peer_of(fd: RawFd) -> (Vec<u8>, Vec<u8>) {
+    use nix::sys::socket::{getpeername, SockaddrStorage};
+    match getpeername::<SockaddrStorage>(fd) {
+        Ok(sa) => {
+            if let Some(v4) = sa.as_sockaddr_in() {
+                (
+                    v4.ip().to_string().into_bytes(),
+                    v4.port().to_string().into_bytes(),
+                )
+            } else if let Some(v6) = sa.as_sockaddr_in6() {
+                (
+                    v6.ip().to_string().into_bytes(),
+                    v6.port().to_string().into_bytes(),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            }
+        }
+        Err(_) => (Vec::new(), Vec::new()),
+    }
+}

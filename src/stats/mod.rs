@@ -1,0 +1,3 @@
+//! Counters shared between workers and the master, and the uWSGI stats they feed.
+
+pub mod scoreboard;
