@@ -10,3 +10,4 @@ pub mod proto;
 pub mod python;
 pub mod server;
 pub mod stats;
+pub mod ui;

@@ -25,7 +25,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     mkdir -p target
     "$PY" -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import flask, django, uwsgitop' >/dev/null 2>&1; then
+if ! { "$VENV/bin/python" -c 'import flask, django' && [ -x "$VENV/bin/uwsgitop" ] && [ -x "$VENV/bin/uwsgi_curl" ]; } >/dev/null 2>&1; then
     log "pip install test dependencies"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi

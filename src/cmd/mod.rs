@@ -1,6 +1,7 @@
 //! One glue file per subcommand; this file routes and owns exit statuses.
 
 mod check_config;
+mod control;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -35,8 +36,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Serve(args) => crate::server::serve(args.options),
-        Command::Stop(_) => not_yet("stop"),
-        Command::Reload(_) => not_yet("reload"),
+        Command::Stop(args) => control::run(control::Op::Stop, &args),
+        Command::Reload(args) => control::run(control::Op::Reload, &args),
         Command::ConnectAndRead(_) => not_yet("connect-and-read"),
         Command::Top(_) => not_yet("top"),
     }

@@ -3,7 +3,14 @@
 
 use super::socket::Socket;
 use crate::proto::chunked::ChunkedDecoder;
+use crate::proto::http::HttpError;
 use std::io::{self, Read, Seek, Write};
+use std::sync::OnceLock;
+
+/// Set when the request body turns out to be malformed (a bad chunk, or a chunked body over
+/// `limit-post`) while the app reads it. Shared with the response [`super::sink::Sink`], which
+/// then answers with this 4xx instead of what the app (or its exception) produced.
+pub type FramingError = OnceLock<HttpError>;
 
 enum Kind {
     Empty,
@@ -32,6 +39,8 @@ pub struct Body<'a> {
     pos: &'a mut usize,
     kind: Kind,
     send_continue: bool,
+    /// Where a chunked-framing error is reported, if anyone listens.
+    framing_error: Option<&'a FramingError>,
     /// A read failed (timeout, reset, bad chunk): the connection cannot be reused.
     pub broken: bool,
 }
@@ -44,6 +53,7 @@ impl<'a> Body<'a> {
             pos,
             kind: Kind::Empty,
             send_continue: false,
+            framing_error: None,
             broken: false,
         }
     }
@@ -66,6 +76,7 @@ impl<'a> Body<'a> {
             pos,
             kind,
             send_continue,
+            framing_error: None,
             broken: false,
         }
     }
@@ -88,8 +99,15 @@ impl<'a> Body<'a> {
             pos,
             kind,
             send_continue,
+            framing_error: None,
             broken: false,
         }
+    }
+
+    /// Reports chunked-framing errors found while reading to `slot`.
+    pub fn report_framing_errors(mut self, slot: &'a FramingError) -> Self {
+        self.framing_error = Some(slot);
+        self
     }
 
     /// Reads the whole body now (post-buffering): into memory below `threshold` bytes, else
@@ -213,12 +231,19 @@ impl<'a> Body<'a> {
                     if avail > 0 {
                         decoded.clear();
                         *dpos = 0;
-                        let (used, _) =
-                            decoder
-                                .decode(&self.buf[*self.pos..], decoded)
-                                .map_err(|e| {
-                                    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-                                })?;
+                        let (used, _) = match decoder.decode(&self.buf[*self.pos..], decoded) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                self.broken = true;
+                                if let Some(slot) = self.framing_error {
+                                    let _ = slot.set(e);
+                                }
+                                return Err(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    e.to_string(),
+                                ));
+                            }
+                        };
                         *self.pos += used;
                         if !decoded.is_empty() || decoder.is_done() || used > 0 {
                             continue;

@@ -66,12 +66,12 @@ impl Master {
         s: Settings,
         listeners: Vec<Listener>,
         apps: Vec<python::App>,
+        pipe: SelfPipe,
         argv: Vec<OsString>,
         reloads: u32,
         start_cwd: PathBuf,
     ) -> anyhow::Result<Master> {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
-        let pipe = SelfPipe::install(signals::MASTER_SIGNALS)?;
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.
@@ -115,7 +115,6 @@ impl Master {
     }
 
     pub fn run(mut self) -> anyhow::Result<u8> {
-        process::set_title(&self.s.title("master"));
         eprintln!(
             "mapped {} bytes ({} KB) for {} cores",
             self.scoreboard.len(),
@@ -234,6 +233,16 @@ impl Master {
     fn spawn(&mut self, idx: usize) {
         let id = self.slots[idx].id;
         let master = nix::unistd::getpid();
+        // Signals stay blocked across fork: a signal meant for the new worker must not run the
+        // master's handler copy in the child (it would write into the master's self-pipe and be
+        // lost for the worker). The child unblocks once its own handlers are in place.
+        let all = nix::sys::signal::SigSet::all();
+        let mut saved = nix::sys::signal::SigSet::empty();
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&all),
+            Some(&mut saved),
+        );
         // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
         // may run arbitrary code; Python's fork hooks run with the GIL held.
         let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
@@ -250,6 +259,11 @@ impl Master {
                 worker::run(env);
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
+                let _ = nix::sys::signal::pthread_sigmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&saved),
+                    None,
+                );
                 let slot = &mut self.slots[idx];
                 slot.pid = Some(child);
                 slot.spawned = Instant::now();
@@ -264,6 +278,11 @@ impl Master {
                 );
             }
             Err(e) => {
+                let _ = nix::sys::signal::pthread_sigmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&saved),
+                    None,
+                );
                 eprintln!("fork() failed for worker {id}: {e}; retrying in 1 second");
                 self.slots[idx].respawn_after = Some(Instant::now() + Duration::from_secs(1));
             }

@@ -61,6 +61,10 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
         // After an exec-reload stdio is already the log; reopen to be safe after rotation.
         process::redirect_output(log)?;
     }
+    // Signals are caught from here on and queue in the pipe until the master loop runs, so a
+    // stop or reload sent during startup is honoured rather than killing a half-started server.
+    let pipe = signals::SelfPipe::install(signals::MASTER_SIGNALS)?;
+    process::set_title(&s.title("master"));
     eprintln!(
         "*** Starting rw {} (uWSGI {} compatible) on [{}] ***",
         env!("CARGO_PKG_VERSION"),
@@ -74,12 +78,32 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
     {
         eprintln!("master = false: rw always runs a master process (it supervises the workers)");
     }
+    let mut wrote_pidfile = None;
     if let Some(p) = &s.pidfile {
         if reloads == 0 {
             eprintln!("writing pidfile to {}", p.display());
             pidfile::write(p, std::process::id())?;
+            wrote_pidfile = Some(p.clone());
         }
     }
+    let started = start(s, pipe, argv, reloads, cwd);
+    if started.is_err() {
+        // A server that never ran must not leave a pidfile naming it.
+        if let Some(p) = wrote_pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    started
+}
+
+/// Binds, drops privileges, starts Python and the app, then runs the master loop.
+fn start(
+    s: Settings,
+    pipe: signals::SelfPipe,
+    argv: Vec<std::ffi::OsString>,
+    reloads: u32,
+    cwd: std::path::PathBuf,
+) -> anyhow::Result<u8> {
     let opts = listen::BindOptions {
         backlog: s.listen,
         chmod: s.chmod_socket,
@@ -119,6 +143,7 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
     for (k, v) in &s.env {
         std::env::set_var(k, v);
     }
+    check_python_readable()?;
     let py_version = python::init_interpreter(&python::InterpreterOptions {
         home: s.home.clone(),
         pythonpath: s.pythonpath.clone(),
@@ -138,7 +163,29 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
         }
         eprintln!("*** no app loaded. going in full dynamic mode ***");
     }
-    master::Master::new(s, listeners, apps, argv, reloads, cwd)?.run()
+    master::Master::new(s, listeners, apps, pipe, argv, reloads, cwd)?.run()
+}
+
+/// After a uid drop the embedded Python's stdlib must still be readable; say so plainly
+/// instead of letting CPython fail with "Could not find platform independent libraries".
+fn check_python_readable() -> anyhow::Result<()> {
+    let Some(exe) = option_env!("RW_BUILD_PYTHON") else {
+        return Ok(());
+    };
+    let Some(prefix) = std::path::Path::new(exe).parent().and_then(|b| b.parent()) else {
+        return Ok(());
+    };
+    let lib = prefix.join("lib");
+    let flags = nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK;
+    if nix::unistd::access(&lib, flags) == Err(nix::errno::Errno::EACCES) {
+        bail!(
+            "uid {} cannot read {}, where the Python rw embeds keeps its standard library; \
+             install Python where that user can read it, or run without uid/gid",
+            nix::unistd::geteuid(),
+            lib.display()
+        );
+    }
+    Ok(())
 }
 
 /// Loads the configured apps (module wins over wsgi-file, then mounts), logging failures with
@@ -202,4 +249,29 @@ pub fn load_apps(s: &Settings) -> Vec<python::App> {
         }
     }
     apps
+}
+
+/// Pids whose parent is `pid` (the workers of a master), from /proc.
+pub fn process_children(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        if state != Some("Z") && fields.next().and_then(|x| x.parse::<i32>().ok()) == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -1,13 +1,14 @@
 //! Serving requests on one connection: parse the head (HTTP or uwsgi), answer framing errors,
 //! static files, or call the app, then account and log the request.
 
-use super::body::Body;
+use super::body::{Body, FramingError};
 use super::listen::Proto;
 use super::sink::{self, Sink};
 use super::socket::Socket;
 use super::static_files::Resolution;
 use super::worker::Shared;
 use crate::log::request_line::RequestRecord;
+use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::{http, uwsgi};
 use crate::python::{self, ResponseSink};
 use std::sync::atomic::Ordering::Relaxed;
@@ -23,8 +24,13 @@ pub struct Conn {
     pub listener: usize,
     pub peer_addr: Vec<u8>,
     pub peer_port: Vec<u8>,
-    /// When it was parked (idle and partial-head deadlines).
+    /// When it was parked (the idle deadline).
     pub parked_at: Instant,
+    /// When the first byte of a still-incomplete request head arrived: the head deadline runs
+    /// from here, so a client trickling a byte at a time cannot keep it alive (slowloris).
+    pub head_started: Option<Instant>,
+    /// Requests answered on it; a stopping worker still owes a fresh connection its first.
+    pub served: u32,
 }
 
 /// What to do with a connection after serving what it had.
@@ -47,9 +53,15 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 Proto::Http => http_step(conn, w, core, &mut head),
                 Proto::Uwsgi => uwsgi_step(conn, w, core),
             };
+            if matches!(step, Step::Served(_)) {
+                conn.served += 1;
+            }
             match step {
                 Step::NeedMore => {}
-                Step::Served(true) if !w.stopping() => continue,
+                Step::Served(true) if !w.stopping() => {
+                    conn.head_started = None; // the next head gets its own deadline
+                    continue;
+                }
                 Step::Served(_) | Step::Close => return Next::Close,
             }
         }
@@ -64,6 +76,11 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
             Ok(Some(n)) => n,
             Ok(None) => {
                 conn.buf.truncate(old);
+                if conn.buf.len() > conn.pos {
+                    conn.head_started.get_or_insert_with(Instant::now);
+                } else {
+                    conn.head_started = None;
+                }
                 return Next::Park;
             }
             Err(_) => 0,
@@ -107,7 +124,8 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
     let sreq = sink::Request {
         minor: head.minor_version,
         is_head: head.method() == b"HEAD",
-        keep_alive: head.keep_alive,
+        // A stopping worker says `Connection: close` instead of dropping the connection later.
+        keep_alive: head.keep_alive && !w.stopping(),
         raw_protocol: None,
     };
     if let Some(step) = try_static(
@@ -125,14 +143,25 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
     ) {
         return step;
     }
-    let vars = http_vars(conn, w, head);
     let limit = (w.settings.limit_post > 0).then_some(w.settings.limit_post);
+    if head.framing == http::BodyFraming::Chunked {
+        // Chunk framing already buffered is checked before the app runs, so a request whose
+        // body is known to be malformed never reaches it (later bytes: see `framing_error`).
+        if let Err(e) = check_buffered_chunks(&conn.buf[conn.pos..], limit) {
+            let _ = conn.sock.write_all(&http::error_response(&e));
+            w.log_rejected(&conn.peer_addr, e.status, e.reason);
+            return Step::Close;
+        }
+    }
+    let vars = http_vars(conn, w, head);
     let send_continue = head.expect_continue;
+    let framing_error = FramingError::new();
     let Conn { sock, buf, pos, .. } = conn;
     let body = match head.framing {
         http::BodyFraming::None => Body::empty(sock, buf, pos),
         http::BodyFraming::Length(n) => Body::length(sock, buf, pos, n, send_continue),
-        http::BodyFraming::Chunked => Body::chunked(sock, buf, pos, limit, send_continue),
+        http::BodyFraming::Chunked => Body::chunked(sock, buf, pos, limit, send_continue)
+            .report_framing_errors(&framing_error),
     };
     let keep = run_app(
         w,
@@ -144,8 +173,23 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
         &conn.peer_addr,
         start,
         start_us,
+        Some(&framing_error),
     );
     Step::Served(keep)
+}
+
+/// Runs a fresh chunked decoder over the body bytes that came with the head: a framing error
+/// there (bad size, bare LF, over `limit-post`) is answered before the app is called.
+fn check_buffered_chunks(buffered: &[u8], limit: Option<u64>) -> Result<(), http::HttpError> {
+    let mut probe = ChunkedDecoder::new(limit);
+    let mut scratch = Vec::new();
+    for piece in buffered.chunks(16 * 1024) {
+        scratch.clear();
+        if probe.decode(piece, &mut scratch)?.1 {
+            break; // the body ended; what follows is the next request
+        }
+    }
+    Ok(())
 }
 
 fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
@@ -219,7 +263,9 @@ fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
     }
     let Conn { sock, buf, pos, .. } = conn;
     let body = Body::length(sock, buf, pos, len, false);
-    run_app(w, core, sock, vars, body, sreq, &peer, start, start_us);
+    run_app(
+        w, core, sock, vars, body, sreq, &peer, start, start_us, None,
+    );
     // One request per uwsgi connection; whatever follows the body is discarded (uWSGI #2336).
     Step::Close
 }
@@ -355,10 +401,14 @@ fn run_app(
     peer: &[u8],
     start: Instant,
     start_us: u64,
+    framing_error: Option<&FramingError>,
 ) -> bool {
     let slot = w.core(core);
     slot.begin(start_us, &vars);
     let mut sink = Sink::new(sock, sreq, &w.settings.add_headers);
+    if let Some(f) = framing_error {
+        sink.refuse_on(f);
+    }
     let get = |k: &[u8]| {
         vars.iter()
             .find(|(key, _)| key == k)
@@ -374,7 +424,7 @@ fn run_app(
     if w.settings.post_buffering > 0 && body.spool(w.settings.post_buffering).is_err() {
         spool_failed = true;
     }
-    let (outcome, app_id) = match (w.app(), spool_failed) {
+    let (mut outcome, app_id) = match (w.app(), spool_failed) {
         (Some(app), false) => (
             python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32),
             app.id() as i32,
@@ -406,6 +456,13 @@ fn run_app(
             (o, -1)
         }
     };
+    if sink.refused {
+        // The request body was malformed: what went out is the 4xx, not the app's answer.
+        if let Some(e) = framing_error.and_then(|f| f.get()) {
+            w.log_rejected(peer, e.status, e.reason);
+        }
+        outcome.status = sink.status;
+    }
     let drained = outcome.finished && body.drain(1 << 20);
     let keep = drained && sink.reusable() && !outcome.io_error;
     slot.end();

@@ -1,6 +1,7 @@
 //! Writing the app's response: HTTP/1.1 framing (Content-Length, chunked, keep-alive) for
 //! HTTP listeners, raw HTTP for the uwsgi protocol, head and first chunk in one writev.
 
+use super::body::FramingError;
 use super::socket::Socket;
 use crate::proto::http;
 use std::io;
@@ -36,6 +37,10 @@ pub struct Sink<'a> {
     pub headers_bytes: usize,
     /// Set on any write error: the connection is dead.
     pub failed: bool,
+    /// A malformed request body found while the app ran; answered instead of the app's response.
+    refusal: Option<&'a FramingError>,
+    /// The response was replaced by the refusal's 4xx.
+    pub refused: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -59,7 +64,40 @@ impl<'a> Sink<'a> {
             headers_count: 0,
             headers_bytes: 0,
             failed: false,
+            refusal: None,
+            refused: false,
         }
+    }
+
+    /// Answer with the error in `slot`, if it gets set before the response head went out.
+    pub fn refuse_on(&mut self, slot: &'a FramingError) {
+        self.refusal = Some(slot);
+    }
+
+    /// Replaces the response with the request-body error, when there is one and nothing of the
+    /// response is on the wire yet (the head is written lazily). True when the response is (now)
+    /// the refusal: what the app sends is dropped.
+    fn substitute_refusal(&mut self) -> bool {
+        if self.refused {
+            return true;
+        }
+        let Some(e) = self.refusal.and_then(|slot| slot.get()) else {
+            return false;
+        };
+        if self.tx > 0 {
+            return false; // too late: the connection closes after this response anyway
+        }
+        self.refused = true;
+        self.head = http::error_response(e);
+        self.head_pending = true;
+        self.status = e.status;
+        self.keep_alive = false;
+        self.chunked = false;
+        self.body_allowed = false;
+        self.remaining = None;
+        self.headers_count = 3;
+        self.headers_bytes = self.head.len();
+        true
     }
 
     /// Whether the response was complete and the connection may serve another request.
@@ -110,6 +148,9 @@ impl<'a> Sink<'a> {
 
 impl crate::python::ResponseSink for Sink<'_> {
     fn start(&mut self, status: &str, headers: &[(String, String)]) -> io::Result<()> {
+        if self.substitute_refusal() {
+            return Ok(());
+        }
         let status_bytes = latin1(status);
         let code = http::validate_status(&status_bytes).unwrap_or(500);
         self.status = code;
@@ -200,7 +241,7 @@ impl crate::python::ResponseSink for Sink<'_> {
     }
 
     fn body(&mut self, chunk: &[u8]) -> io::Result<()> {
-        if !self.body_allowed || chunk.is_empty() {
+        if self.substitute_refusal() || !self.body_allowed || chunk.is_empty() {
             return Ok(());
         }
         let n = self.take_from_remaining(chunk.len() as u64) as usize;
@@ -223,7 +264,7 @@ impl crate::python::ResponseSink for Sink<'_> {
 
     fn file(&mut self, fd: RawFd, offset: u64, len: Option<u64>) -> io::Result<u64> {
         let len = len.unwrap_or(0);
-        if !self.body_allowed || len == 0 {
+        if self.substitute_refusal() || !self.body_allowed || len == 0 {
             return Ok(0);
         }
         let len = self.take_from_remaining(len);
@@ -252,6 +293,7 @@ impl crate::python::ResponseSink for Sink<'_> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.substitute_refusal();
         if self.chunked {
             self.write(&[b"0\r\n\r\n"])
         } else if self.head_pending {

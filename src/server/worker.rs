@@ -87,6 +87,13 @@ const WAKE_KEY: usize = usize::MAX - 1;
 pub fn run(env: WorkerEnv) -> ! {
     super::process::die_with_parent(env.master);
     super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
+    install_handlers();
+    // The master forked with every signal blocked; ours are installed now.
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
@@ -116,7 +123,9 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     let (wr, ww) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
     WAKE_FD.store(ww.as_raw_fd(), Relaxed);
-    install_handlers();
+    if STOP_REQUESTED.load(Relaxed) {
+        return Ok(EXIT_GRACEFUL); // told to stop while starting
+    }
     let poller = Poller::new()?;
     for (i, l) in env.listeners.iter().enumerate() {
         // SAFETY: the listeners outlive the poller (both live until this process exits).
@@ -281,14 +290,14 @@ impl<'a> Shared<'a> {
             if let Some(w) = self.queue.lock().unwrap().pop_front() {
                 return Some(w);
             }
-            if self.stopping() {
+            if self.drained() {
                 return None;
             }
             let mut leader = self.leader.lock().unwrap();
             if let Some(w) = self.queue.lock().unwrap().pop_front() {
                 return Some(w);
             }
-            if self.stopping() {
+            if self.drained() {
                 return None;
             }
             let (events, last_sweep) = &mut *leader;
@@ -304,6 +313,11 @@ impl<'a> Shared<'a> {
                 return Some(w);
             }
         }
+    }
+
+    /// Stopping and nothing left to serve.
+    fn drained(&self) -> bool {
+        self.stopping() && self.parked.lock().unwrap().is_empty()
     }
 
     fn accept(&self, idx: usize, _core: usize) {
@@ -351,6 +365,8 @@ impl<'a> Shared<'a> {
             peer_addr: addr,
             peer_port: port,
             parked_at: Instant::now(),
+            head_started: None,
+            served: 0,
         }
     }
 
@@ -362,7 +378,7 @@ impl<'a> Shared<'a> {
             slot.status.store(Status::Idle as u32, Relaxed);
         }
         match next {
-            Next::Park if !self.stopping() => {
+            Next::Park if !self.stopping() || conn.served == 0 => {
                 conn.parked_at = Instant::now();
                 let fd = conn.sock.raw();
                 let mut parked = self.parked.lock().unwrap();
@@ -393,7 +409,7 @@ impl<'a> Shared<'a> {
             let mut parked = self.parked.lock().unwrap();
             let keys: Vec<usize> = parked
                 .iter()
-                .filter(|(_, c)| c.parked_at.elapsed() >= timeout)
+                .filter(|(_, c)| c.head_started.unwrap_or(c.parked_at).elapsed() >= timeout)
                 .map(|(k, _)| *k)
                 .collect();
             keys.into_iter().filter_map(|k| parked.remove(&k)).collect()

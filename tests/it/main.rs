@@ -1,5 +1,9 @@
 //! The one integration-test binary (one link of libpython and every dependency, not many).
 
+mod apps;
 mod check_config;
 mod generated;
+mod http_conformance;
+mod lifecycle;
+mod serve_basic;
 mod util;

@@ -1,0 +1,113 @@
+//! `rw stop` and `rw reload`: signal the master named in a pidfile, then wait until it has
+//! exited or a new generation of workers serves.
+
+use super::exit;
+use crate::cli::SignalArgs;
+use crate::server::{pidfile, signals, RELOADS_ENV};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::time::{Duration, Instant};
+
+/// Which control command.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Stop,
+    Reload,
+}
+
+pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
+    let pid = match pidfile::read(&args.pidfile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rw: {e:#}");
+            return Ok(exit::FAILURE);
+        }
+    };
+    if !alive(pid) {
+        eprintln!(
+            "rw: stale pidfile {}: no process {pid} is running (nothing signalled)",
+            args.pidfile.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    if !pidfile::is_rw_master(pid) {
+        eprintln!(
+            "rw: process {pid} from {} is not an rw master; refusing to signal it",
+            args.pidfile.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    let before = (reloads_of(pid), crate::server::process_children(pid));
+    let (sig, what) = match op {
+        Op::Stop => (signals::STOP, "stopping"),
+        Op::Reload => (signals::RELOAD, "reloading"),
+    };
+    kill(Pid::from_raw(pid), sig)?;
+    let pb = crate::ui::progress::spinner(&format!("{what} rw (pid {pid})"));
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let done = loop {
+        let finished = match op {
+            Op::Stop => !alive(pid),
+            Op::Reload => reloaded(pid, &before),
+        };
+        if finished {
+            break true;
+        }
+        if Instant::now() >= deadline || (op == Op::Reload && !alive(pid)) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    pb.finish_and_clear();
+    match (op, done) {
+        (Op::Stop, true) => {
+            println!("rw (pid {pid}) stopped");
+            Ok(exit::OK)
+        }
+        (Op::Reload, true) => {
+            let workers: Vec<String> = crate::server::process_children(pid)
+                .iter()
+                .map(i32::to_string)
+                .collect();
+            println!("rw (pid {pid}) reloaded; workers: {}", workers.join(" "));
+            Ok(exit::OK)
+        }
+        (Op::Reload, false) if !alive(pid) => {
+            eprintln!("rw: the master (pid {pid}) exited during the reload; see its log");
+            Ok(exit::FAILURE)
+        }
+        (_, false) => {
+            eprintln!(
+                "rw: {sig} sent to pid {pid}, but it did not finish {what} within {} s",
+                args.timeout
+            );
+            Ok(exit::FAILURE)
+        }
+    }
+}
+
+/// Alive and not a zombie.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rfind(')')
+            .is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z')),
+        Err(_) => kill(Pid::from_raw(pid), None::<Signal>).is_ok(),
+    }
+}
+
+/// The master's exec-reload count, from the environment its current image started with.
+fn reloads_of(pid: i32) -> u32 {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    env.split(|&b| b == 0)
+        .filter_map(|kv| std::str::from_utf8(kv).ok())
+        .find_map(|kv| kv.strip_prefix(RELOADS_ENV)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A new image runs, none of the old workers is left, and new ones serve.
+fn reloaded(pid: i32, before: &(u32, Vec<i32>)) -> bool {
+    let now = crate::server::process_children(pid);
+    reloads_of(pid) > before.0 && !now.is_empty() && now.iter().all(|p| !before.1.contains(p))
+}

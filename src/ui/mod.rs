@@ -1,0 +1,3 @@
+//! The only users of indicatif and crossterm: progress spinners and (later) `rw top`.
+
+pub mod progress;
