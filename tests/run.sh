@@ -10,6 +10,7 @@ log() { printf '\n== %s\n' "$*"; }
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -69,6 +69,8 @@ pub struct Listener {
     pub port: String,
     /// Came from the previous generation (exec-reload) rather than bound now.
     pub inherited: bool,
+    /// Passed by systemd socket activation: systemd owns the file, so vacuum leaves it.
+    pub activated: bool,
 }
 
 impl Listener {
@@ -114,6 +116,7 @@ pub fn bind(
     base: &Path,
     opts: &BindOptions,
     inherited: &mut Vec<(RawFd, String)>,
+    activated: &mut Vec<(RawFd, Addr)>,
 ) -> anyhow::Result<Listener> {
     let addr = parse_addr(text, base)?;
     let port = match &addr {
@@ -134,6 +137,24 @@ pub fn bind(
             backlog: opts.backlog,
             port,
             inherited: true,
+            activated: false,
+        });
+    }
+    if let Some(pos) = activated.iter().position(|(_, a)| same_address(a, &addr)) {
+        let (fd, _) = activated.remove(pos);
+        // SAFETY: systemd passed this fd for us alone (LISTEN_PID matched); nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        set_cloexec(fd.as_raw_fd(), true);
+        set_nonblocking(fd.as_raw_fd());
+        return Ok(Listener {
+            fd,
+            name: text.to_string(),
+            proto,
+            addr,
+            backlog: opts.backlog,
+            port,
+            inherited: true,
+            activated: true,
         });
     }
     let fd = match &addr {
@@ -157,6 +178,7 @@ pub fn bind(
         backlog: opts.backlog,
         port,
         inherited: false,
+        activated: false,
     })
 }
 
@@ -226,6 +248,29 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
     }
     socket::listen(&fd, backlog(opts.backlog)?)?;
     Ok(fd)
+}
+
+/// Whether a socket systemd bound serves for a configured address: equal, or both "any
+/// address" on the same port (systemd's `ListenStream=8000` is `[::]:8000`, ours `0.0.0.0:8000`).
+fn same_address(got: &Addr, want: &Addr) -> bool {
+    match (got, want) {
+        (Addr::Tcp(g), Addr::Tcp(w)) => {
+            g == w || (g.port() == w.port() && g.ip().is_unspecified() && w.ip().is_unspecified())
+        }
+        _ => got == want,
+    }
+}
+
+fn set_nonblocking(fd: RawFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    // SAFETY: fd is a listener this process owns for the duration of the call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if let Ok(flags) = fcntl(bfd, FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            bfd,
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+        );
+    }
 }
 
 /// Sets or clears FD_CLOEXEC (cleared only on listeners handed to the next generation).

@@ -59,6 +59,8 @@ pub struct Master {
     reloads: u32,
     start_cwd: PathBuf,
     touch_mtimes: Vec<Option<std::time::SystemTime>>,
+    /// systemd has been told READY=1 for this generation.
+    ready_notified: bool,
 }
 
 impl Master {
@@ -111,6 +113,7 @@ impl Master {
             reloads,
             start_cwd,
             touch_mtimes,
+            ready_notified: false,
         })
     }
 
@@ -162,6 +165,7 @@ impl Master {
             }
             self.reap();
             self.retire_old_generation();
+            self.notify_ready();
             if let State::Stopping { since } = self.state {
                 if self.alive() == 0 && self.old.is_empty() {
                     return Ok(self.goodbye());
@@ -206,6 +210,13 @@ impl Master {
                         since: Instant::now(),
                     };
                     self.kill_all(Signal::SIGHUP);
+                    super::systemd::notify("STOPPING=1\nSTATUS=stopping");
+                    // Refuse new connections at once (every process shares these sockets), so
+                    // nginx moves them to another instance instead of waiting on our backlog.
+                    for l in &self.listeners {
+                        // SAFETY: shutdown(2) on a listening socket we own.
+                        unsafe { libc::shutdown(l.raw(), libc::SHUT_RDWR) };
+                    }
                 } else {
                     eprintln!("{sig} received again...killing workers now");
                     self.kill_all(Signal::SIGKILL);
@@ -461,6 +472,22 @@ impl Master {
         }
     }
 
+    /// Tells systemd (Type=notify) once every worker of this generation accepts.
+    fn notify_ready(&mut self) {
+        if self.ready_notified || self.state != State::Running {
+            return;
+        }
+        if (1..=self.s.processes).all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1)
+        {
+            self.ready_notified = true;
+            super::systemd::notify(&format!(
+                "READY=1\nMAINPID={}\nSTATUS=serving with {} workers",
+                std::process::id(),
+                self.s.processes
+            ));
+        }
+    }
+
     fn touched(&mut self) -> bool {
         let mut changed = false;
         for (i, p) in self.s.touch_reload.iter().enumerate() {
@@ -477,6 +504,7 @@ impl Master {
     /// app. Listeners stay open across exec, so no connection is refused; the current workers
     /// keep serving until the new ones accept (graceful) or are killed first (brutal).
     fn exec_reload(&mut self, graceful: bool) -> anyhow::Result<()> {
+        super::systemd::notify_reloading();
         let mut pids: Vec<Pid> = self.slots.iter().filter_map(|s| s.pid).collect();
         pids.extend(self.old.iter().map(|o| o.pid));
         if !graceful {
@@ -540,7 +568,7 @@ impl Master {
                     eprintln!("VACUUM: pidfile removed.");
                 }
             }
-            for l in &self.listeners {
+            for l in self.listeners.iter().filter(|l| !l.activated) {
                 if let Some(p) = l.unix_path() {
                     if std::fs::remove_file(p).is_ok() {
                         eprintln!("VACUUM: unix socket {} removed.", p.display());

@@ -12,6 +12,7 @@ pub mod signals;
 pub mod sink;
 pub mod socket;
 pub mod static_files;
+pub mod systemd;
 pub mod worker;
 
 use crate::config::{self, magic::HostFacts, Severity, Sources};
@@ -116,9 +117,10 @@ fn start(
     }
     let base = s.chdir.clone().unwrap_or_else(|| cwd.clone());
     let mut inherited = listen::take_inherited();
+    let mut activated = systemd::take_activated();
     let mut listeners = Vec::new();
     for (i, (addr, proto)) in s.listeners.iter().enumerate() {
-        let l = listen::bind(addr, *proto, &base, &opts, &mut inherited)?;
+        let l = listen::bind(addr, *proto, &base, &opts, &mut inherited, &mut activated)?;
         eprintln!(
             "{} socket {i} {} {} fd {}",
             proto.name(),
@@ -127,6 +129,11 @@ fn start(
             l.raw()
         );
         listeners.push(l);
+    }
+    for (fd, addr) in activated {
+        eprintln!("socket-activated fd {fd} ({addr:?}) matches no configured socket; closing it");
+        // SAFETY: an fd systemd handed to us that no listener took.
+        unsafe { libc::close(fd) };
     }
     for (fd, name) in inherited {
         eprintln!("closing inherited socket {name} (no longer configured)");

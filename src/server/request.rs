@@ -87,6 +87,12 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
         };
         conn.buf.truncate(old + n);
         if n == 0 {
+            if conn.proto == Proto::Uwsgi && conn.buf.len() > conn.pos {
+                eprintln!(
+                    "uwsgi: the peer closed the connection after {} bytes of an incomplete packet",
+                    conn.buf.len() - conn.pos
+                );
+            }
             return Next::Close;
         }
     }
@@ -367,7 +373,7 @@ fn try_static(
         via_sendfile: file.is_some(),
         finished: r.is_ok(),
     };
-    w.account(core, start, &outcome, sink.tx);
+    w.account(start, &outcome, sink.tx);
     w.log_request(&LogInfo {
         core,
         app_id: -1,
@@ -472,7 +478,7 @@ fn run_app(
     if body.broken {
         slot.read_errors.fetch_add(1, Relaxed);
     }
-    w.account(core, start, &outcome, sink.tx);
+    w.account(start, &outcome, sink.tx);
     w.log_request(&LogInfo {
         core,
         app_id,

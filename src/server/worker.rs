@@ -418,14 +418,18 @@ impl<'a> Shared<'a> {
             if c.buf.len() > c.pos && c.proto == Proto::Http {
                 let e = crate::proto::http::HttpError::TIMEOUT;
                 let _ = c.sock.write_all(&crate::proto::http::error_response(&e));
+            } else if c.buf.len() > c.pos {
+                eprintln!(
+                    "uwsgi: timed out after {} bytes of an incomplete packet (socket-timeout)",
+                    c.buf.len() - c.pos
+                );
             }
             self.close(c);
         }
     }
 
     /// Updates the scoreboard after a request and decides on recycling.
-    pub fn account(&self, core: usize, start: Instant, outcome: &python::CallOutcome, tx: u64) {
-        let _ = core;
+    pub fn account(&self, start: Instant, outcome: &python::CallOutcome, tx: u64) {
         let w = self.scoreboard.worker(self.id);
         w.on_request_done(
             start.elapsed().as_micros() as u64,

@@ -5,5 +5,6 @@ mod check_config;
 mod generated;
 mod http_conformance;
 mod lifecycle;
+mod nginx;
 mod serve_basic;
 mod util;
