@@ -115,6 +115,10 @@ fn matching_paren(s: &str) -> Option<usize> {
     None
 }
 
+/// Options whose values are templates with their own `%(name)` variables: uWSGI leaves
+/// unknown names in them as written, so they are not config errors there.
+const TEMPLATE_KEYS: &[&str] = &["log-format", "logformat"];
+
 struct Resolver<'a> {
     originals: &'a [(String, String)],
     cache: Vec<Option<Result<String, String>>>,
@@ -136,13 +140,15 @@ impl Resolver<'_> {
         }
         self.visiting.push(i);
         let value = self.originals[i].1.clone();
-        let result = self.expand_refs(&value, 0);
+        let lenient = TEMPLATE_KEYS.contains(&self.originals[i].0.as_str());
+        let result = self.expand_refs(&value, 0, lenient);
         self.visiting.pop();
         self.cache[i] = Some(result.clone());
         result
     }
 
-    fn expand_refs(&mut self, value: &str, depth: usize) -> Result<String, String> {
+    /// `lenient`: unknown names are kept as written (log-format variables).
+    fn expand_refs(&mut self, value: &str, depth: usize, lenient: bool) -> Result<String, String> {
         if depth > 16 || self.visiting.len() > 256 {
             return Err("references nested too deeply".to_string());
         }
@@ -156,13 +162,17 @@ impl Resolver<'_> {
             let after = &rest[start + 2..];
             let end =
                 matching_paren(after).ok_or_else(|| format!("unterminated `%(` in `{value}`"))?;
-            let inner = self.expand_refs(&after[..end], depth + 1)?;
+            let inner = self.expand_refs(&after[..end], depth + 1, lenient)?;
             let v = if inner.contains(' ') {
-                self.math(&inner)?
+                self.math(&inner)
             } else {
-                self.lookup(&inner)?
+                self.lookup(&inner)
             };
-            out.push_str(&v);
+            match v {
+                Ok(v) => out.push_str(&v),
+                Err(_) if lenient => out.push_str(&rest[start..start + 2 + end + 1]),
+                Err(e) => return Err(e),
+            }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
@@ -337,6 +347,13 @@ mod tests {
         assert_eq!(v[1], "6");
         assert_eq!(v[2], "44");
         assert_eq!(v[3], "5");
+    }
+
+    #[test]
+    fn log_format_keeps_its_own_variables() {
+        let (v, d) = run(&[("chdir", "/a"), ("log-format", "%(addr) %(uri) %(chdir)")]);
+        assert_eq!(v[1], "%(addr) %(uri) /a");
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -401,7 +401,7 @@ fn run_app(
     w: &Shared,
     core: usize,
     sock: &Socket,
-    vars: Vec<(Vec<u8>, Vec<u8>)>,
+    mut vars: Vec<(Vec<u8>, Vec<u8>)>,
     mut body: Body,
     sreq: sink::Request,
     peer: &[u8],
@@ -410,6 +410,10 @@ fn run_app(
     framing_error: Option<&FramingError>,
 ) -> bool {
     let slot = w.core(core);
+    if w.settings.manage_script_name && !vars.iter().any(|(k, _)| k == b"SCRIPT_NAME") {
+        vars.push((b"SCRIPT_NAME".to_vec(), Vec::new()));
+    }
+    let selected = w.select_app(&mut vars);
     slot.begin(start_us, &vars);
     let mut sink = Sink::new(sock, sreq, &w.settings.add_headers);
     if let Some(f) = framing_error {
@@ -430,7 +434,7 @@ fn run_app(
     if w.settings.post_buffering > 0 && body.spool(w.settings.post_buffering).is_err() {
         spool_failed = true;
     }
-    let (mut outcome, app_id) = match (w.app(), spool_failed) {
+    let (mut outcome, app_id) = match (selected, spool_failed) {
         (Some(app), false) => (
             python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32),
             app.id() as i32,

@@ -222,6 +222,57 @@ impl<'a> Shared<'a> {
         self.apps.first().copied()
     }
 
+    /// Picks the app for a request as uWSGI does: with `manage-script-name`, the longest
+    /// mountpoint that is a `/`-bounded prefix of PATH_INFO (moved into SCRIPT_NAME);
+    /// otherwise the app mounted at SCRIPT_NAME; else the default app.
+    pub fn select_app(&self, vars: &mut [(Vec<u8>, Vec<u8>)]) -> Option<&python::App> {
+        if self.apps.len() <= 1 && !self.settings.manage_script_name {
+            return self.app();
+        }
+        let get = |vars: &[(Vec<u8>, Vec<u8>)], k: &[u8]| vars.iter().position(|(key, _)| key == k);
+        if self.settings.manage_script_name {
+            if let Some(pi) = get(vars, b"PATH_INFO") {
+                let path = vars[pi].1.clone();
+                let best = self
+                    .apps
+                    .iter()
+                    .filter(|a| !a.mountpoint().is_empty())
+                    .filter(|a| {
+                        let m = a.mountpoint().trim_end_matches('/').as_bytes();
+                        path.starts_with(m) && (path.len() == m.len() || path[m.len()] == b'/')
+                    })
+                    .max_by_key(|a| a.mountpoint().trim_end_matches('/').len());
+                if let Some(app) = best {
+                    let m = app.mountpoint().trim_end_matches('/').as_bytes().to_vec();
+                    vars[pi].1 = path[m.len()..].to_vec();
+                    // run_app adds an empty SCRIPT_NAME first when the frontend sent none.
+                    if let Some(si) = get(vars, b"SCRIPT_NAME") {
+                        vars[si].1 = m;
+                    }
+                    return Some(*app);
+                }
+            }
+        }
+        let script = get(vars, b"SCRIPT_NAME")
+            .map(|i| vars[i].1.clone())
+            .unwrap_or_default();
+        if !script.is_empty() {
+            let script = script.strip_suffix(b"/").unwrap_or(&script);
+            if let Some(app) = self
+                .apps
+                .iter()
+                .find(|a| a.mountpoint().trim_end_matches('/').as_bytes() == script)
+            {
+                return Some(*app);
+            }
+        }
+        self.apps
+            .iter()
+            .find(|a| a.mountpoint().is_empty())
+            .or(self.apps.first())
+            .copied()
+    }
+
     fn begin_stop(&self) {
         if self.stopping.swap(true, Relaxed) {
             return;

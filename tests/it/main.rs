@@ -7,4 +7,5 @@ mod http_conformance;
 mod lifecycle;
 mod nginx;
 mod serve_basic;
+mod serve_options;
 mod util;
