@@ -123,22 +123,23 @@ pub fn bind(
         Addr::Tcp(a) => a.port().to_string(),
         _ => "80".to_string(),
     };
+    let make = |fd: OwnedFd, inherited: bool, activated: bool| Listener {
+        fd,
+        name: text.to_string(),
+        proto,
+        addr: addr.clone(),
+        backlog: opts.backlog,
+        port: port.clone(),
+        inherited,
+        activated,
+    };
     if let Some(pos) = inherited.iter().position(|(_, n)| n == text) {
         let (fd, _) = inherited.remove(pos);
         // SAFETY: the previous generation passed this fd number for exactly this listener and
         // nothing else in this process owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         set_cloexec(fd.as_raw_fd(), true);
-        return Ok(Listener {
-            fd,
-            name: text.to_string(),
-            proto,
-            addr,
-            backlog: opts.backlog,
-            port,
-            inherited: true,
-            activated: false,
-        });
+        return Ok(make(fd, true, false));
     }
     if let Some(pos) = activated.iter().position(|(_, a)| same_address(a, &addr)) {
         let (fd, _) = activated.remove(pos);
@@ -146,16 +147,7 @@ pub fn bind(
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         set_cloexec(fd.as_raw_fd(), true);
         set_nonblocking(fd.as_raw_fd());
-        return Ok(Listener {
-            fd,
-            name: text.to_string(),
-            proto,
-            addr,
-            backlog: opts.backlog,
-            port,
-            inherited: true,
-            activated: true,
-        });
+        return Ok(make(fd, true, true));
     }
     let fd = match &addr {
         Addr::Tcp(sa) => bind_tcp(sa, opts).with_context(|| format!("cannot listen on {text}"))?,
@@ -170,16 +162,7 @@ pub fn bind(
             fd
         }
     };
-    Ok(Listener {
-        fd,
-        name: text.to_string(),
-        proto,
-        addr,
-        backlog: opts.backlog,
-        port,
-        inherited: false,
-        activated: false,
-    })
+    Ok(make(fd, false, false))
 }
 
 fn backlog(n: u32) -> anyhow::Result<Backlog> {

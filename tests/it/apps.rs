@@ -581,3 +581,86 @@ die-on-term = true
         s.log_text()
     );
 }
+
+/// The seed's reference `uwsgi.ini` itself (tests/fixtures/reference/uwsgi.ini), with only what
+/// this machine forces changed: its paths point at a temp Django project, the router address
+/// is a free loopback port, and `uid`/`gid` are dropped (the embedded pyenv Python lives under
+/// /root, unreadable to www-data; the uid drop has its own test in lifecycle.rs). `daemonize`,
+/// `stats`, `pidfile`, `vacuum` and the rest are exercised as written.
+#[test]
+fn django_with_the_reference_config_file() {
+    let root = tempfile::tempdir().unwrap();
+    let site = django_project(root.path());
+    std::os::unix::fs::symlink(util::venv(), site.join(".venv")).unwrap();
+    std::fs::write(site.join("app.py"), "from mysite.wsgi import application\n").unwrap();
+    let port = util::free_port();
+    let reference = std::fs::read_to_string(util::fixture("reference/uwsgi.ini")).unwrap();
+    let ini: String = reference
+        .replace("/srv/app", &site.display().to_string())
+        .replace("0.0.0.0:8080", &format!("127.0.0.1:{port}"))
+        .lines()
+        .filter(|l| !l.starts_with("uid") && !l.starts_with("gid"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let ini_path = site.join("uwsgi.ini");
+    std::fs::write(&ini_path, ini).unwrap();
+    let check = util::run(&["check-config", ini_path.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+
+    let out = util::run(&["serve", "--ini", ini_path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "daemonize returns at once: {}",
+        text(&out)
+    );
+    let pidfile = site.join("uwsgi/uwsgi.pid");
+    let log = site.join("uwsgi/uwsgi.log");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until(30, "the daemon to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    struct Kill(i32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: the daemonized master this test started (killed only if the test fails).
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let guard = Kill(pid);
+    wait_until(30, "4 workers", || util::children_of(pid).len() == 4);
+
+    let r = curl(port, "/admin/login/", &[]);
+    assert_eq!(r.status, 200, "{}\n{}", r.body_text(), log_text());
+    assert!(r.body_text().contains("csrfmiddlewaretoken"));
+    let css = curl(port, "/static/admin/css/base.css", &[]);
+    assert_eq!(css.status, 200, "{}", log_text());
+    assert_eq!(
+        css.body,
+        std::fs::read(site.join("static/admin/css/base.css")).unwrap()
+    );
+    assert_eq!(curl(port, "/", &[]).status, 404);
+    assert!(
+        ps_args(pid).starts_with("myapp rw master"),
+        "{}",
+        ps_args(pid)
+    );
+    let l = log_text();
+    assert!(l.contains("wsgi-file ignored"), "{l}");
+    assert!(l.contains("GET /admin/login/ => generated"), "{l}");
+
+    let out = util::run(&["stop", pidfile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    std::mem::forget(guard);
+    assert!(!pidfile.exists(), "vacuum left the pidfile");
+    assert!(
+        !site.join("uwsgi/uwsgi.sock").exists(),
+        "vacuum left the socket"
+    );
+    assert!(log_text().contains("goodbye to rw."));
+}
