@@ -138,8 +138,8 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --version 'Print version'
         }
         &'rw;connect-and-read'= {
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -155,8 +155,8 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --interval 'Seconds between refreshes'
             cand --once 'Print one frame to stdout and exit'
             cand --json 'Print one snapshot as JSON and exit'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

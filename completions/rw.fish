@@ -99,7 +99,7 @@ complete -c rw -n "__fish_rw_using_subcommand stop" -s V -l version -d 'Print ve
 complete -c rw -n "__fish_rw_using_subcommand reload" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r
 complete -c rw -n "__fish_rw_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c rw -n "__fish_rw_using_subcommand reload" -s V -l version -d 'Print version'
-complete -c rw -n "__fish_rw_using_subcommand connect-and-read" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand connect-and-read" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand connect-and-read" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand check-config" -l json -d 'Print the fully resolved config (every variable expanded) as JSON'
 complete -c rw -n "__fish_rw_using_subcommand check-config" -l strict -d 'Fail (exit 1) on warnings too'
@@ -108,7 +108,7 @@ complete -c rw -n "__fish_rw_using_subcommand check-config" -s V -l version -d '
 complete -c rw -n "__fish_rw_using_subcommand top" -l interval -d 'Seconds between refreshes' -r
 complete -c rw -n "__fish_rw_using_subcommand top" -l once -d 'Print one frame to stdout and exit'
 complete -c rw -n "__fish_rw_using_subcommand top" -l json -d 'Print one snapshot as JSON and exit'
-complete -c rw -n "__fish_rw_using_subcommand top" -s h -l help -d 'Print help'
+complete -c rw -n "__fish_rw_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand top" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand generate" -l out -d 'Directory that receives man/ and completions/' -r -f -a "(__fish_complete_directories)"
 complete -c rw -n "__fish_rw_using_subcommand generate" -s h -l help -d 'Print help'

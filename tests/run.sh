@@ -11,6 +11,7 @@ need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -26,7 +27,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     mkdir -p target
     "$PY" -m venv "$VENV"
 fi
-if ! { "$VENV/bin/python" -c 'import flask, django' && [ -x "$VENV/bin/uwsgitop" ] && [ -x "$VENV/bin/uwsgi_curl" ]; } >/dev/null 2>&1; then
+if ! { "$VENV/bin/python" -c 'import flask, django, prometheus_client' && [ -x "$VENV/bin/uwsgitop" ] && [ -x "$VENV/bin/uwsgi_curl" ]; } >/dev/null 2>&1; then
     log "pip install test dependencies"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi

@@ -43,7 +43,13 @@ pub enum Command {
     Reload(SignalArgs),
     /// Print what a socket sends until it closes (e.g. the stats JSON)
     #[command(
-        after_help = "Examples:\n  rw connect-and-read uwsgi.status\n  rw connect-and-read 127.0.0.1:9191"
+        long_about = "Connect to ADDR and copy everything it sends to stdout until it closes \
+                      (the stats JSON of a `stats` socket). ADDR is a unix socket path, \
+                      @abstract, or host:port (an address with `:` is TCP). uWSGI's \
+                      --connect-and-read writes to stderr; rw writes to stdout so the output \
+                      pipes into jq or head. Exit status: 0, or 1 when it cannot connect or \
+                      the server sends nothing for 10 seconds.",
+        after_help = "Examples:\n  rw connect-and-read uwsgi.status\n  rw connect-and-read 127.0.0.1:9191 | jq .workers"
     )]
     ConnectAndRead(ConnectArgs),
     /// Validate a uwsgi.ini without starting anything
@@ -55,7 +61,15 @@ pub enum Command {
     )]
     CheckConfig(CheckArgs),
     /// Live view of a running server's workers, read from its stats socket
-    #[command(after_help = "Examples:\n  rw top uwsgi.status\n  rw top 127.0.0.1:9191 --once")]
+    #[command(
+        long_about = "Live view of a running server's workers, read from its stats socket (a \
+                      uwsgitop work-alike that also reads a real uWSGI). ADDR is a unix path, \
+                      @abstract, host:port, or http://host:port for a stats-http socket. \
+                      Columns are uwsgitop's plus P50/P99 latency and a busy bar. Keys: s \
+                      cycles the sort column, r reverses it, c shows per-core rows, q quits. \
+                      When the server goes away the view says so and retries every interval.",
+        after_help = "Examples:\n  rw top uwsgi.status\n  rw top 127.0.0.1:9191 --once\n  rw top uwsgi.status --json | jq '.workers[].requests'"
+    )]
     Top(TopArgs),
     /// Write man pages and shell completions (used to refresh man/ and completions/)
     #[command(hide = true)]
@@ -76,7 +90,7 @@ pub struct SignalArgs {
 /// `rw connect-and-read`.
 #[derive(Debug, clap::Args)]
 pub struct ConnectArgs {
-    /// A unix socket path, or host:port for TCP
+    /// A unix socket path, @abstract, or host:port for TCP
     #[arg(value_name = "ADDR", value_hint = ValueHint::AnyPath)]
     pub addr: String,
 }
@@ -98,7 +112,7 @@ pub struct CheckArgs {
 /// `rw top`.
 #[derive(Debug, clap::Args)]
 pub struct TopArgs {
-    /// The stats socket: a unix path or host:port
+    /// The stats socket: a unix path, @abstract, host:port or http://host:port
     #[arg(value_name = "ADDR", value_hint = ValueHint::AnyPath)]
     pub addr: String,
     /// Seconds between refreshes

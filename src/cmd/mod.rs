@@ -1,7 +1,9 @@
 //! One glue file per subcommand; this file routes and owns exit statuses.
 
 mod check_config;
+mod connect_and_read;
 mod control;
+mod top;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -38,14 +40,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => crate::server::serve(args.options),
         Command::Stop(args) => control::run(control::Op::Stop, &args),
         Command::Reload(args) => control::run(control::Op::Reload, &args),
-        Command::ConnectAndRead(_) => not_yet("connect-and-read"),
-        Command::Top(_) => not_yet("top"),
+        Command::ConnectAndRead(args) => connect_and_read::run(&args),
+        Command::Top(args) => top::run(&args),
     }
-}
-
-fn not_yet(name: &str) -> anyhow::Result<u8> {
-    eprintln!("rw {name}: not implemented yet");
-    Ok(exit::USAGE)
 }
 
 /// `rw … | head` must end quietly (exit 0), as other Unix tools do.

@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// Carries the previous generation's workers across an exec-reload: `pid,pid,…`.
 const OLD_WORKERS_ENV: &str = "RW_OLD_WORKERS";
 
+/// Poller key of the stats socket (0 is the signal pipe).
+const STATS_KEY: usize = 1;
+
 #[derive(Debug)]
 struct Slot {
     id: usize,
@@ -61,6 +64,8 @@ pub struct Master {
     touch_mtimes: Vec<Option<std::time::SystemTime>>,
     /// systemd has been told READY=1 for this generation.
     ready_notified: bool,
+    /// The stats server (`stats = ADDR`), served from this loop.
+    stats: Option<crate::stats::server::StatsServer>,
 }
 
 impl Master {
@@ -78,6 +83,21 @@ impl Master {
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.
         unsafe { poller.add(pipe.fd(), Event::readable(0))? };
+        let stats = match &s.stats {
+            Some(addr) => {
+                let st = crate::stats::server::StatsServer::bind(
+                    addr,
+                    s.stats_http,
+                    &std::env::current_dir()?,
+                    s.listen,
+                )?;
+                eprintln!("*** Stats server enabled on {addr} fd: {} ***", st.fd());
+                // SAFETY: the stats socket lives in the Master, as long as the poller.
+                unsafe { poller.add(st.fd(), Event::readable(STATS_KEY))? };
+                Some(st)
+            }
+            None => None,
+        };
         let old = std::env::var(OLD_WORKERS_ENV)
             .unwrap_or_default()
             .split(',')
@@ -114,6 +134,7 @@ impl Master {
             start_cwd,
             touch_mtimes,
             ready_notified: false,
+            stats,
         })
     }
 
@@ -164,6 +185,9 @@ impl Master {
                 }
             }
             self.reap();
+            if events.iter().any(|e| e.key == STATS_KEY) {
+                self.serve_stats();
+            }
             self.retire_old_generation();
             self.notify_ready();
             if let State::Stopping { since } = self.state {
@@ -267,6 +291,9 @@ impl Master {
                     apps: &self.apps,
                     master,
                 };
+                if let Some(st) = &self.stats {
+                    st.close_in_child();
+                }
                 worker::run(env);
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
@@ -542,6 +569,51 @@ impl Master {
         Ok(())
     }
 
+    /// Answers the stats clients waiting on the stats socket, then re-arms it.
+    fn serve_stats(&self) {
+        use crate::stats::snapshot::{AppInfo, MasterView, SocketInfo};
+        let Some(st) = &self.stats else { return };
+        let mut apps: Vec<AppInfo> = self
+            .apps
+            .iter()
+            .map(|a| AppInfo {
+                id: a.id() as u64,
+                mountpoint: a.mountpoint().to_string(),
+                startup_time: 0,
+            })
+            .collect();
+        if apps.is_empty() && self.s.lazy_apps {
+            apps.push(AppInfo {
+                id: 0,
+                mountpoint: String::new(),
+                startup_time: 0,
+            });
+        }
+        let view = MasterView {
+            scoreboard: &self.scoreboard,
+            sockets: self
+                .listeners
+                .iter()
+                .map(|l| SocketInfo {
+                    name: l.name.clone(),
+                    proto: l.proto.name(),
+                    fd: l.raw(),
+                    is_unix: !matches!(l.addr, listen::Addr::Tcp(_)),
+                    backlog: l.backlog,
+                })
+                .collect(),
+            master_pid: std::process::id(),
+            processes: self.s.processes,
+            threads: self.s.threads,
+            apps,
+            memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
+        };
+        st.serve_ready(&view);
+        // SAFETY: the stats fd is open for the master's lifetime.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(st.fd()) };
+        let _ = self.poller.modify(fd, Event::readable(STATS_KEY));
+    }
+
     fn log_stats(&self) {
         let total: u64 = (1..=self.s.processes)
             .map(|id| self.scoreboard.worker(id).requests.load(Relaxed))
@@ -566,6 +638,11 @@ impl Master {
                     && std::fs::remove_file(p).is_ok()
                 {
                     eprintln!("VACUUM: pidfile removed.");
+                }
+            }
+            if let Some(st) = &self.stats {
+                if st.vacuum() {
+                    eprintln!("VACUUM: stats socket removed.");
                 }
             }
             for l in self.listeners.iter().filter(|l| !l.activated) {

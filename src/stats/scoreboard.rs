@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering::Rel
 
 /// Bytes of the current request's vars kept per core (for stats `vars` and harakiri logs).
 pub const VARS_CAP: usize = 1024;
-/// Latency histogram buckets: bucket i counts requests of < 2^i µs (last one: the rest).
+/// Latency histogram buckets: bucket i counts requests that took at most 2^i µs and more
+/// than 2^(i-1) µs (bucket 0: at most 1 µs; the last one: everything above 2^(N-2) µs).
+/// Bucket upper bounds are inclusive, as Prometheus `le` buckets are.
 pub const LATENCY_BUCKETS: usize = 28;
 
 /// Worker status as uWSGI's stats spell it.
@@ -197,9 +199,18 @@ impl WorkerSlot {
         if (100..600).contains(&status) {
             self.status_classes[usize::from(status / 100 - 1)].fetch_add(1, Relaxed);
         }
-        let bucket = (64 - duration_us.leading_zeros() as usize).min(LATENCY_BUCKETS - 1);
-        self.latency[bucket].fetch_add(1, Relaxed);
+        self.latency[latency_bucket(duration_us)].fetch_add(1, Relaxed);
     }
+}
+
+/// The histogram bucket of a request that took `us` µs: the smallest i with `us <= 2^i`.
+pub fn latency_bucket(us: u64) -> usize {
+    (64 - us.saturating_sub(1).leading_zeros() as usize).min(LATENCY_BUCKETS - 1)
+}
+
+/// Inclusive upper bound of bucket `i` in µs (`None` for the last, unbounded one).
+pub fn latency_bucket_le_us(i: usize) -> Option<u64> {
+    (i + 1 < LATENCY_BUCKETS).then(|| 1u64 << i)
 }
 
 impl CoreSlot {
@@ -306,5 +317,29 @@ mod tests {
         assert_eq!(w.exceptions.load(Relaxed), 1);
         assert_eq!(w.avg_rt.load(Relaxed), 125);
         assert_eq!(w.status_classes[4].load(Relaxed), 1);
+        assert_eq!(w.latency[latency_bucket(300)].load(Relaxed), 1);
+    }
+
+    #[test]
+    fn latency_buckets_have_inclusive_power_of_two_bounds() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(1), 0);
+        assert_eq!(latency_bucket(2), 1);
+        assert_eq!(latency_bucket(3), 2);
+        assert_eq!(latency_bucket(4), 2);
+        assert_eq!(latency_bucket(5), 3);
+        assert_eq!(latency_bucket(1 << 20), 20);
+        assert_eq!(latency_bucket((1 << 20) + 1), 21);
+        assert_eq!(latency_bucket(u64::MAX), LATENCY_BUCKETS - 1);
+        for us in [0, 1, 2, 3, 999, 1000, 1024, 1025, 5_000_000] {
+            let b = latency_bucket(us);
+            if let Some(le) = latency_bucket_le_us(b) {
+                assert!(us <= le, "{us} in bucket {b} (le {le})");
+            }
+            if b > 0 {
+                assert!(us > latency_bucket_le_us(b - 1).unwrap(), "{us}");
+            }
+        }
+        assert_eq!(latency_bucket_le_us(LATENCY_BUCKETS - 1), None);
     }
 }

@@ -1,3 +1,4 @@
-//! The only users of indicatif and crossterm: progress spinners and (later) `rw top`.
+//! The only users of indicatif and crossterm: progress spinners and `rw top`.
 
 pub mod progress;
+pub mod top;

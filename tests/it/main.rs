@@ -8,4 +8,5 @@ mod lifecycle;
 mod nginx;
 mod serve_basic;
 mod serve_options;
+mod stats;
 mod util;

@@ -1,0 +1,305 @@
+//! The stats as Prometheus text exposition format 0.0.4 (`GET /metrics` on a `stats-http`
+//! socket). Every metric has HELP and TYPE lines and zero values are emitted.
+
+use super::schema::Stats;
+use super::scoreboard::{latency_bucket_le_us, LATENCY_BUCKETS};
+use std::fmt::Write;
+
+/// The Content-Type of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Escapes a label value (backslash, double quote, newline).
+pub fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for ch in v.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Out(String);
+
+impl Out {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.0.push_str(name);
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let _ = write!(self.0, "{k}=\"{}\"", escape_label(v));
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+    /// One sample per worker, labelled `worker="<id>"`.
+    fn per_worker(
+        &mut self,
+        s: &Stats,
+        name: &str,
+        kind: &str,
+        help: &str,
+        f: impl Fn(&super::schema::Worker) -> u64,
+    ) {
+        self.head(name, kind, help);
+        for w in &s.workers {
+            self.sample(name, &[("worker", &w.id.to_string())], f(w));
+        }
+    }
+}
+
+/// Seconds as Prometheus prints floats (`0.000128`, `67.108864`).
+fn secs(us: u64) -> String {
+    format!("{}", us as f64 / 1e6)
+}
+
+/// The whole exposition for one stats document.
+pub fn render(s: &Stats) -> String {
+    let mut o = Out(String::with_capacity(8192));
+    o.head(
+        "rw_info",
+        "gauge",
+        "rw and uWSGI-compatibility versions (always 1).",
+    );
+    o.sample(
+        "rw_info",
+        &[
+            ("version", s.rw_version.as_deref().unwrap_or("")),
+            ("uwsgi_version", &s.version),
+        ],
+        1,
+    );
+    o.per_worker(
+        s,
+        "rw_requests_total",
+        "counter",
+        "Requests finished by the worker slot (kept across respawns).",
+        |w| w.requests,
+    );
+    o.per_worker(
+        s,
+        "rw_exceptions_total",
+        "counter",
+        "Requests whose app raised an exception.",
+        |w| w.exceptions,
+    );
+    o.per_worker(
+        s,
+        "rw_tx_bytes_total",
+        "counter",
+        "Response bytes sent, headers included.",
+        |w| w.tx,
+    );
+    o.per_worker(
+        s,
+        "rw_worker_respawns_total",
+        "counter",
+        "Times the worker slot was (re)spawned.",
+        |w| w.respawn_count,
+    );
+    o.per_worker(
+        s,
+        "rw_harakiri_total",
+        "counter",
+        "Workers killed by harakiri.",
+        |w| w.harakiri_count,
+    );
+    o.per_worker(
+        s,
+        "rw_worker_rss_bytes",
+        "gauge",
+        "Resident memory of the worker process.",
+        |w| w.rss,
+    );
+    o.per_worker(
+        s,
+        "rw_worker_vsz_bytes",
+        "gauge",
+        "Virtual memory of the worker process.",
+        |w| w.vsz,
+    );
+    o.per_worker(
+        s,
+        "rw_worker_busy",
+        "gauge",
+        "1 while the worker is handling a request.",
+        |w| u64::from(w.status == "busy"),
+    );
+
+    let name = "rw_responses_total";
+    o.head(name, "counter", "Responses by status class.");
+    for class in ["1xx", "2xx", "3xx", "4xx", "5xx"] {
+        let n: u64 = s
+            .workers
+            .iter()
+            .filter_map(|w| w.status_counts.as_ref()?.get(class))
+            .sum();
+        o.sample(name, &[("class", class)], n);
+    }
+
+    let name = "rw_workers";
+    o.head(name, "gauge", "Worker processes by status.");
+    let mut statuses: Vec<&str> = vec!["idle", "busy"];
+    for w in &s.workers {
+        if !statuses.contains(&w.status.as_str()) && !w.status.is_empty() {
+            statuses.push(&w.status);
+        }
+    }
+    for st in statuses {
+        let n = s.workers.iter().filter(|w| w.status == st).count();
+        o.sample(name, &[("status", st)], n);
+    }
+
+    o.head(
+        "rw_listen_queue",
+        "gauge",
+        "Highest accept-queue length over the listening sockets.",
+    );
+    o.sample("rw_listen_queue", &[], s.listen_queue);
+    o.head(
+        "rw_socket_listen_queue",
+        "gauge",
+        "Accept-queue length of a listening socket.",
+    );
+    for sock in &s.sockets {
+        o.sample(
+            "rw_socket_listen_queue",
+            &[("socket", &sock.name), ("proto", &sock.proto)],
+            sock.queue,
+        );
+    }
+    o.head(
+        "rw_socket_listen_queue_max",
+        "gauge",
+        "Listen backlog of a listening socket.",
+    );
+    for sock in &s.sockets {
+        o.sample(
+            "rw_socket_listen_queue_max",
+            &[("socket", &sock.name), ("proto", &sock.proto)],
+            sock.max_queue,
+        );
+    }
+
+    let name = "rw_request_duration_seconds";
+    o.head(
+        name,
+        "histogram",
+        "Time from reading the request head to the end of the response.",
+    );
+    let mut buckets = [0u64; LATENCY_BUCKETS];
+    for w in &s.workers {
+        for (i, n) in w
+            .latency_buckets
+            .iter()
+            .flatten()
+            .enumerate()
+            .take(LATENCY_BUCKETS)
+        {
+            buckets[i] += n;
+        }
+    }
+    let bucket = format!("{name}_bucket");
+    let mut cumulative = 0u64;
+    for (i, n) in buckets.iter().enumerate() {
+        cumulative += n;
+        match latency_bucket_le_us(i) {
+            Some(le) => o.sample(&bucket, &[("le", &secs(le))], cumulative),
+            None => o.sample(&bucket, &[("le", "+Inf")], cumulative),
+        }
+    }
+    let sum_us: u64 = s.workers.iter().map(|w| w.running_time).sum();
+    o.sample(&format!("{name}_sum"), &[], secs(sum_us));
+    o.sample(&format!("{name}_count"), &[], cumulative);
+    o.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::schema::{Socket, Worker};
+    use std::collections::BTreeMap;
+
+    fn sample() -> Stats {
+        let mut b = vec![0u64; LATENCY_BUCKETS];
+        b[10] = 3;
+        b[LATENCY_BUCKETS - 1] = 1;
+        Stats {
+            version: "2.0.30".into(),
+            rw_version: Some("0.1.0".into()),
+            sockets: vec![Socket {
+                name: "/tmp/a \"b\".sock".into(),
+                proto: "uwsgi".into(),
+                queue: 2,
+                max_queue: 100,
+                ..Socket::default()
+            }],
+            listen_queue: 2,
+            workers: vec![
+                Worker {
+                    id: 1,
+                    requests: 4,
+                    status: "busy".into(),
+                    running_time: 100_000_000,
+                    latency_buckets: Some(b),
+                    status_counts: Some(BTreeMap::from([("2xx".into(), 3), ("5xx".into(), 1)])),
+                    ..Worker::default()
+                },
+                Worker {
+                    id: 2,
+                    status: "idle".into(),
+                    ..Worker::default()
+                },
+            ],
+            ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn every_metric_has_help_and_type_and_zeros_are_emitted() {
+        let text = render(&sample());
+        let mut typed = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                typed.push(rest.split(' ').next().unwrap().to_string());
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap();
+                let base = name
+                    .trim_end_matches("_bucket")
+                    .trim_end_matches("_sum")
+                    .trim_end_matches("_count");
+                assert!(
+                    typed.iter().any(|t| t == name || t == base),
+                    "{name} has no TYPE before it"
+                );
+            }
+        }
+        assert!(text.contains("rw_requests_total{worker=\"2\"} 0\n"));
+        assert!(text.contains("rw_responses_total{class=\"4xx\"} 0\n"));
+        assert!(text.contains("rw_workers{status=\"busy\"} 1\n"));
+        assert!(text.contains("rw_workers{status=\"idle\"} 1\n"));
+        assert!(text.contains("socket=\"/tmp/a \\\"b\\\".sock\""));
+    }
+
+    #[test]
+    fn histogram_is_cumulative_with_inf_equal_to_count() {
+        let text = render(&sample());
+        assert!(text.contains("rw_request_duration_seconds_bucket{le=\"0.000001\"} 0\n"));
+        assert!(text.contains("rw_request_duration_seconds_bucket{le=\"0.001024\"} 3\n"));
+        assert!(text.contains("rw_request_duration_seconds_bucket{le=\"67.108864\"} 3\n"));
+        assert!(text.contains("rw_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"));
+        assert!(text.contains("rw_request_duration_seconds_count 4\n"));
+        assert!(text.contains("rw_request_duration_seconds_sum 100\n"));
+    }
+}

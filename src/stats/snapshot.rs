@@ -1,0 +1,515 @@
+//! Builds the stats document from the scoreboard plus what only the master knows (sockets,
+//! its pid) and what the kernel knows (accept-queue lengths, worker memory).
+
+use super::schema::{self, Stats};
+use super::scoreboard::{latency_bucket_le_us, Scoreboard, Status, LATENCY_BUCKETS};
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A listening socket as the stats show it.
+#[derive(Debug, Clone)]
+pub struct SocketInfo {
+    /// The address as configured.
+    pub name: String,
+    /// `uwsgi` or `http`.
+    pub proto: &'static str,
+    pub fd: RawFd,
+    pub is_unix: bool,
+    /// The configured `listen` backlog (reported when the kernel does not say).
+    pub backlog: u32,
+}
+
+/// A loaded app (the same in every worker).
+#[derive(Debug, Clone)]
+pub struct AppInfo {
+    pub id: u64,
+    pub mountpoint: String,
+    /// Seconds it took to load.
+    pub startup_time: u64,
+}
+
+/// What the master hands to [`build`].
+pub struct MasterView<'a> {
+    pub scoreboard: &'a Scoreboard,
+    pub sockets: Vec<SocketInfo>,
+    pub master_pid: u32,
+    pub processes: usize,
+    pub threads: usize,
+    pub apps: Vec<AppInfo>,
+    /// Workers sample their own memory after each request (`memory-report`, `reload-on-rss`).
+    /// The master samples /proc at snapshot time either way; this only decides whether the
+    /// workers' last sample is a fallback when /proc cannot be read.
+    pub memory_sampling: bool,
+}
+
+/// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
+const LOCKS: [&str; 8] = [
+    "user 0", "signal", "filemon", "timer", "rbtimer", "cron", "rpc", "snmp",
+];
+
+/// One stats document, now.
+pub fn build(view: &MasterView) -> Stats {
+    let unix_queues = if view.sockets.iter().any(|s| s.is_unix) {
+        unix_listen_queues()
+    } else {
+        None
+    };
+    let sockets: Vec<schema::Socket> = view
+        .sockets
+        .iter()
+        .map(|s| {
+            let (queue, max_queue) = if s.is_unix {
+                inode_of(s.fd)
+                    .and_then(|ino| unix_queues.as_ref()?.get(&ino).copied())
+                    .map_or((0, u64::from(s.backlog)), |(q, m)| {
+                        (u64::from(q), u64::from(m))
+                    })
+            } else {
+                tcp_queue(s.fd).map_or((0, u64::from(s.backlog)), |(q, m)| {
+                    (u64::from(q), u64::from(m))
+                })
+            };
+            schema::Socket {
+                name: s.name.clone(),
+                proto: s.proto.to_string(),
+                queue,
+                max_queue,
+                shared: 0,
+                can_offload: 0,
+            }
+        })
+        .collect();
+    let listen_queue = sockets.iter().map(|s| s.queue).max().unwrap_or(0);
+    let processes = view.processes.min(view.scoreboard.workers());
+    let threads = view.threads.min(view.scoreboard.cores());
+    let workers = (1..=processes)
+        .map(|id| worker(view, id, threads))
+        .collect();
+    Stats {
+        version: crate::config::magic::UWSGI_VERSION.to_string(),
+        listen_queue,
+        listen_queue_errors: 0,
+        signal_queue: 0,
+        load: listen_queue,
+        pid: i64::from(view.master_pid),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        cwd: std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        locks: LOCKS
+            .iter()
+            .map(|n| BTreeMap::from([(n.to_string(), 0)]))
+            .collect(),
+        sockets,
+        workers,
+        rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+    }
+}
+
+fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
+    let w = view.scoreboard.worker(id);
+    let pid = w.pid.load(Relaxed);
+    let cores: Vec<schema::Core> = (0..threads)
+        .map(|c| {
+            let slot = view.scoreboard.core(id, c);
+            let in_request = slot.in_request.load(Relaxed) != 0 && pid != 0;
+            let start_us = slot.request_start_us.load(Relaxed);
+            schema::Core {
+                id: c as u64,
+                requests: slot.requests.load(Relaxed),
+                static_requests: slot.static_requests.load(Relaxed),
+                routed_requests: 0,
+                offloaded_requests: 0,
+                write_errors: slot.write_errors.load(Relaxed),
+                read_errors: slot.read_errors.load(Relaxed),
+                in_request: u32::from(in_request),
+                vars: if in_request {
+                    schema::vars_list(&slot.vars())
+                } else {
+                    Vec::new()
+                },
+                req_info: schema::ReqInfo {
+                    request_start: (in_request && start_us > 0).then_some(start_us / 1_000_000),
+                },
+            }
+        })
+        .collect();
+    let busy = pid != 0
+        && (w.status.load(Relaxed) == Status::Busy as u32
+            || cores.iter().any(|c| c.in_request == 1));
+    let (rss, vsz) = if pid > 0 {
+        crate::server::process::memory_of(pid).unwrap_or_else(|| {
+            if view.memory_sampling {
+                (w.rss.load(Relaxed), w.vsz.load(Relaxed))
+            } else {
+                (0, 0)
+            }
+        })
+    } else {
+        (0, 0)
+    };
+    let buckets: Vec<u64> = w.latency.iter().map(|b| b.load(Relaxed)).collect();
+    let exceptions = w.exceptions.load(Relaxed);
+    let app_requests = w.app_requests.load(Relaxed);
+    let apps = view
+        .apps
+        .iter()
+        .enumerate()
+        .map(|(i, a)| schema::App {
+            id: a.id,
+            modifier1: 0,
+            mountpoint: a.mountpoint.clone(),
+            startup_time: a.startup_time,
+            // The scoreboard counts per worker, not per app: the figures go to the first app.
+            requests: if i == 0 { app_requests } else { 0 },
+            exceptions: if i == 0 { exceptions } else { 0 },
+            chdir: String::new(),
+        })
+        .collect();
+    let status_counts = w
+        .status_classes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (format!("{}xx", i + 1), n.load(Relaxed)))
+        .collect();
+    schema::Worker {
+        id: id as u64,
+        pid: i64::from(pid),
+        accepting: w.accepting.load(Relaxed),
+        requests: w.requests.load(Relaxed),
+        delta_requests: w.delta_requests.load(Relaxed),
+        exceptions,
+        harakiri_count: w.harakiri_count.load(Relaxed),
+        signals: 0,
+        signal_queue: 0,
+        status: if busy { "busy" } else { "idle" }.to_string(),
+        rss,
+        vsz,
+        running_time: w.running_time.load(Relaxed),
+        last_spawn: w.last_spawn.load(Relaxed),
+        respawn_count: w.respawn_count.load(Relaxed),
+        tx: w.tx.load(Relaxed),
+        avg_rt: w.avg_rt.load(Relaxed),
+        apps,
+        cores,
+        latency_p50_us: quantile_us(&buckets, 0.50),
+        latency_p99_us: quantile_us(&buckets, 0.99),
+        status_counts: Some(status_counts),
+        latency_buckets: Some(buckets),
+    }
+}
+
+/// The `q` quantile (0..1) of a latency histogram (see [`LATENCY_BUCKETS`]), interpolated
+/// linearly inside its bucket as Prometheus' `histogram_quantile` does. `None` when empty.
+pub fn quantile_us(buckets: &[u64], q: f64) -> Option<u64> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * total as f64).max(1.0);
+    let mut seen = 0u64;
+    for (i, &n) in buckets.iter().enumerate().take(LATENCY_BUCKETS) {
+        if n == 0 {
+            continue;
+        }
+        if (seen + n) as f64 >= rank {
+            let lo = if i == 0 {
+                0
+            } else {
+                latency_bucket_le_us(i - 1).unwrap_or(0)
+            };
+            let Some(hi) = latency_bucket_le_us(i) else {
+                // The open-ended last bucket: its lower bound is all we know.
+                return Some(lo);
+            };
+            let frac = (rank - seen as f64) / n as f64;
+            return Some(lo + ((hi - lo) as f64 * frac).round() as u64);
+        }
+        seen += n;
+    }
+    latency_bucket_le_us(LATENCY_BUCKETS - 2)
+}
+
+/// (current accept queue, backlog) of a listening TCP socket, from TCP_INFO.
+pub fn tcp_queue(fd: RawFd) -> Option<(u32, u32)> {
+    // SAFETY: tcp_info is plain data; zeroed is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: fd is a socket the caller owns; info/len describe a writable buffer of that size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    (r == 0 && info.tcpi_state == 10/* TCP_LISTEN */)
+        .then_some((info.tcpi_unacked, info.tcpi_sacked))
+}
+
+/// The inode of an open fd (how sock_diag names unix sockets).
+pub fn inode_of(fd: RawFd) -> Option<u32> {
+    // SAFETY: fstat on an fd the caller owns, into a zeroed stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_ino as u32)
+}
+
+/// (current accept queue, backlog) of every listening unix socket of this network namespace,
+/// by inode, from NETLINK_SOCK_DIAG (UNIX_DIAG_RQLEN). `None` when the kernel does not answer
+/// (no unix_diag support): the queues then report 0.
+pub fn unix_listen_queues() -> Option<BTreeMap<u32, (u32, u32)>> {
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const UDIAG_SHOW_RQLEN: u32 = 0x10;
+    const UNIX_DIAG_RQLEN: u16 = 4;
+    const TCP_LISTEN: u32 = 10;
+    // SAFETY: plain socket(2); the result is checked and owned below.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        )
+    };
+    if raw < 0 {
+        return None;
+    }
+    // SAFETY: a fresh fd nothing else owns.
+    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    // Never let a silent kernel stall the master.
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 200_000,
+    };
+    // SAFETY: setting a timeval option on our own socket.
+    unsafe {
+        libc::setsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&raw const tv).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    // nlmsghdr (16 bytes) + unix_diag_req (24 bytes).
+    let mut req = Vec::with_capacity(40);
+    req.extend_from_slice(&40u32.to_ne_bytes());
+    req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+    req.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    req.extend_from_slice(&0u32.to_ne_bytes()); // pid
+    req.push(libc::AF_UNIX as u8); // sdiag_family
+    req.push(0); // sdiag_protocol
+    req.extend_from_slice(&0u16.to_ne_bytes()); // pad
+    req.extend_from_slice(&(1u32 << TCP_LISTEN).to_ne_bytes()); // udiag_states
+    req.extend_from_slice(&0u32.to_ne_bytes()); // udiag_ino
+    req.extend_from_slice(&UDIAG_SHOW_RQLEN.to_ne_bytes()); // udiag_show
+    req.extend_from_slice(&[0u8; 8]); // udiag_cookie
+                                      // SAFETY: a zeroed sockaddr_nl (pid 0 = the kernel) and a buffer we own.
+    let sent = unsafe {
+        let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+        sa.nl_family = libc::AF_NETLINK as u16;
+        libc::sendto(
+            raw,
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&raw const sa).cast(),
+            size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if sent != req.len() as isize {
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    // Bounded: a dump of a few thousand sockets takes a handful of datagrams.
+    for _ in 0..1000 {
+        // SAFETY: reading into a buffer we own, of its length.
+        let n = unsafe { libc::recv(raw, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            return None;
+        }
+        match parse_diag(&buf[..n as usize], UNIX_DIAG_RQLEN, &mut out) {
+            Diag::More => {}
+            Diag::Done => return Some(out),
+            Diag::Error => return None,
+        }
+    }
+    None
+}
+
+enum Diag {
+    More,
+    Done,
+    Error,
+}
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Parses one datagram of a sock_diag dump into `out`.
+fn parse_diag(d: &[u8], rqlen_attr: u16, out: &mut BTreeMap<u32, (u32, u32)>) -> Diag {
+    let mut off = 0;
+    while off + 16 <= d.len() {
+        let (Some(len), Some(ty)) = (u32_at(d, off), u16_at(d, off + 4)) else {
+            return Diag::Error;
+        };
+        let len = len as usize;
+        if len < 16 || off + len > d.len() {
+            return Diag::Error;
+        }
+        match ty as i32 {
+            libc::NLMSG_DONE => return Diag::Done,
+            libc::NLMSG_ERROR => return Diag::Error,
+            _ => {}
+        }
+        // unix_diag_msg: family, type, state, pad (4 bytes), ino (u32), cookie (8 bytes).
+        if let Some(ino) = u32_at(d, off + 16 + 4) {
+            let mut a = off + 16 + 16;
+            while a + 4 <= off + len {
+                let (Some(alen), Some(atype)) = (u16_at(d, a), u16_at(d, a + 2)) else {
+                    break;
+                };
+                let alen = alen as usize;
+                if alen < 4 {
+                    break;
+                }
+                if atype == rqlen_attr {
+                    if let (Some(rq), Some(wq)) = (u32_at(d, a + 4), u32_at(d, a + 8)) {
+                        out.insert(ino, (rq, wq));
+                    }
+                }
+                a += alen.next_multiple_of(4);
+            }
+        }
+        off += len.next_multiple_of(4);
+    }
+    Diag::More
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn quantiles_interpolate_inside_buckets() {
+        let mut b = vec![0u64; LATENCY_BUCKETS];
+        assert_eq!(quantile_us(&b, 0.5), None);
+        // 100 requests in (512, 1024] µs.
+        b[10] = 100;
+        assert_eq!(quantile_us(&b, 0.5), Some(768));
+        assert_eq!(quantile_us(&b, 0.99), Some(1019));
+        // One very slow request lands in the open bucket: its lower bound.
+        b[LATENCY_BUCKETS - 1] = 1;
+        assert_eq!(quantile_us(&b, 1.0), Some(1 << (LATENCY_BUCKETS - 2)));
+        let mut c = vec![0u64; LATENCY_BUCKETS];
+        c[0] = 1;
+        assert_eq!(quantile_us(&c, 0.5), Some(1));
+    }
+
+    #[test]
+    fn tcp_queue_counts_pending_connections() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (q, backlog) = tcp_queue(l.as_raw_fd()).expect("TCP_INFO on a listener");
+        assert_eq!(q, 0);
+        assert!(backlog > 0);
+        let _c: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(tcp_queue(l.as_raw_fd()).unwrap().0, 3);
+    }
+
+    #[test]
+    fn unix_queue_counts_pending_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.sock");
+        let l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let _c: Vec<_> = (0..4)
+            .map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap())
+            .collect();
+        let Some(all) = unix_listen_queues() else {
+            eprintln!("no NETLINK_SOCK_DIAG for unix sockets here; skipping");
+            return;
+        };
+        let ino = inode_of(l.as_raw_fd()).unwrap();
+        let (q, backlog) = all[&ino];
+        assert_eq!(q, 4);
+        assert!(backlog >= 4, "{backlog}");
+    }
+
+    #[test]
+    fn build_reports_workers_cores_and_sockets() {
+        let sb = Scoreboard::new(2, 2).unwrap();
+        let me = std::process::id() as i32;
+        sb.worker(1).on_spawn(me, 1_700_000_000);
+        sb.worker(1).accepting.store(1, Relaxed);
+        sb.worker(1).on_request_done(1000, 65, 200, false);
+        sb.worker(1).on_request_done(3000, 100, 500, true);
+        sb.worker(1).app_requests.store(2, Relaxed);
+        sb.core(1, 1).begin(
+            1_700_000_123_456_789,
+            &[(b"REQUEST_URI".to_vec(), b"/x\"\xff".to_vec())],
+        );
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let view = MasterView {
+            scoreboard: &sb,
+            sockets: vec![SocketInfo {
+                name: l.local_addr().unwrap().to_string(),
+                proto: "http",
+                fd: l.as_raw_fd(),
+                is_unix: false,
+                backlog: 100,
+            }],
+            master_pid: 42,
+            processes: 2,
+            threads: 2,
+            apps: vec![AppInfo {
+                id: 0,
+                mountpoint: String::new(),
+                startup_time: 0,
+            }],
+            memory_sampling: false,
+        };
+        let s = build(&view);
+        assert_eq!(s.pid, 42);
+        assert_eq!(s.locks.len(), 8);
+        assert_eq!(s.sockets[0].proto, "http");
+        assert_eq!(s.workers.len(), 2);
+        let w = &s.workers[0];
+        assert_eq!(
+            (w.id, w.pid, w.requests, w.exceptions),
+            (1, i64::from(me), 2, 1)
+        );
+        assert_eq!(w.status, "busy");
+        assert!(w.rss > 0 && w.vsz > 0, "rss/vsz sampled from /proc");
+        assert_eq!(w.apps[0].requests, 2);
+        assert_eq!(w.status_counts.as_ref().unwrap()["5xx"], 1);
+        assert!(w.latency_p50_us.is_some());
+        let c = &w.cores[1];
+        assert_eq!(c.in_request, 1);
+        assert_eq!(
+            c.vars,
+            vec!["REQUEST_URI=/x\"\u{fffd}".to_string(), String::new()]
+        );
+        assert_eq!(c.req_info.request_start, Some(1_700_000_123));
+        assert_eq!(w.cores[0].vars, Vec::<String>::new());
+        let dead = &s.workers[1];
+        assert_eq!((dead.pid, dead.rss, dead.status.as_str()), (0, 0, "idle"));
+        let json = s.to_json();
+        assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
+    }
+}
