@@ -239,8 +239,13 @@ pub fn parse_head_into(
         heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
         &mut heap
     };
+    // httparse refuses a request target that is not UTF-8 (it hands the path out as a `&str`),
+    // yet obs-text there is real traffic that uWSGI serves. Such a line is parsed from a copy
+    // with those bytes masked; spans are offsets, so they hold for the original bytes.
+    let masked = mask_request_line_obs_text(buf);
+    let src: &[u8] = masked.as_deref().unwrap_or(buf);
     let mut req = httparse::Request::new(slots);
-    let consumed = match req.parse(buf) {
+    let consumed = match req.parse(src) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             // httparse takes bare LF as a line end; refuse it before it could ever complete a head.
@@ -262,7 +267,7 @@ pub fn parse_head_into(
         Err(httparse::Error::NewLine) => return Err(HttpError::bad("invalid line ending")),
         Err(_) => return Err(HttpError::bad("invalid request line")),
     };
-    let bytes = &buf[..consumed];
+    let bytes = &src[..consumed];
     if has_bare_lf(bytes) {
         return Err(HttpError::bad("bare LF in request head"));
     }
@@ -272,7 +277,7 @@ pub fn parse_head_into(
     }
 
     head.raw.clear();
-    head.raw.extend_from_slice(bytes);
+    head.raw.extend_from_slice(&buf[..consumed]);
     head.headers.clear();
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(HttpError::bad("invalid request line"));
@@ -280,11 +285,16 @@ pub fn parse_head_into(
     head.method = span_of(bytes, method.as_bytes());
     head.target = span_of(bytes, target.as_bytes());
     head.minor_version = minor;
+    // The original bytes, not the masked copy's.
+    let (method, target) = (
+        &buf[head.method.start..head.method.end],
+        &buf[head.target.start..head.target.end],
+    );
     // Re-checked rather than trusted: these bytes decide framing, and the check is one cheap pass.
-    if !method.bytes().all(is_tchar) {
+    if !method.iter().copied().all(is_tchar) {
         return Err(HttpError::bad("invalid method"));
     }
-    classify_target(head, method.as_bytes(), target.as_bytes())?;
+    classify_target(head, method, target)?;
 
     let mut hdr = HeaderFacts::default();
     for h in req.headers.iter() {
@@ -525,6 +535,29 @@ fn check_request_line(buf: &[u8], limits: &HeadLimits) -> Result<(), HttpError> 
         return Err(HttpError::new(414, "request line too long"));
     }
     Ok(())
+}
+
+/// A copy of `buf` with the bytes >= 0x80 of its request line replaced by `a`, when it has any.
+fn mask_request_line_obs_text(buf: &[u8]) -> Option<Vec<u8>> {
+    let mut start = 0;
+    while buf[start..].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let end = buf[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(buf.len(), |p| start + p);
+    let line = &buf[start..end];
+    if line.is_ascii() {
+        return None;
+    }
+    let mut copy = buf.to_vec();
+    for b in &mut copy[start..end] {
+        if *b >= 0x80 {
+            *b = b'a';
+        }
+    }
+    Some(copy)
 }
 
 fn has_bare_lf(bytes: &[u8]) -> bool {

@@ -125,10 +125,13 @@ impl InputState {
                 self.consume(take, &mut out);
                 if out.len() < n {
                     let start = out.len();
-                    out.resize(n, 0);
                     let mut filled = start;
                     while filled < n {
-                        let got = match self.source_read(&mut out[filled..]) {
+                        // Grow as data arrives: read(10**9) on a short body must not allocate
+                        // (and zero) a gigabyte up front.
+                        let want = (n - filled).min(1 << 20);
+                        out.resize(filled + want, 0);
+                        let got = match self.source_read(&mut out[filled..filled + want]) {
                             Ok(g) => g,
                             Err(e) => {
                                 out.truncate(filled);

@@ -176,12 +176,7 @@ impl<'a> Body<'a> {
             self.buf.clear();
             *self.pos = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + 16 * 1024, 0);
-        let r = self.sock.read(&mut self.buf[old..]);
-        let n = *r.as_ref().unwrap_or(&0);
-        self.buf.truncate(old + n);
-        r
+        self.sock.read_append(self.buf, 16 * 1024)
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -212,6 +207,26 @@ impl<'a> Body<'a> {
                         *self.pos += n;
                         *remaining -= n as u64;
                         return Ok(n);
+                    }
+                    if !self.send_continue {
+                        // Nothing buffered: straight into the caller's buffer, never past the
+                        // body (what follows it belongs to the next request).
+                        match self.sock.read(&mut out[..want]) {
+                            Ok(0) => {}
+                            Ok(n) => {
+                                *remaining -= n as u64;
+                                return Ok(n);
+                            }
+                            Err(e) => {
+                                self.broken = true;
+                                return Err(e);
+                            }
+                        }
+                        self.broken = true;
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "client closed the connection mid-body",
+                        ));
                     }
                 }
                 Kind::Chunked {

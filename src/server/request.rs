@@ -29,8 +29,6 @@ pub struct Conn {
     /// When the first byte of a still-incomplete request head arrived: the head deadline runs
     /// from here, so a client trickling a byte at a time cannot keep it alive (slowloris).
     pub head_started: Option<Instant>,
-    /// Requests answered on it; a stopping worker still owes a fresh connection its first.
-    pub served: u32,
 }
 
 /// What to do with a connection after serving what it had.
@@ -53,12 +51,11 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 Proto::Http => http_step(conn, w, core, &mut head),
                 Proto::Uwsgi => uwsgi_step(conn, w, core),
             };
-            if matches!(step, Step::Served(_)) {
-                conn.served += 1;
-            }
             match step {
                 Step::NeedMore => {}
-                Step::Served(true) if !w.stopping() => {
+                // Also when stopping: the response promised keep-alive, so what follows is
+                // answered (with `Connection: close`), not dropped.
+                Step::Served(true) => {
                     conn.head_started = None; // the next head gets its own deadline
                     continue;
                 }
@@ -70,12 +67,10 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
         if old - conn.pos >= want * 4 {
             return Next::Close; // the parser would have answered already; defensive bound
         }
-        conn.buf.resize(old + want, 0);
-        let r = conn.sock.read_now(&mut conn.buf[old..]);
+        let r = conn.sock.read_now_append(&mut conn.buf, want);
         let n = match r {
             Ok(Some(n)) => n,
             Ok(None) => {
-                conn.buf.truncate(old);
                 if conn.buf.len() > conn.pos {
                     conn.head_started.get_or_insert_with(Instant::now);
                 } else {
@@ -85,7 +80,6 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
             }
             Err(_) => 0,
         };
-        conn.buf.truncate(old + n);
         if n == 0 {
             if conn.proto == Proto::Uwsgi && conn.buf.len() > conn.pos {
                 eprintln!(
@@ -127,11 +121,13 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
             return Step::Close;
         }
     }
+    let last = w.begin_request();
     let sreq = sink::Request {
         minor: head.minor_version,
         is_head: head.method() == b"HEAD",
-        // A stopping worker says `Connection: close` instead of dropping the connection later.
-        keep_alive: head.keep_alive && !w.stopping(),
+        // A stopping worker (or one about to stop) says `Connection: close` instead of dropping
+        // the connection later.
+        keep_alive: head.keep_alive && !w.stopping() && !last,
         raw_protocol: None,
     };
     if let Some(step) = try_static(
@@ -241,6 +237,7 @@ fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
     let method = get(b"REQUEST_METHOD");
     let uri = get(b"REQUEST_URI");
     let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"").to_vec();
+    w.begin_request(); // one request per connection: nothing to announce
     let sreq = sink::Request {
         minor: 1,
         is_head: method == b"HEAD",

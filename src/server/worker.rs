@@ -15,8 +15,8 @@ use polling::{Event, Events, Poller};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Exit status of a worker that stopped gracefully (uWSGI's "reload" code).
@@ -79,7 +79,16 @@ pub struct Shared<'a> {
     stopping: AtomicBool,
     wake: (OwnedFd, OwnedFd),
     max_requests: u64,
+    /// Requests begun in this life (see [`Shared::begin_request`]).
+    started: AtomicU64,
+    /// When the worker began to stop: idle connections get [`STOP_IDLE_GRACE`] from here.
+    stopped_at: OnceLock<Instant>,
 }
+
+/// How long a stopping worker keeps an idle keep-alive connection open for one more request
+/// (answered with `Connection: close`). Closing at once would race with a request the client is
+/// sending on it, which then fails with no response at all.
+const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 const WAKE_KEY: usize = usize::MAX - 1;
 
@@ -170,6 +179,8 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         stopping: AtomicBool::new(false),
         wake: (wr, ww),
         max_requests: s.max_requests_for(env.id),
+        started: AtomicU64::new(0),
+        stopped_at: OnceLock::new(),
     };
     let slot = env.scoreboard.worker(env.id);
     slot.accepting.store(1, Relaxed);
@@ -273,10 +284,22 @@ impl<'a> Shared<'a> {
             .copied()
     }
 
+    /// Counts a request about to be answered. True when it is the last one before
+    /// `max-requests` recycles the worker, so that its response says `Connection: close`
+    /// instead of promising a connection that is about to go away.
+    pub fn begin_request(&self) -> bool {
+        let n = self.started.fetch_add(1, Relaxed) + 1;
+        self.max_requests > 0 && n >= self.max_requests
+    }
+
+    /// Stops taking connections. Connections already accepted are still answered (with
+    /// `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send one more
+    /// request (see `sweep`), and the worker exits once none is left.
     fn begin_stop(&self) {
         if self.stopping.swap(true, Relaxed) {
             return;
         }
+        let _ = self.stopped_at.set(Instant::now());
         self.scoreboard
             .worker(self.id)
             .status
@@ -287,16 +310,6 @@ impl<'a> Shared<'a> {
             let _ = self
                 .poller
                 .delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(l.raw()) });
-        }
-        let idle: Vec<Conn> = self
-            .parked
-            .lock()
-            .unwrap()
-            .drain()
-            .map(|(_, c)| c)
-            .collect();
-        for c in idle {
-            let _ = self.poller.delete(c.sock.fd());
         }
         let _ = self.poller.notify();
     }
@@ -417,7 +430,6 @@ impl<'a> Shared<'a> {
             peer_port: port,
             parked_at: Instant::now(),
             head_started: None,
-            served: 0,
         }
     }
 
@@ -429,7 +441,9 @@ impl<'a> Shared<'a> {
             slot.status.store(Status::Idle as u32, Relaxed);
         }
         match next {
-            Next::Park if !self.stopping() || conn.served == 0 => {
+            // Also when stopping: the last response promised keep-alive (the stop came while
+            // it ran), so the client may send one more request, answered with `close`.
+            Next::Park => {
                 conn.parked_at = Instant::now();
                 let fd = conn.sock.raw();
                 let mut parked = self.parked.lock().unwrap();
@@ -453,14 +467,23 @@ impl<'a> Shared<'a> {
         let _ = self.poller.modify(b, Event::readable(key));
     }
 
-    /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408).
+    /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408); when
+    /// stopping, idle connections after [`STOP_IDLE_GRACE`].
     fn sweep(&self) {
         let timeout = self.settings.socket_timeout;
+        let stop_grace_over = |c: &Conn| {
+            c.buf.len() == c.pos
+                && self.stopped_at.get().is_some_and(|t| {
+                    t.elapsed().min(c.parked_at.elapsed()) >= STOP_IDLE_GRACE.min(timeout)
+                })
+        };
         let expired: Vec<Conn> = {
             let mut parked = self.parked.lock().unwrap();
             let keys: Vec<usize> = parked
                 .iter()
-                .filter(|(_, c)| c.head_started.unwrap_or(c.parked_at).elapsed() >= timeout)
+                .filter(|(_, c)| {
+                    c.head_started.unwrap_or(c.parked_at).elapsed() >= timeout || stop_grace_over(c)
+                })
                 .map(|(k, _)| *k)
                 .collect();
             keys.into_iter().filter_map(|k| parked.remove(&k)).collect()

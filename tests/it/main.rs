@@ -6,6 +6,7 @@ mod generated;
 mod http_conformance;
 mod lifecycle;
 mod nginx;
+mod robustness;
 mod serve_basic;
 mod serve_options;
 mod stats;

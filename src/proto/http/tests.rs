@@ -331,7 +331,33 @@ fn samples() -> Vec<Vec<u8>> {
         b"\r\nGET /x?y HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec(),
         b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
         b"GET http://h/p HTTP/1.1\r\nHost: h\r\nX:\r\n\r\n".to_vec(),
+        b"GET /\xff\xc3\x28?\xe9 HTTP/1.1\r\nHost: h\r\nUser-Agent: \xff\r\n\r\n".to_vec(),
     ]
+}
+
+#[test]
+fn obs_text_in_the_target_is_kept_not_refused() {
+    // Not UTF-8 (httparse alone refuses it); uWSGI passes such bytes through to the app.
+    let buf = b"GET /a\xff\xfe/\xc3\x28?q=\xe9 HTTP/1.1\r\nHost: h\r\nX-A: \x80\r\n\r\n";
+    let (h, n) = run(buf).unwrap().unwrap();
+    assert_eq!(n, buf.len());
+    assert_eq!(h.target(), b"/a\xff\xfe/\xc3\x28?q=\xe9");
+    assert_eq!(
+        (h.path(), h.query()),
+        (&b"/a\xff\xfe/\xc3\x28"[..], &b"q=\xe9"[..])
+    );
+    assert_eq!(h.header(b"x-a"), Some(&b"\x80"[..]));
+    let (h, _) = run(b"\r\nGET /\xff HTTP/1.0\r\n\r\n").unwrap().unwrap();
+    assert_eq!((h.target(), h.minor_version), (&b"/\xff"[..], 0));
+    // Masking never makes a bad method, version or control byte acceptable.
+    for bad in [
+        &b"G\xc9T / HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+        b"GET / HTTP/1.\xb1\r\nHost: h\r\n\r\n",
+        b"GET /\xff\x1b HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /\xff\x7f HTTP/1.1\r\nHost: h\r\n\r\n",
+    ] {
+        assert!(run(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    }
 }
 
 #[test]
