@@ -370,21 +370,23 @@ fn try_static(
         via_sendfile: file.is_some(),
         finished: r.is_ok(),
     };
-    w.account(start, &outcome, sink.tx);
-    w.log_request(&LogInfo {
-        core,
-        app_id: -1,
-        vars: &[],
-        peer: &conn.peer_addr,
-        method,
-        uri,
-        protocol,
-        start,
-        start_us,
-        outcome: &outcome,
-        headers_count: sink.headers_count,
-        headers_bytes: sink.headers_bytes,
-    });
+    w.finish_request(
+        &LogInfo {
+            core,
+            app_id: -1,
+            vars: &[],
+            peer: &conn.peer_addr,
+            method,
+            uri,
+            protocol,
+            start,
+            start_us,
+            outcome: &outcome,
+            headers_count: sink.headers_count,
+            headers_bytes: sink.headers_bytes,
+        },
+        sink.tx,
+    );
     Some(if keep {
         Step::Served(true)
     } else {
@@ -479,21 +481,23 @@ fn run_app(
     if body.broken {
         slot.read_errors.fetch_add(1, Relaxed);
     }
-    w.account(start, &outcome, sink.tx);
-    w.log_request(&LogInfo {
-        core,
-        app_id,
-        vars: &vars,
-        peer,
-        method,
-        uri,
-        protocol,
-        start,
-        start_us,
-        outcome: &outcome,
-        headers_count: sink.headers_count,
-        headers_bytes: sink.headers_bytes,
-    });
+    w.finish_request(
+        &LogInfo {
+            core,
+            app_id,
+            vars: &vars,
+            peer,
+            method,
+            uri,
+            protocol,
+            start,
+            start_us,
+            outcome: &outcome,
+            headers_count: sink.headers_count,
+            headers_bytes: sink.headers_bytes,
+        },
+        sink.tx,
+    );
     keep
 }
 

@@ -502,19 +502,37 @@ impl<'a> Shared<'a> {
         }
     }
 
-    /// Updates the scoreboard after a request and decides on recycling.
-    pub fn account(&self, start: Instant, outcome: &python::CallOutcome, tx: u64) {
+    /// Accounts a finished request in the scoreboard, writes its log line (one write(2), so
+    /// lines of concurrent workers never mix) and decides on recycling.
+    pub fn finish_request(&self, info: &LogInfo, tx: u64) {
         let w = self.scoreboard.worker(self.id);
+        let outcome = info.outcome;
         w.on_request_done(
-            start.elapsed().as_micros() as u64,
+            info.start.elapsed().as_micros() as u64,
             tx,
             outcome.status,
             outcome.exception,
         );
-        self.scoreboard
+        let total = self
+            .scoreboard
             .header()
             .total_requests
-            .fetch_add(1, Relaxed);
+            .fetch_add(1, Relaxed)
+            + 1;
+        let app_requests = if info.app_id >= 0 {
+            w.app_requests.fetch_add(1, Relaxed) as i64 + 1
+        } else {
+            -1
+        };
+        if !self.settings.disable_logging {
+            let record = info.record(self, app_requests, total);
+            let mut line = Vec::with_capacity(256);
+            match &self.log_format {
+                Some(f) => f.write(&mut line, &record),
+                None => request_line::write_default(&mut line, &record),
+            }
+            write_stderr(&line);
+        }
         if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
             eprintln!("...The work of process {} is done. Seeya!", self.pid);
             self.begin_stop();
@@ -532,27 +550,6 @@ impl<'a> Shared<'a> {
                 }
             }
         }
-    }
-
-    /// Writes the request log line (one write(2), so lines of concurrent workers never mix).
-    pub fn log_request(&self, info: &LogInfo) {
-        if self.settings.disable_logging {
-            return;
-        }
-        let w = self.scoreboard.worker(self.id);
-        let app_requests = if info.app_id >= 0 {
-            w.app_requests.fetch_add(1, Relaxed) as i64 + 1
-        } else {
-            -1
-        };
-        let total = self.scoreboard.header().total_requests.load(Relaxed);
-        let record = info.record(self, app_requests, total);
-        let mut line = Vec::with_capacity(256);
-        match &self.log_format {
-            Some(f) => f.write(&mut line, &record),
-            None => request_line::write_default(&mut line, &record),
-        }
-        write_stderr(&line);
     }
 
     /// Logs a request refused before it reached the app (framing errors).
