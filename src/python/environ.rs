@@ -121,6 +121,7 @@ pub struct WorkerContext {
 
 struct CtxObjects {
     base: Py<PyDict>,
+    base_len: usize,
     keys: KeyTable,
     k_input: Py<PyString>,
     k_scheme: Py<PyString>,
@@ -177,6 +178,7 @@ fn build_objects(
         keys.insert(k.as_bytes(), PyString::intern(py, k).unbind());
     }
     Ok(CtxObjects {
+        base_len: base.len(),
         base: base.unbind(),
         keys,
         k_input: PyString::intern(py, "wsgi.input").unbind(),
@@ -205,6 +207,27 @@ pub(crate) fn latin1<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAn
     }
 }
 
+extern "C" {
+    // Exported by libpython 3.11 (cpython/dictobject.h) but not bound by pyo3-ffi.
+    fn _PyDict_NewPresized(minused: pyo3::ffi::Py_ssize_t) -> *mut pyo3::ffi::PyObject;
+}
+
+/// A dict with room for `n` items: the environ is built without a single resize.
+fn presized_dict(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
+    // SAFETY: called with the GIL held (we have `py`); returns a new reference or NULL with an
+    // exception set, which from_owned_ptr_or_err turns into a PyErr.
+    let any = unsafe {
+        Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(n as pyo3::ffi::Py_ssize_t))?
+    };
+    // SAFETY: _PyDict_NewPresized always returns a dict.
+    Ok(unsafe { any.cast_into_unchecked::<PyDict>() })
+}
+
+/// Keys the per-worker constants own; a request var may not shadow them.
+fn is_reserved(k: &[u8]) -> bool {
+    k.starts_with(b"wsgi.") || k.starts_with(b"uwsgi.") || k.starts_with(b"rw.")
+}
+
 /// Build the environ of one request.
 ///
 /// Order: the request vars in packet order (keys and values Latin-1 `str`), then the worker's
@@ -223,11 +246,14 @@ pub(crate) fn build_environ<'py>(
     core_id: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
     let o = &ctx.py;
-    let env = PyDict::new(py);
+    let env = presized_dict(py, vars.len() + o.base_len + 4)?;
     let mut uwsgi_scheme: Option<Bound<'py, PyAny>> = None;
     let mut https_on = false;
     let mut req_scheme_https: Option<bool> = None;
     for (k, v) in vars {
+        if is_reserved(k) {
+            continue; // the per-worker wsgi.*/uwsgi.* constants win, as merged below
+        }
         let val = latin1(py, v)?;
         match o.keys.get(k.as_slice()) {
             Some(key) => env.set_item(key.bind(py), &val)?,

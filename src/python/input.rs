@@ -79,6 +79,16 @@ fn src_read(src: &mut Option<SrcPtr>, eof: &mut bool, dst: &mut [u8]) -> Result<
 }
 
 impl InputState {
+    /// Body bytes the source still holds, when it knows (Content-Length).
+    fn remaining_hint(&mut self) -> Option<u64> {
+        if self.eof {
+            return Some(0);
+        }
+        let p = self.src.as_mut()?;
+        // SAFETY: as in `src_read`: valid while stored, accessed under the `Input` mutex.
+        unsafe { p.0.as_mut() }.size_hint()
+    }
+
     fn buffered(&self) -> &[u8] {
         &self.buf[self.pos..]
     }
@@ -149,10 +159,19 @@ impl InputState {
                 }
             }
             None => {
+                // Known length: one allocation of the right size, instead of growing (and
+                // zeroing, and on large sizes mmap-faulting) 64 KiB at a time.
+                let hint = self.remaining_hint().unwrap_or(0).min(64 << 20) as usize;
+                out.reserve_exact(avail + hint);
                 self.consume(avail, &mut out);
                 loop {
                     let start = out.len();
-                    out.resize(start + 65536, 0);
+                    let step = if out.capacity() > start {
+                        out.capacity() - start
+                    } else {
+                        65536
+                    };
+                    out.resize(start + step, 0);
                     let got = match self.source_read(&mut out[start..]) {
                         Ok(g) => g,
                         Err(e) => {

@@ -80,6 +80,11 @@ pub struct AppSpec {
 /// Content-Length): `read` returns 0 at end.
 pub trait BodySource: Send {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Bytes left when the server knows (Content-Length): `read()` of everything sizes its
+    /// buffer once instead of growing it.
+    fn size_hint(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Where the response goes. Status and headers arrive validated (no CR/LF/NUL/controls, header

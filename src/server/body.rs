@@ -286,6 +286,15 @@ impl<'a> Body<'a> {
 }
 
 impl crate::python::BodySource for Body<'_> {
+    fn size_hint(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Empty => Some(0),
+            Kind::Length { remaining } => Some(*remaining),
+            Kind::Memory { data, pos } => Some((data.len() - pos) as u64),
+            _ => None,
+        }
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.read_body(buf).inspect_err(|_| self.broken = true)
     }

@@ -147,6 +147,9 @@ pub fn bind(
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         set_cloexec(fd.as_raw_fd(), true);
         set_nonblocking(fd.as_raw_fd());
+        if matches!(addr, Addr::Tcp(_)) {
+            let _ = socket::setsockopt(&fd, socket::sockopt::TcpNoDelay, &true);
+        }
         return Ok(make(fd, true, true));
     }
     let fd = match &addr {
@@ -186,6 +189,8 @@ fn bind_tcp(sa: &SocketAddr, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
     };
     let fd = new_socket(family)?;
     socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
+    // Accepted sockets inherit it: no setsockopt per connection.
+    socket::setsockopt(&fd, socket::sockopt::TcpNoDelay, &true)?;
     if opts.so_keepalive {
         socket::setsockopt(&fd, socket::sockopt::KeepAlive, &true)?;
     }

@@ -29,6 +29,8 @@ pub struct Conn {
     /// When the first byte of a still-incomplete request head arrived: the head deadline runs
     /// from here, so a client trickling a byte at a time cannot keep it alive (slowloris).
     pub head_started: Option<Instant>,
+    /// Added to the worker's poller (done the first time it has to wait).
+    pub registered: bool,
 }
 
 /// What to do with a connection after serving what it had.
@@ -38,13 +40,22 @@ pub enum Next {
     Close,
 }
 
+/// Requests served back to back on one connection before it goes back to the poller: a
+/// client that always has its next request ready must not keep other connections waiting.
+const MAX_IN_A_ROW: u32 = 16;
+
 /// Serves every complete request buffered or readable now on `conn`.
 pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
     let mut head = http::RequestHead::default();
+    let mut in_a_row = 0u32;
     loop {
         if conn.pos > 0 && conn.pos == conn.buf.len() {
             conn.buf.clear();
             conn.pos = 0;
+            // Parking is only safe with nothing buffered (the poller sees the socket, not us).
+            if in_a_row >= MAX_IN_A_ROW {
+                return Next::Park;
+            }
         }
         if conn.buf.len() > conn.pos {
             let step = match conn.proto {
@@ -57,6 +68,7 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 // answered (with `Connection: close`), not dropped.
                 Step::Served(true) => {
                     conn.head_started = None; // the next head gets its own deadline
+                    in_a_row += 1;
                     continue;
                 }
                 Step::Served(_) | Step::Close => return Next::Close,
@@ -413,7 +425,7 @@ fn run_app(
         vars.push((b"SCRIPT_NAME".to_vec(), Vec::new()));
     }
     let selected = w.select_app(&mut vars);
-    slot.begin(start_us, &vars);
+    slot.begin(start_us, if w.record_vars { &vars } else { &[] });
     let mut sink = Sink::new(sock, sreq, &w.settings.add_headers);
     if let Some(f) = framing_error {
         sink.refuse_on(f);

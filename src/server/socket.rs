@@ -198,18 +198,3 @@ impl Socket {
         }
     }
 }
-
-/// Sets TCP_NODELAY (a no-op error on unix sockets is ignored).
-pub fn set_nodelay(fd: RawFd) {
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt with a valid int option value.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&one as *const libc::c_int).cast(),
-            4,
-        );
-    }
-}

@@ -5,7 +5,7 @@
 use super::listen::{Listener, Proto};
 use super::request::{self, Conn, LogInfo, Next};
 use super::settings::Settings;
-use super::socket::{set_nodelay, Socket};
+use super::socket::Socket;
 use super::static_files::StaticMap;
 use crate::log::request_line::{self, LogFormat};
 use crate::proto::http::HeadLimits;
@@ -79,6 +79,9 @@ pub struct Shared<'a> {
     stopping: AtomicBool,
     wake: (OwnedFd, OwnedFd),
     max_requests: u64,
+    /// Copy each request's vars into the scoreboard: only the stats server and harakiri's
+    /// log read them, so without those the copy is skipped.
+    pub record_vars: bool,
     /// Requests begun in this life (see [`Shared::begin_request`]).
     started: AtomicU64,
     /// When the worker began to stop: idle connections get [`STOP_IDLE_GRACE`] from here.
@@ -117,6 +120,15 @@ pub fn run(env: WorkerEnv) -> ! {
 }
 
 fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
+    // Request bodies and their Python bytes are tens of KiB, allocated and freed per request:
+    // with glibc's default 128 KiB trim threshold that is a brk() shrink and regrow (and page
+    // faults) every request. Keep up to 32 MiB of freed heap instead; setting it turns off
+    // glibc's sliding mmap threshold, so pin that too (blocks above 4 MiB still use mmap).
+    // SAFETY: mallopt with integer parameters, before any thread of this worker starts.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
     let s = env.settings;
     let lazy_apps;
     let apps: Vec<&python::App> = if s.lazy_apps {
@@ -179,6 +191,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         stopping: AtomicBool::new(false),
         wake: (wr, ww),
         max_requests: s.max_requests_for(env.id),
+        record_vars: s.stats.is_some() || s.harakiri > 0,
         started: AtomicU64::new(0),
         stopped_at: OnceLock::new(),
     };
@@ -336,12 +349,10 @@ impl<'a> Shared<'a> {
                     }
                 }
                 Work::New(conn) => {
+                    // Registered in the poller only if it ever has to wait (see `serve`): a
+                    // short-lived connection costs no epoll_ctl at all.
                     let key = self.next_key.fetch_add(1, Relaxed);
-                    // SAFETY: the socket is deleted from the poller before it is closed
-                    // (`close`), so the registration never outlives the fd.
-                    if unsafe { self.poller.add(conn.sock.raw(), Event::none(key)) }.is_ok() {
-                        self.serve(conn, key, core);
-                    }
+                    self.serve(conn, key, core);
                 }
             }
         }
@@ -388,12 +399,16 @@ impl<'a> Shared<'a> {
         let l = &self.listeners[idx];
         let mut accepted = Vec::new();
         for _ in 0..64 {
-            // SAFETY: accept4 on a listening socket with null address arguments.
+            // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+            let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            // SAFETY: accept4 writes at most `len` bytes of address into `sa`; the peer comes
+            // with the connection, so no getpeername(2) per connection.
             let fd = unsafe {
                 libc::accept4(
                     l.raw(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
+                    (&mut sa as *mut libc::sockaddr_storage).cast(),
+                    &mut len,
                     libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 )
             };
@@ -402,7 +417,7 @@ impl<'a> Shared<'a> {
             }
             // SAFETY: accept4 returned a new fd that nothing else owns.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            accepted.push(self.new_conn(owned, idx, l.proto));
+            accepted.push(self.new_conn(owned, idx, l.proto, peer_of(&sa)));
         }
         if !self.stopping() {
             self.rearm_raw(l.raw(), idx);
@@ -415,11 +430,15 @@ impl<'a> Shared<'a> {
         }
     }
 
-    fn new_conn(&self, fd: OwnedFd, listener: usize, proto: Proto) -> Conn {
-        let (addr, port) = peer_of(fd.as_raw_fd());
-        if self.listeners[listener].unix_path().is_none() {
-            set_nodelay(fd.as_raw_fd());
-        }
+    fn new_conn(
+        &self,
+        fd: OwnedFd,
+        listener: usize,
+        proto: Proto,
+        peer: (Vec<u8>, Vec<u8>),
+    ) -> Conn {
+        // TCP_NODELAY is set on the listening socket; accepted sockets inherit it.
+        let (addr, port) = peer;
         Conn {
             sock: Socket::new(fd, self.settings.socket_timeout),
             buf: Vec::with_capacity(4096),
@@ -430,6 +449,7 @@ impl<'a> Shared<'a> {
             peer_port: port,
             parked_at: Instant::now(),
             head_started: None,
+            registered: false,
         }
     }
 
@@ -446,17 +466,32 @@ impl<'a> Shared<'a> {
             Next::Park => {
                 conn.parked_at = Instant::now();
                 let fd = conn.sock.raw();
+                let first_wait = !conn.registered;
+                conn.registered = true;
                 let mut parked = self.parked.lock().unwrap();
                 parked.insert(key, conn);
-                // Registered after insertion: an event firing at once finds the connection.
-                self.rearm_raw(fd, key);
+                // Armed after insertion: an event firing at once finds the connection.
+                if first_wait {
+                    // SAFETY: the socket is deleted from the poller before it is closed
+                    // (`close`), so the registration never outlives the fd.
+                    if unsafe { self.poller.add(fd, Event::readable(key)) }.is_err() {
+                        if let Some(c) = parked.remove(&key) {
+                            drop(parked);
+                            self.close(c);
+                        }
+                    }
+                } else {
+                    self.rearm_raw(fd, key);
+                }
             }
             _ => self.close(conn),
         }
     }
 
     fn close(&self, conn: Conn) {
-        let _ = self.poller.delete(conn.sock.fd());
+        if conn.registered {
+            let _ = self.poller.delete(conn.sock.fd());
+        }
         drop(conn);
     }
 
@@ -593,24 +628,27 @@ fn write_stderr(line: &[u8]) {
 }
 
 /// The peer's address and port as CGI strings (unix sockets: empty).
-fn peer_of(fd: RawFd) -> (Vec<u8>, Vec<u8>) {
-    use nix::sys::socket::{getpeername, SockaddrStorage};
-    match getpeername::<SockaddrStorage>(fd) {
-        Ok(sa) => {
-            if let Some(v4) = sa.as_sockaddr_in() {
-                (
-                    v4.ip().to_string().into_bytes(),
-                    v4.port().to_string().into_bytes(),
-                )
-            } else if let Some(v6) = sa.as_sockaddr_in6() {
-                (
-                    v6.ip().to_string().into_bytes(),
-                    v6.port().to_string().into_bytes(),
-                )
-            } else {
-                (Vec::new(), Vec::new())
-            }
+fn peer_of(sa: &libc::sockaddr_storage) -> (Vec<u8>, Vec<u8>) {
+    match i32::from(sa.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: ss_family says the storage holds a sockaddr_in.
+            let v4 = unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            (
+                ip.to_string().into_bytes(),
+                u16::from_be(v4.sin_port).to_string().into_bytes(),
+            )
         }
-        Err(_) => (Vec::new(), Vec::new()),
+        libc::AF_INET6 => {
+            // SAFETY: ss_family says the storage holds a sockaddr_in6.
+            let v6 =
+                unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            (
+                ip.to_string().into_bytes(),
+                u16::from_be(v6.sin6_port).to_string().into_bytes(),
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
     }
 }

@@ -1,0 +1,7 @@
+"""Benchmark app: 200, text/plain, Content-Length 13, `Hello, World!` (as in shared/ANCHORS.md)."""
+
+
+def application(environ, start_response):
+    body = b"Hello, World!"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
