@@ -640,3 +640,73 @@ fn uwsgi_raw_unix(path: &Path, bytes: &[u8]) -> Vec<u8> {
     let _ = c.read_to_end(&mut out);
     out
 }
+
+#[test]
+fn static_map_post_buffering_harakiri_and_logging_work_on_uwsgi_sockets() {
+    let uport = free_port();
+    let app = "import time\n\ndef application(environ, start_response):\n    if environ['PATH_INFO'] == '/sleep':\n        time.sleep(100)\n    data = environ['wsgi.input'].read()\n    body = ('%d %s' % (len(data), environ['wsgi.input'].seekable() if hasattr(environ['wsgi.input'], 'seekable') else '-')).encode()\n    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
+    let ini = rw_ini(&format!(
+        "socket = 127.0.0.1:{uport}\nstatic-map = /static={{dir}}/static\npost-buffering = 4096\nharakiri = 1\nprocesses = 1"
+    ));
+    let s = Server::start(
+        &ini,
+        &[("app.py", app), ("static/a.txt", "static over uwsgi\n")],
+    );
+    // Static file through the uwsgi protocol, never entering Python.
+    let vars: Vec<(&[u8], &[u8])> = vec![
+        (b"REQUEST_METHOD", b"GET"),
+        (b"REQUEST_URI", b"/static/a.txt"),
+        (b"PATH_INFO", b"/static/a.txt"),
+        (b"SERVER_PROTOCOL", b"HTTP/1.1"),
+        (b"REMOTE_ADDR", b"127.0.0.1"),
+    ];
+    let out = uwsgi_raw(uport, &encode_packet(0, &vars, 0), false);
+    let text_out = String::from_utf8_lossy(&out);
+    assert!(
+        text_out.starts_with("HTTP/1.1 200 OK") && text_out.ends_with("static over uwsgi\n"),
+        "{text_out}"
+    );
+    assert!(s
+        .wait_log("GET /static/a.txt", 5)
+        .contains("via sendfile()"));
+    // A body larger than post-buffering is spooled before the app runs.
+    let body = vec![b'z'; 100_000];
+    let len = body.len().to_string();
+    let vars: Vec<(&[u8], &[u8])> = vec![
+        (b"REQUEST_METHOD", b"POST"),
+        (b"REQUEST_URI", b"/post"),
+        (b"PATH_INFO", b"/post"),
+        (b"SERVER_PROTOCOL", b"HTTP/1.1"),
+        (b"CONTENT_LENGTH", len.as_bytes()),
+    ];
+    let mut packet = encode_packet(0, &vars, 0);
+    packet.extend_from_slice(&body);
+    let out = uwsgi_raw(uport, &packet, false);
+    assert!(
+        split_response(&out).1.starts_with(b"100000 "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        s.log_text().contains("POST /post => generated"),
+        "{}",
+        s.log_text()
+    );
+    // Harakiri applies to uwsgi requests too.
+    let vars: Vec<(&[u8], &[u8])> = vec![
+        (b"REQUEST_METHOD", b"GET"),
+        (b"REQUEST_URI", b"/sleep"),
+        (b"PATH_INFO", b"/sleep"),
+        (b"SERVER_PROTOCOL", b"HTTP/1.1"),
+        (b"REMOTE_ADDR", b"127.0.0.1"),
+    ];
+    let t = Instant::now();
+    let out = uwsgi_raw(uport, &encode_packet(0, &vars, 0), false);
+    assert!(
+        out.is_empty() && t.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        t.elapsed()
+    );
+    let log = s.wait_log("HARAKIRI ON WORKER 1", 10);
+    assert!(log.contains("GET /sleep"), "{log}");
+}
