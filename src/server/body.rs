@@ -46,16 +46,26 @@ pub struct Body<'a> {
 }
 
 impl<'a> Body<'a> {
-    pub fn empty(sock: &'a Socket, buf: &'a mut Vec<u8>, pos: &'a mut usize) -> Body<'a> {
+    fn new(
+        sock: &'a Socket,
+        buf: &'a mut Vec<u8>,
+        pos: &'a mut usize,
+        kind: Kind,
+        send_continue: bool,
+    ) -> Body<'a> {
         Body {
             sock,
             buf,
             pos,
-            kind: Kind::Empty,
-            send_continue: false,
+            kind,
+            send_continue,
             framing_error: None,
             broken: false,
         }
+    }
+
+    pub fn empty(sock: &'a Socket, buf: &'a mut Vec<u8>, pos: &'a mut usize) -> Body<'a> {
+        Body::new(sock, buf, pos, Kind::Empty, false)
     }
 
     pub fn length(
@@ -70,15 +80,7 @@ impl<'a> Body<'a> {
         } else {
             Kind::Length { remaining: len }
         };
-        Body {
-            sock,
-            buf,
-            pos,
-            kind,
-            send_continue,
-            framing_error: None,
-            broken: false,
-        }
+        Body::new(sock, buf, pos, kind, send_continue)
     }
 
     pub fn chunked(
@@ -93,15 +95,7 @@ impl<'a> Body<'a> {
             decoded: Vec::new(),
             dpos: 0,
         };
-        Body {
-            sock,
-            buf,
-            pos,
-            kind,
-            send_continue,
-            framing_error: None,
-            broken: false,
-        }
+        Body::new(sock, buf, pos, kind, send_continue)
     }
 
     /// Reports chunked-framing errors found while reading to `slot`.

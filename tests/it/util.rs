@@ -234,29 +234,9 @@ pub fn split_response(resp: &[u8]) -> (u16, Vec<u8>) {
     (status, resp[body_at..].to_vec())
 }
 
-/// Pids whose parent is `pid`.
+/// Pids whose parent is `pid` (live ones), from /proc.
 pub fn children_of(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        if rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|x| x.parse::<i32>().ok())
-            == Some(pid)
-        {
-            out.push(p);
-        }
-    }
-    out
+    rw::server::process_children(pid)
 }
 
 /// Waits (bounded) for `cond`.
