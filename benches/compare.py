@@ -219,6 +219,8 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
     env: dict[str, str] = {}
     v = str(VENV / "bin")
     if server == "rw":
+        # The same venv the peers run from (its site-packages, not the base interpreter's).
+        env["BENCH_HOME"] = str(VENV)
         if s.unix:
             ini = "rw-uwsgi.ini"
             env.update(BENCH_SOCKET=str(sock), BENCH_APP=app)
