@@ -90,6 +90,10 @@ pub struct BindOptions {
     pub backlog: u32,
     pub chmod: Option<u32>,
     pub so_keepalive: bool,
+    /// TCP_DEFER_ACCEPT seconds (0 = off): the kernel hands over a connection only once its
+    /// first bytes arrived, so a worker never wakes for a connection it cannot read yet.
+    /// Only for protocols where the client speaks first (not the stats socket).
+    pub defer_accept: u32,
 }
 
 /// Environment variable that carries listeners across an exec-reload: `fd=name;fd=name`.
@@ -191,6 +195,19 @@ fn bind_tcp(sa: &SocketAddr, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
     socket::setsockopt(&fd, socket::sockopt::ReuseAddr, &true)?;
     // Accepted sockets inherit it: no setsockopt per connection.
     socket::setsockopt(&fd, socket::sockopt::TcpNoDelay, &true)?;
+    if opts.defer_accept > 0 {
+        let secs = opts.defer_accept as libc::c_int;
+        // SAFETY: setsockopt with a valid int option value on our socket.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                (&secs as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+    }
     if opts.so_keepalive {
         socket::setsockopt(&fd, socket::sockopt::KeepAlive, &true)?;
     }
@@ -312,6 +329,7 @@ mod tests {
             backlog: 16,
             chmod: Some(0o660),
             so_keepalive: false,
+            defer_accept: 0,
         };
         let first = bind_unix(&path, &opts).unwrap();
         let err = bind_unix(&path, &opts).unwrap_err();

@@ -109,6 +109,8 @@ fn start(
         backlog: s.listen,
         chmod: s.chmod_socket,
         so_keepalive: s.so_keepalive,
+        // uWSGI does the same, with socket-timeout as the value.
+        defer_accept: s.socket_timeout.as_secs() as u32,
     };
     if let Some(max) = config::host::somaxconn() {
         if u64::from(s.listen) > max {

@@ -11,7 +11,7 @@ use crate::log::request_line::{self, LogFormat};
 use crate::proto::http::HeadLimits;
 use crate::python;
 use crate::stats::scoreboard::{CoreSlot, Scoreboard, Status};
-use polling::{Event, Events, Poller};
+use polling::{Event, Events, PollMode, Poller};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -148,9 +148,18 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         return Ok(EXIT_GRACEFUL); // told to stop while starting
     }
     let poller = Poller::new()?;
+    // One thread: listeners stay armed (level-triggered) and each wakeup accepts one
+    // connection, so a connection costs epoll_wait + accept4, with no re-arm and no accept4
+    // that ends in EAGAIN. Several threads share the poller in oneshot mode instead, so that a
+    // ready listener wakes one thread, not all of them.
+    let listener_mode = if s.threads == 1 {
+        PollMode::Level
+    } else {
+        PollMode::Oneshot
+    };
     for (i, l) in env.listeners.iter().enumerate() {
         // SAFETY: the listeners outlive the poller (both live until this process exits).
-        unsafe { poller.add(l.raw(), Event::readable(i))? };
+        unsafe { poller.add_with_mode(l.raw(), Event::readable(i), listener_mode)? };
     }
     // SAFETY: the wake pipe lives in `Shared`, as long as the poller.
     unsafe { poller.add(wr.as_raw_fd(), Event::readable(WAKE_KEY))? };
@@ -377,7 +386,15 @@ impl<'a> Shared<'a> {
             }
             let (events, last_sweep) = &mut *leader;
             events.clear();
-            let _ = self.poller.wait(events, Some(Duration::from_secs(1)));
+            // The 1 s tick only serves the sweep of parked connections. A lone thread knows
+            // whether any is parked (it parked them), and polling's timed wait costs two extra
+            // syscalls (timerfd re-arm), so it waits without a tick when none is.
+            let tick = self.settings.threads > 1
+                || self.stopping()
+                || !self.parked.lock().unwrap().is_empty();
+            let _ = self
+                .poller
+                .wait(events, tick.then_some(Duration::from_secs(1)));
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 *last_sweep = Instant::now();
                 self.sweep();
@@ -397,8 +414,9 @@ impl<'a> Shared<'a> {
 
     fn accept(&self, idx: usize, _core: usize) {
         let l = &self.listeners[idx];
+        let level = self.settings.threads == 1;
         let mut accepted = Vec::new();
-        for _ in 0..64 {
+        for _ in 0..if level { 1 } else { 64 } {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
             let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -419,7 +437,7 @@ impl<'a> Shared<'a> {
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             accepted.push(self.new_conn(owned, idx, l.proto, peer_of(&sa)));
         }
-        if !self.stopping() {
+        if !self.stopping() && !level {
             self.rearm_raw(l.raw(), idx);
         }
         if !accepted.is_empty() {

@@ -40,6 +40,8 @@ impl StatsServer {
             backlog: backlog.max(1),
             chmod: None,
             so_keepalive: false,
+            // Stats clients never speak first.
+            defer_accept: 0,
         };
         let l = listen::bind(
             addr,

@@ -904,8 +904,14 @@ fn listen_queue_is_true_on_unix_and_tcp_sockets_under_overload() {
     let _unix: Vec<_> = (0..5)
         .map(|_| std::os::unix::net::UnixStream::connect(s.path("app.sock")).unwrap())
         .collect();
+    // They send a first byte: the listener has TCP_DEFER_ACCEPT (as uWSGI's), so a silent
+    // connection is not in the accept queue yet.
     let _tcp: Vec<_> = (0..3)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+            std::io::Write::write_all(&mut c, b"G").unwrap();
+            c
+        })
         .collect();
     let mut v = Value::Null;
     wait_until(5, "queues seen", || {
