@@ -20,6 +20,20 @@ def application(environ, start_response):
     return [body]
 "#;
 
+/// Runs `rw serve` on `app` with `args` in a temp dir, for configurations that must make it
+/// exit at startup; returns its output.
+fn serve_until_exit(app: &str, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), app).unwrap();
+    let listen = format!("127.0.0.1:{}", crate::util::free_port());
+    crate::util::rw()
+        .args(["serve", "--http-socket", &listen, "--wsgi-file", "app.py"])
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+}
+
 fn pid_of(s: &Server) -> i32 {
     let (status, body) = s.get("/pid");
     assert_eq!(status, 200);
@@ -234,22 +248,7 @@ fn sigterm_reloads_unless_die_on_term() {
 #[test]
 fn need_app_exits_with_the_traceback_and_without_it_requests_get_500() {
     let broken = "import no_such_module_rw\n";
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app.py"), broken).unwrap();
-    let port = crate::util::free_port();
-    let out = crate::util::rw()
-        .args([
-            "serve",
-            "--http-socket",
-            &format!("127.0.0.1:{port}"),
-            "--wsgi-file",
-            "app.py",
-            "--need-app",
-            "--die-on-term",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = serve_until_exit(broken, &["--need-app", "--die-on-term"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("ModuleNotFoundError: No module named 'no_such_module_rw'"),
@@ -390,24 +389,7 @@ fn uid_is_dropped_after_binding_or_refused_with_a_reason() {
         }
         assert_eq!(s.get("/").0, 200);
     } else {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("app.py"), HELLO_APP).unwrap();
-        let port = crate::util::free_port();
-        let out = crate::util::rw()
-            .args([
-                "serve",
-                "--http-socket",
-                &format!("127.0.0.1:{port}"),
-                "--wsgi-file",
-                "app.py",
-                "--uid",
-                "nobody",
-                "--gid",
-                "nogroup",
-            ])
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
+        let out = serve_until_exit(HELLO_APP, &["--uid", "nobody", "--gid", "nogroup"]);
         let t = text(&out);
         assert_eq!(out.status.code(), Some(1), "{t}");
         assert!(
