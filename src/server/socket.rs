@@ -96,26 +96,17 @@ impl Socket {
             .collect();
         let mut slices = &mut slices[..];
         while !slices.is_empty() {
-            // SAFETY: IoSlice is ABI-compatible with iovec; the slices borrow live buffers.
-            let n = unsafe {
-                libc::writev(
-                    self.raw(),
-                    slices.as_ptr().cast(),
-                    slices.len().min(1024) as libc::c_int,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => {
-                        self.wait(libc::POLLOUT)?;
-                        continue;
-                    }
-                    io::ErrorKind::Interrupted => continue,
-                    _ => return Err(e),
+            let n = self.write_op(|| {
+                // SAFETY: IoSlice is ABI-compatible with iovec; the slices borrow live buffers.
+                unsafe {
+                    libc::writev(
+                        self.raw(),
+                        slices.as_ptr().cast(),
+                        slices.len().min(1024) as libc::c_int,
+                    )
                 }
-            }
-            IoSlice::advance_slices(&mut slices, n as usize);
+            })?;
+            IoSlice::advance_slices(&mut slices, n);
         }
         Ok(())
     }
@@ -131,24 +122,31 @@ impl Socket {
         while left > 0 {
             let chunk = left.min(1 << 30) as usize;
             // SAFETY: both fds are open; `off` is a valid in/out offset.
-            let n = unsafe { libc::sendfile(self.raw(), file, &mut off, chunk) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock => {
-                        self.wait(libc::POLLOUT)?;
-                        continue;
-                    }
-                    io::ErrorKind::Interrupted => continue,
-                    _ => return Err(e),
-                }
-            }
+            let n =
+                self.write_op(|| unsafe { libc::sendfile(self.raw(), file, &mut off, chunk) })?;
             if n == 0 {
                 break; // the file shrank
             }
             left -= n as u64;
         }
         Ok(len - left)
+    }
+
+    /// Runs a write-side syscall until it makes progress: on EAGAIN waits (up to the timeout)
+    /// for the socket to take more, on EINTR retries.
+    fn write_op(&self, mut op: impl FnMut() -> isize) -> io::Result<usize> {
+        loop {
+            let n = op();
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT)?,
+                io::ErrorKind::Interrupted => {}
+                _ => return Err(e),
+            }
+        }
     }
 
     /// Waits until the socket is readable/writable, or times out.
