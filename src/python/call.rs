@@ -293,7 +293,7 @@ fn send_item(py: Python<'_>, r: &Responder, item: &Bound<'_, PyAny>, last: bool)
     };
     let data = b.as_bytes();
     let res = r.io(py, |s| {
-        s.send_body(data, false)?;
+        s.send_body(data, false, last)?;
         if last {
             s.finish()?;
         }

@@ -94,8 +94,9 @@ pub trait ResponseSink: Send {
     /// Once, before the first body byte (or at the end when there is no body). Characters are
     /// all `<= U+00FF`; see [`encode_latin1`].
     fn start(&mut self, status: &str, headers: &[(String, String)]) -> std::io::Result<()>;
-    /// One call per non-empty body chunk.
-    fn body(&mut self, chunk: &[u8]) -> std::io::Result<()>;
+    /// One call per non-empty body chunk. `last`: nothing follows but [`Self::finish`], so a
+    /// connection that closes after this response can send the chunk and its close together.
+    fn body(&mut self, chunk: &[u8], last: bool) -> std::io::Result<()>;
     /// `wsgi.file_wrapper` around a regular file: send `len` (`None` = to EOF) bytes of `fd`
     /// from `offset` (sendfile). Returns bytes sent. `call_app` always passes `Some(size - offset)`
     /// computed from `fstat` at that moment.

@@ -196,7 +196,13 @@ impl RespState {
 
     /// Send a body chunk (headers first when needed). Empty chunks send nothing unless
     /// `force_headers` (a `write(b'')` call).
-    pub(crate) fn send_body(&mut self, chunk: &[u8], force_headers: bool) -> Result<(), SendError> {
+    /// `last`: the caller finishes the response right after this chunk.
+    pub(crate) fn send_body(
+        &mut self,
+        chunk: &[u8],
+        force_headers: bool,
+        last: bool,
+    ) -> Result<(), SendError> {
         if self.sink.is_none() {
             return Err(SendError::Finished);
         }
@@ -207,7 +213,7 @@ impl RespState {
             return Ok(());
         }
         self.ensure_headers()?;
-        let r = self.sink()?.body(chunk);
+        let r = self.sink()?.body(chunk, last);
         self.io(r)?;
         self.body_bytes += chunk.len() as u64;
         self.switches += 1;
@@ -251,7 +257,7 @@ impl RespState {
         self.status = Some(ERROR_500_STATUS.to_owned());
         self.code = 500;
         self.headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
-        if self.send_body(ERROR_500_BODY, true).is_ok() {
+        if self.send_body(ERROR_500_BODY, true, true).is_ok() {
             let _ = self.finish();
         }
     }
@@ -451,7 +457,7 @@ impl Responder {
             .cast::<PyBytes>()
             .map_err(|_| type_err("write() argument must be bytes"))?;
         let bytes = b.as_bytes();
-        self.io(py, |s| s.send_body(bytes, true))
+        self.io(py, |s| s.send_body(bytes, true, false))
             .map_err(SendError::into_pyerr)
     }
 }

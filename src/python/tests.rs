@@ -36,7 +36,7 @@ impl ResponseSink for VecSink {
         Ok(())
     }
 
-    fn body(&mut self, chunk: &[u8]) -> io::Result<()> {
+    fn body(&mut self, chunk: &[u8], _last: bool) -> io::Result<()> {
         assert_eq!(self.starts, 1, "body before start");
         assert!(!chunk.is_empty(), "empty chunk sent");
         if self.fail_after.is_some_and(|n| self.chunks >= n) {

@@ -40,20 +40,21 @@ pub enum Next {
     Close,
 }
 
-/// Requests served back to back on one connection before it goes back to the poller: a
-/// client that always has its next request ready must not keep other connections waiting.
-const MAX_IN_A_ROW: u32 = 16;
-
 /// Serves every complete request buffered or readable now on `conn`.
 pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
     let mut head = http::RequestHead::default();
-    let mut in_a_row = 0u32;
+    // Set once a request was answered. The requests of one read(2) are served back to back;
+    // then the connection goes back to the poller, so a client that always has its next
+    // request ready cannot keep other connections waiting.
+    let mut served = false;
     loop {
         if conn.pos > 0 && conn.pos == conn.buf.len() {
             conn.buf.clear();
             conn.pos = 0;
             // Parking is only safe with nothing buffered (the poller sees the socket, not us).
-            if in_a_row >= MAX_IN_A_ROW {
+            // After a response the client rarely has its next request out yet (it is reading
+            // ours), so the poller is asked rather than a read(2) that would find nothing.
+            if served {
                 return Next::Park;
             }
         }
@@ -68,7 +69,7 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 // answered (with `Connection: close`), not dropped.
                 Step::Served(true) => {
                     conn.head_started = None; // the next head gets its own deadline
-                    in_a_row += 1;
+                    served = true;
                     continue;
                 }
                 Step::Served(_) | Step::Close => return Next::Close,
@@ -363,7 +364,7 @@ fn try_static(
                 headers.push(("Content-Type".into(), "text/plain".into()));
                 headers.push(("Content-Length".into(), body.len().to_string()));
                 sink.start(status, &headers)?;
-                sink.body(body)?;
+                sink.body(body, true)?;
                 sent = body.len() as u64;
             }
         }
@@ -463,7 +464,7 @@ fn run_app(
             ];
             let ok = sink
                 .start("500 Internal Server Error", &hdrs)
-                .and_then(|_| sink.body(msg))
+                .and_then(|_| sink.body(msg, true))
                 .and_then(|_| sink.finish())
                 .is_ok();
             let o = python::CallOutcome {

@@ -105,14 +105,17 @@ impl<'a> Sink<'a> {
         self.keep_alive && !self.failed && !self.head_pending && self.remaining.unwrap_or(0) == 0
     }
 
-    fn write(&mut self, parts: &[&[u8]]) -> io::Result<()> {
+    /// `last`: the response ends with these bytes.
+    fn write(&mut self, parts: &[&[u8]], last: bool) -> io::Result<()> {
+        // A response that ends a connection goes out with the close that follows it.
+        let closing = last && !self.keep_alive;
         let r = if self.head_pending {
             let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
             all.push(&self.head);
             all.extend_from_slice(parts);
-            self.sock.write_all_vectored(&all)
+            self.sock.write_all_vectored_then(&all, closing)
         } else {
-            self.sock.write_all_vectored(parts)
+            self.sock.write_all_vectored_then(parts, closing)
         };
         match r {
             Ok(()) => {
@@ -240,7 +243,7 @@ impl crate::python::ResponseSink for Sink<'_> {
         Ok(())
     }
 
-    fn body(&mut self, chunk: &[u8]) -> io::Result<()> {
+    fn body(&mut self, chunk: &[u8], last: bool) -> io::Result<()> {
         if self.substitute_refusal() || !self.body_allowed || chunk.is_empty() {
             return Ok(());
         }
@@ -256,9 +259,9 @@ impl crate::python::ResponseSink for Sink<'_> {
         }
         if self.chunked {
             let size = format!("{:x}\r\n", chunk.len());
-            self.write(&[size.as_bytes(), chunk, b"\r\n"])
+            self.write(&[size.as_bytes(), chunk, b"\r\n"], false)
         } else {
-            self.write(&[chunk])
+            self.write(&[chunk], last)
         }
     }
 
@@ -270,9 +273,9 @@ impl crate::python::ResponseSink for Sink<'_> {
         let len = self.take_from_remaining(len);
         if self.chunked {
             let size = format!("{len:x}\r\n");
-            self.write(&[size.as_bytes()])?;
+            self.write(&[size.as_bytes()], false)?;
         } else if self.head_pending {
-            self.write(&[])?;
+            self.write(&[], false)?;
         }
         let sent = self
             .sock
@@ -287,7 +290,7 @@ impl crate::python::ResponseSink for Sink<'_> {
             ));
         }
         if self.chunked {
-            self.write(&[b"\r\n"])?;
+            self.write(&[b"\r\n"], false)?;
         }
         Ok(sent)
     }
@@ -295,9 +298,9 @@ impl crate::python::ResponseSink for Sink<'_> {
     fn finish(&mut self) -> io::Result<()> {
         self.substitute_refusal();
         if self.chunked {
-            self.write(&[b"0\r\n\r\n"])
+            self.write(&[b"0\r\n\r\n"], true)
         } else if self.head_pending {
-            self.write(&[])
+            self.write(&[], true)
         } else {
             Ok(())
         }

@@ -2,6 +2,7 @@
 //! connection (oneshot). A free thread takes the next ready event and serves that connection to
 //! the end; idle keep-alive connections never hold a thread.
 
+use super::epoll::{Events, Mode, Poller};
 use super::listen::{Listener, Proto};
 use super::request::{self, Conn, LogInfo, Next};
 use super::settings::Settings;
@@ -11,10 +12,9 @@ use crate::log::request_line::{self, LogFormat};
 use crate::proto::http::HeadLimits;
 use crate::python;
 use crate::stats::scoreboard::{CoreSlot, Scoreboard, Status};
-use polling::{Event, Events, PollMode, Poller};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -72,6 +72,9 @@ pub struct Shared<'a> {
     log_format: Option<LogFormat>,
     listeners: &'a [Listener],
     poller: Poller,
+    /// How sockets are registered: [`Mode::Level`] for a lone thread (registered once, never
+    /// re-armed), [`Mode::Oneshot`] when threads share the poller.
+    mode: Mode,
     parked: Mutex<HashMap<usize, Conn>>,
     queue: Mutex<VecDeque<Work>>,
     leader: Mutex<(Events, Instant)>,
@@ -148,21 +151,20 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         return Ok(EXIT_GRACEFUL); // told to stop while starting
     }
     let poller = Poller::new()?;
-    // One thread: listeners stay armed (level-triggered) and each wakeup accepts one
+    // One thread: every socket stays armed (level-triggered) and each wakeup accepts one
     // connection, so a connection costs epoll_wait + accept4, with no re-arm and no accept4
-    // that ends in EAGAIN. Several threads share the poller in oneshot mode instead, so that a
-    // ready listener wakes one thread, not all of them.
-    let listener_mode = if s.threads == 1 {
-        PollMode::Level
+    // that ends in EAGAIN, and a keep-alive connection is registered once. Several threads
+    // share the poller in oneshot mode instead, so that a ready socket wakes one thread, not
+    // all of them.
+    let mode = if s.threads == 1 {
+        Mode::Level
     } else {
-        PollMode::Oneshot
+        Mode::Oneshot
     };
     for (i, l) in env.listeners.iter().enumerate() {
-        // SAFETY: the listeners outlive the poller (both live until this process exits).
-        unsafe { poller.add_with_mode(l.raw(), Event::readable(i), listener_mode)? };
+        poller.add(l.raw(), i, mode)?;
     }
-    // SAFETY: the wake pipe lives in `Shared`, as long as the poller.
-    unsafe { poller.add(wr.as_raw_fd(), Event::readable(WAKE_KEY))? };
+    poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
     let base = s
         .chdir
         .clone()
@@ -193,9 +195,10 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         log_format: s.log_format.as_deref().map(LogFormat::parse),
         listeners: env.listeners,
         poller,
+        mode,
         parked: Mutex::new(HashMap::new()),
         queue: Mutex::new(VecDeque::new()),
-        leader: Mutex::new((Events::new(), Instant::now())),
+        leader: Mutex::new((Events::with_capacity(256), Instant::now())),
         next_key: AtomicUsize::new(env.listeners.len() + 1),
         stopping: AtomicBool::new(false),
         wake: (wr, ww),
@@ -328,12 +331,10 @@ impl<'a> Shared<'a> {
             .store(Status::Cursed as u32, Relaxed);
         self.scoreboard.worker(self.id).accepting.store(0, Relaxed);
         for l in self.listeners {
-            // SAFETY: the listener is still open; we only stop watching it.
-            let _ = self
-                .poller
-                .delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(l.raw()) });
+            let _ = self.poller.delete(l.raw());
         }
-        let _ = self.poller.notify();
+        // Wakes the thread waiting in the poller, which may be another one.
+        let _ = nix::unistd::write(&self.wake.1, &[1]);
     }
 
     fn thread_loop(&self, core: usize) {
@@ -347,8 +348,8 @@ impl<'a> Shared<'a> {
                 Work::Event(WAKE_KEY) => {
                     let mut b = [0u8; 64];
                     while nix::unistd::read(&self.wake.0, &mut b).is_ok_and(|n| n > 0) {}
-                    if !self.stopping() {
-                        self.rearm_raw(self.wake.0.as_raw_fd(), WAKE_KEY);
+                    if !self.stopping() && self.mode == Mode::Oneshot {
+                        let _ = self.poller.rearm(self.wake.0.as_raw_fd(), WAKE_KEY);
                     }
                 }
                 Work::Event(key) => {
@@ -385,22 +386,14 @@ impl<'a> Shared<'a> {
                 return None;
             }
             let (events, last_sweep) = &mut *leader;
-            events.clear();
-            // The 1 s tick only serves the sweep of parked connections. A lone thread knows
-            // whether any is parked (it parked them), and polling's timed wait costs two extra
-            // syscalls (timerfd re-arm), so it waits without a tick when none is.
-            let tick = self.settings.threads > 1
-                || self.stopping()
-                || !self.parked.lock().unwrap().is_empty();
-            let _ = self
-                .poller
-                .wait(events, tick.then_some(Duration::from_secs(1)));
+            // The 1 s tick serves the sweep of parked connections.
+            let _ = self.poller.wait(events, Some(Duration::from_secs(1)));
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 *last_sweep = Instant::now();
                 self.sweep();
             }
             let mut q = self.queue.lock().unwrap();
-            q.extend(events.iter().map(|e| Work::Event(e.key)));
+            q.extend(events.keys().map(Work::Event));
             if let Some(w) = q.pop_front() {
                 return Some(w);
             }
@@ -414,7 +407,7 @@ impl<'a> Shared<'a> {
 
     fn accept(&self, idx: usize, _core: usize) {
         let l = &self.listeners[idx];
-        let level = self.settings.threads == 1;
+        let level = self.mode == Mode::Level;
         let mut accepted = Vec::new();
         for _ in 0..if level { 1 } else { 64 } {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
@@ -438,7 +431,7 @@ impl<'a> Shared<'a> {
             accepted.push(self.new_conn(owned, idx, l.proto, peer_of(&sa)));
         }
         if !self.stopping() && !level {
-            self.rearm_raw(l.raw(), idx);
+            let _ = self.poller.rearm(l.raw(), idx);
         }
         if !accepted.is_empty() {
             self.queue
@@ -488,18 +481,18 @@ impl<'a> Shared<'a> {
                 conn.registered = true;
                 let mut parked = self.parked.lock().unwrap();
                 parked.insert(key, conn);
-                // Armed after insertion: an event firing at once finds the connection.
+                // Armed after insertion: an event firing at once finds the connection. The
+                // socket is deleted from the poller before it is closed (`close`), so the
+                // registration never outlives the fd.
                 if first_wait {
-                    // SAFETY: the socket is deleted from the poller before it is closed
-                    // (`close`), so the registration never outlives the fd.
-                    if unsafe { self.poller.add(fd, Event::readable(key)) }.is_err() {
+                    if self.poller.add(fd, key, self.mode).is_err() {
                         if let Some(c) = parked.remove(&key) {
                             drop(parked);
                             self.close(c);
                         }
                     }
-                } else {
-                    self.rearm_raw(fd, key);
+                } else if self.mode == Mode::Oneshot {
+                    let _ = self.poller.rearm(fd, key);
                 }
             }
             _ => self.close(conn),
@@ -508,16 +501,9 @@ impl<'a> Shared<'a> {
 
     fn close(&self, conn: Conn) {
         if conn.registered {
-            let _ = self.poller.delete(conn.sock.fd());
+            let _ = self.poller.delete(conn.sock.raw());
         }
         drop(conn);
-    }
-
-    fn rearm_raw(&self, fd: RawFd, key: usize) {
-        // SAFETY: fd is open for the duration of the call (owned by a parked conn, a listener
-        // or the wake pipe).
-        let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let _ = self.poller.modify(b, Event::readable(key));
     }
 
     /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408); when
