@@ -6,6 +6,7 @@ use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use pyo3::exceptions::{PyOSError, PyStopIteration};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -13,6 +14,16 @@ use super::BodySource;
 
 /// How much is pulled from the source at a time when looking for a newline.
 const FILL_CHUNK: usize = 8192;
+
+/// Largest `read()` whose bytes object is allocated at its final size before reading.
+const MAX_EXACT_READ: u64 = 64 << 20;
+
+/// The buffer of a bytes object being filled with the GIL released. Only this request's
+/// `read` knows the object, which no Python code can reach until it is returned.
+struct FillPtr(*mut u8);
+
+// SAFETY: see `FillPtr`: the buffer is used by one thread at a time, while its object is alive.
+unsafe impl Send for FillPtr {}
 
 /// Lifetime-erased pointer to the request's body source.
 ///
@@ -122,6 +133,43 @@ impl InputState {
         r.map(|n| n > 0)
     }
 
+    /// How many bytes `read(size)` will return, when the source knows its length; None for a
+    /// body of unknown length (chunked) or one too large to allocate up front.
+    fn exact_read_len(&mut self, size: Option<usize>) -> Result<Option<usize>, ReadError> {
+        if self.src.is_none() {
+            return Err(ReadError::Finished);
+        }
+        let Some(hint) = self.remaining_hint() else {
+            return Ok(None);
+        };
+        let all = self.buffered().len() as u64 + hint;
+        let len = size.map_or(all, |n| all.min(n as u64));
+        Ok((len <= MAX_EXACT_READ).then_some(len as usize))
+    }
+
+    /// Fills `dst` from the buffer, then the source; returns the bytes written (fewer only at
+    /// end of body).
+    fn read_into(&mut self, dst: &mut [u8]) -> Result<usize, ReadError> {
+        let take = self.buffered().len().min(dst.len());
+        dst[..take].copy_from_slice(&self.buf[self.pos..self.pos + take]);
+        self.pos += take;
+        self.consumed += take as u64;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let mut filled = take;
+        while filled < dst.len() {
+            let got = self.source_read(&mut dst[filled..])?;
+            if got == 0 {
+                break;
+            }
+            filled += got;
+            self.consumed += got as u64;
+        }
+        Ok(filled)
+    }
+
     /// `read(size)`; `None` = everything left.
     fn read(&mut self, size: Option<usize>) -> Result<Vec<u8>, ReadError> {
         if self.src.is_none() {
@@ -226,6 +274,41 @@ pub(crate) struct Input {
 }
 
 impl Input {
+    /// `read()` of a known length: the bytes object is made at its final size and filled
+    /// straight from the socket, with no zeroed buffer and no copy.
+    fn read_exact_len<'py>(
+        &self,
+        py: Python<'py>,
+        len: usize,
+    ) -> Result<Bound<'py, PyBytes>, ReadError> {
+        if len == 0 {
+            return Ok(PyBytes::new(py, b""));
+        }
+        // SAFETY: a NULL source asks for a new, uninitialised bytes object of `len` bytes.
+        let raw =
+            unsafe { ffi::PyBytes_FromStringAndSize(std::ptr::null(), len as ffi::Py_ssize_t) };
+        if raw.is_null() {
+            // Out of memory: the Python error is replaced by an OSError from the caller.
+            drop(PyErr::take(py));
+            return Err(ReadError::Io(ErrorKind::OutOfMemory.into()));
+        }
+        // SAFETY: `raw` is a new reference to a bytes object; the Bound owns it from here.
+        let obj = unsafe { Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyBytes>() };
+        // SAFETY: `raw` is a bytes object, whose buffer holds `len` bytes (+ a NUL).
+        let dst = FillPtr(unsafe { ffi::PyBytes_AsString(raw) }.cast());
+        let filled = self.with_state(py, move |s| {
+            let dst = dst;
+            // SAFETY: see `FillPtr`: `len` writable bytes, no other user until we return.
+            s.read_into(unsafe { std::slice::from_raw_parts_mut(dst.0, len) })
+        })?;
+        if filled == len {
+            return Ok(obj);
+        }
+        // The body ended early (another thread read part of it): a bytes object of the size
+        // that arrived.
+        Ok(PyBytes::new(py, &obj.as_bytes()[..filled]))
+    }
+
     /// Wrap the body source of the current request.
     ///
     /// # Safety
@@ -298,9 +381,14 @@ impl Input {
         if n == Some(0) {
             return Ok(PyBytes::new(py, b""));
         }
-        let data = self
-            .with_state(py, |s| s.read(n))
-            .map_err(|e| e.into_pyerr("read", size.unwrap_or(-1)))?;
+        let err = |e: ReadError| e.into_pyerr("read", size.unwrap_or(-1));
+        let exact = lock_detached(py, &self.state)
+            .exact_read_len(n)
+            .map_err(err)?;
+        if let Some(len) = exact {
+            return self.read_exact_len(py, len).map_err(err);
+        }
+        let data = self.with_state(py, |s| s.read(n)).map_err(err)?;
         Ok(PyBytes::new(py, &data))
     }
 

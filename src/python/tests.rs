@@ -82,6 +82,9 @@ struct SliceSource {
     data: Vec<u8>,
     pos: usize,
     max: usize,
+    /// None: the length is unknown (chunked). Some(x): the source claims x bytes more than
+    /// it has (0: a Content-Length body).
+    hint_extra: Option<usize>,
 }
 
 impl SliceSource {
@@ -90,11 +93,17 @@ impl SliceSource {
             data: data.to_vec(),
             pos: 0,
             max,
+            hint_extra: None,
         }
     }
 }
 
 impl BodySource for SliceSource {
+    fn size_hint(&self) -> Option<u64> {
+        self.hint_extra
+            .map(|x| (self.data.len() - self.pos + x) as u64)
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = buf.len().min(self.max).min(self.data.len() - self.pos);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
@@ -172,9 +181,17 @@ fn run_with(
     app: &App,
     vars: &[(Vec<u8>, Vec<u8>)],
     body: &[u8],
+    sink: VecSink,
+) -> (CallOutcome, VecSink) {
+    run_with_source(app, vars, SliceSource::new(body, 3), sink)
+}
+
+fn run_with_source(
+    app: &App,
+    vars: &[(Vec<u8>, Vec<u8>)],
+    mut src: SliceSource,
     mut sink: VecSink,
 ) -> (CallOutcome, VecSink) {
-    let mut src = SliceSource::new(body, 3);
     let out = call_app(app, ctx(), vars, &mut src, &mut sink, 2);
     (out, sink)
 }
@@ -600,32 +617,23 @@ def application(environ, start_response):
 "#,
     );
     let body = b"line one\nline two is longer\nthree\n\nlast-no-newline";
-    let (out, _) = run_with(
-        &app,
-        &vars(&[("PATH_INFO", "/mixed")]),
-        body,
-        VecSink::default(),
-    );
-    assert!(out.finished);
-    let (_, _) = run_with(
-        &app,
-        &vars(&[("PATH_INFO", "/iter")]),
-        body,
-        VecSink::default(),
-    );
-    let (_, _) = run_with(
-        &app,
-        &vars(&[("PATH_INFO", "/readall")]),
-        body,
-        VecSink::default(),
-    );
-    let (_, _) = run_with(
-        &app,
-        &vars(&[("PATH_INFO", "/hint")]),
-        body,
-        VecSink::default(),
-    );
+    // The same reads over a body of unknown length (chunked: read() grows a buffer), a
+    // Content-Length body (read() fills a bytes object of the final size) and one that ends
+    // before its announced length.
+    for hint_extra in [None, Some(0), Some(7)] {
+        for path in ["/mixed", "/iter", "/readall", "/hint"] {
+            let mut src = SliceSource::new(body, 3);
+            src.hint_extra = hint_extra;
+            let (out, _) =
+                run_with_source(&app, &vars(&[("PATH_INFO", path)]), src, VecSink::default());
+            assert!(out.finished, "{path} {hint_extra:?}");
+        }
+    }
     let ev = events(&m);
+    assert_eq!(ev.len(), 12);
+    for (i, e) in ev[4..].iter().enumerate() {
+        assert_eq!(e, &ev[i % 4], "run {i} with a known length");
+    }
     assert_eq!(
         ev[0],
         "[b'', b'lin', b'e one\\n', b'line', b' two is longer\\n', b'three\\n', b'\\n', b'last-no-newline', b'', b'']"
