@@ -52,7 +52,7 @@ def start_rw(tmp: Path, ports: C.Ports, prefix: list[str], extra_env: dict | Non
              ) -> tuple[C.Proc, tuple[str, int]]:
     port = ports.take()
     env = os.environ | (extra_env or {}) | {"BENCH_ADDR": f"127.0.0.1:{port}", "BENCH_APP": str(C.BENCH / "hello.py"),
-                        "BENCH_THREADS": "1"}
+                        "BENCH_THREADS": "1", "BENCH_HOME": str(C.VENV)}
     cmd = ["taskset", "-c", C.SERVER_CPU, *prefix, str(C.RW), "serve", "--ini", str(C.BENCH / "rw-http.ini")]
     p = C.spawn(f"rw-{port}", cmd, env, C.BENCH, tmp)
     addr = ("127.0.0.1", port)

@@ -46,7 +46,7 @@ pub struct RequestRecord<'a> {
     /// Transfer mechanism shown as ` via NAME() ` (e.g. `"sendfile"`, `"offload"`, `"route"`).
     pub via: Option<&'static str>,
     /// Request vars, for `%(var.NAME)`, `host`, `uagent`, `referer` and `cl`.
-    pub vars: &'a [(Vec<u8>, Vec<u8>)],
+    pub vars: &'a [crate::proto::Var<'a>],
     pub rss: u64,
     pub vsz: u64,
     /// `memory-report`: prefix the default line with address-space and RSS usage.
@@ -331,8 +331,8 @@ fn push_var(out: &mut Vec<u8>, var: Var, r: &RequestRecord) {
 fn lookup<'a>(r: &RequestRecord<'a>, name: &[u8]) -> Option<&'a [u8]> {
     r.vars
         .iter()
-        .find(|(key, _)| key.as_slice() == name)
-        .map(|(_, value)| value.as_slice())
+        .find(|(key, _)| &key[..] == name)
+        .map(|(_, value)| &value[..])
 }
 
 /// Missing and empty values print `-`, as in uWSGI's log-format.
@@ -544,7 +544,7 @@ mod tests {
         buf[..n].iter().map(|&c| c as u8 as char).collect()
     }
 
-    fn reference_record(vars: &[(Vec<u8>, Vec<u8>)]) -> RequestRecord<'_> {
+    fn reference_record<'a>(vars: &'a [crate::proto::Var<'a>]) -> RequestRecord<'a> {
         RequestRecord {
             pid: 9194,
             worker_id: 1,
@@ -676,7 +676,7 @@ mod tests {
         );
         assert!(line.contains(" (\\x07bell) "), "{line}");
 
-        let vars = [(b"HTTP_X_TEST".to_vec(), b"a\x1b]0;pwned\x07".to_vec())];
+        let vars = [(b"HTTP_X_TEST"[..].into(), b"a\x1b]0;pwned\x07"[..].into())];
         let r = reference_record(&vars);
         assert_eq!(formatted("%(var.HTTP_X_TEST)", &r), "a\\x1b]0;pwned\\x07\n");
     }
@@ -684,8 +684,8 @@ mod tests {
     #[test]
     fn apache_combined_example() {
         let vars = [
-            (b"HTTP_USER_AGENT".to_vec(), b"curl/7.88.1".to_vec()),
-            (b"HTTP_HOST".to_vec(), b"localhost".to_vec()),
+            (b"HTTP_USER_AGENT"[..].into(), b"curl/7.88.1"[..].into()),
+            (b"HTTP_HOST"[..].into(), b"localhost"[..].into()),
         ];
         let mut r = reference_record(&vars);
         let sec = 1_795_934_624; // 2026-11-29 06:43:44 UTC
@@ -724,11 +724,11 @@ mod tests {
     #[test]
     fn request_vars_and_fallbacks() {
         let vars = [
-            (b"HTTP_X_TEST".to_vec(), b"hello".to_vec()),
-            (b"HTTP_X_EMPTY".to_vec(), b"".to_vec()),
-            (b"SERVER_NAME".to_vec(), b"vm".to_vec()),
-            (b"CONTENT_LENGTH".to_vec(), b"12".to_vec()),
-            (b"HTTP_X_TEST".to_vec(), b"second".to_vec()),
+            (b"HTTP_X_TEST"[..].into(), b"hello"[..].into()),
+            (b"HTTP_X_EMPTY"[..].into(), b""[..].into()),
+            (b"SERVER_NAME"[..].into(), b"vm"[..].into()),
+            (b"CONTENT_LENGTH"[..].into(), b"12"[..].into()),
+            (b"HTTP_X_TEST"[..].into(), b"second"[..].into()),
         ];
         let r = reference_record(&vars);
         assert_eq!(
@@ -739,7 +739,7 @@ mod tests {
             "hello|-|-|vm|12\n"
         );
         assert_eq!(formatted("%(nosuchvar) %(modifier1) %()", &r), "- - -\n");
-        let with_host = [(b"HTTP_HOST".to_vec(), b"example.org".to_vec())];
+        let with_host = [(b"HTTP_HOST"[..].into(), b"example.org"[..].into())];
         assert_eq!(
             formatted("%(host) %(cl)", &reference_record(&with_host)),
             "example.org -\n"

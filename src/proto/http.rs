@@ -10,7 +10,10 @@ use std::fmt;
 mod environ;
 mod response;
 
-pub use environ::{header_cgi_name, header_cgi_name_into, percent_decode, percent_decode_into};
+pub use environ::{
+    common_header_cgi_name, header_cgi_name, header_cgi_name_into, percent_decode,
+    percent_decode_into,
+};
 
 pub use response::{
     error_response, reason_phrase, response_framing, validate_header, validate_status,

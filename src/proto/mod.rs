@@ -6,3 +6,7 @@ pub mod uwsgi;
 
 #[cfg(test)]
 mod testutil;
+
+/// One CGI var of a request (key, value), borrowed from the bytes it was parsed from where it
+/// can be: a request's vars then cost no allocation each.
+pub type Var<'a> = (std::borrow::Cow<'a, [u8]>, std::borrow::Cow<'a, [u8]>);

@@ -19,22 +19,20 @@ pub const HEADER_LEN: usize = 4;
 /// A parsed packet. `modifier1` 0 is WSGI; the caller rejects any other (uWSGI logs
 /// `unavailable modifier requested`).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct Packet {
+pub struct Packet<'a> {
     /// Request type; 0 = Python/WSGI.
     pub modifier1: u8,
     /// 0 for normal requests.
     pub modifier2: u8,
-    /// Vars in packet order (order matters: environ is built in this order, duplicates included).
-    pub vars: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Vars in packet order (order matters: environ is built in this order, duplicates included),
+    /// borrowed from the parsed buffer.
+    pub vars: Vec<(&'a [u8], &'a [u8])>,
 }
 
-impl Packet {
+impl Packet<'_> {
     /// The first value for `key` (exact, case-sensitive like CGI).
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.vars
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_slice())
+        self.vars.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
 
@@ -123,7 +121,10 @@ impl std::error::Error for UwsgiError {}
 /// buffer; works however the bytes were split). `Ok(Some((packet, consumed)))`: the body starts at
 /// `buf[consumed..]`. The size checks fire as soon as the 4-byte header is in, before waiting for
 /// the block.
-pub fn parse_packet(buf: &[u8], max_block: usize) -> Result<Option<(Packet, usize)>, UwsgiError> {
+pub fn parse_packet(
+    buf: &[u8],
+    max_block: usize,
+) -> Result<Option<(Packet<'_>, usize)>, UwsgiError> {
     let Some(&[modifier1, lo, hi, modifier2]) = buf.get(..HEADER_LEN) else {
         return Ok(None);
     };
@@ -140,13 +141,12 @@ pub fn parse_packet(buf: &[u8], max_block: usize) -> Result<Option<(Packet, usiz
     let Some(block) = buf.get(HEADER_LEN..HEADER_LEN + size) else {
         return Ok(None);
     };
-    let mut vars = Vec::new();
+    let mut vars = Vec::with_capacity(32);
     for var in Vars::new(block) {
         if vars.len() == MAX_VARS {
             return Err(UwsgiError::TooManyVars);
         }
-        let (k, v) = var?;
-        vars.push((k.to_vec(), v.to_vec()));
+        vars.push(var?);
     }
     let packet = Packet {
         modifier1,

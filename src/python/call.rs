@@ -33,7 +33,7 @@ use super::{BodySource, CallOutcome, ResponseSink};
 pub fn call_app(
     app: &App,
     ctx: &WorkerContext,
-    vars: &[(Vec<u8>, Vec<u8>)],
+    vars: &[crate::proto::Var<'_>],
     input: &mut dyn BodySource,
     sink: &mut dyn ResponseSink,
     core_id: u32,
@@ -113,7 +113,7 @@ fn run(
     py: Python<'_>,
     app: &App,
     ctx: &WorkerContext,
-    vars: &[(Vec<u8>, Vec<u8>)],
+    vars: &[crate::proto::Var<'_>],
     inp: &Bound<'_, Input>,
     resp: &Bound<'_, Responder>,
     core_id: u32,

@@ -241,7 +241,7 @@ fn is_reserved(k: &[u8]) -> bool {
 pub(crate) fn build_environ<'py>(
     py: Python<'py>,
     ctx: &WorkerContext,
-    vars: &[(Vec<u8>, Vec<u8>)],
+    vars: &[crate::proto::Var<'_>],
     input: &Bound<'py, PyAny>,
     core_id: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
@@ -255,15 +255,15 @@ pub(crate) fn build_environ<'py>(
             continue; // the per-worker wsgi.*/uwsgi.* constants win, as merged below
         }
         let val = latin1(py, v)?;
-        match o.keys.get(k.as_slice()) {
+        match o.keys.get(&k[..]) {
             Some(key) => env.set_item(key.bind(py), &val)?,
             None => env.set_item(latin1(py, k)?, &val)?,
         }
-        match k.as_slice() {
+        match &k[..] {
             b"UWSGI_SCHEME" if !v.is_empty() => uwsgi_scheme = Some(val),
             b"HTTPS" => https_on = v.eq_ignore_ascii_case(b"on") || v.first() == Some(&b'1'),
             b"REQUEST_SCHEME" => {
-                req_scheme_https = match v.as_slice() {
+                req_scheme_https = match &v[..] {
                     b"https" => Some(true),
                     b"http" => Some(false),
                     _ => req_scheme_https,

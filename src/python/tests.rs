@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 
 use super::*;
+use crate::proto::Var;
 
 // ---------------------------------------------------------------------------------------------
 // Server-side test doubles.
@@ -155,8 +156,8 @@ fn load(src: &str) -> (App, String) {
     (app, app::file_module_name(&path.to_string_lossy()))
 }
 
-fn vars(extra: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v: Vec<(Vec<u8>, Vec<u8>)> = [
+fn vars(extra: &[(&str, &str)]) -> Vec<Var<'static>> {
+    let mut v: Vec<Var<'static>> = [
         ("REQUEST_METHOD", "GET"),
         ("REQUEST_URI", "/x?a=1"),
         ("PATH_INFO", "/x"),
@@ -169,26 +170,21 @@ fn vars(extra: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
         ("HTTP_HOST", "localhost"),
     ]
     .iter()
-    .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+    .map(|(k, v)| (k.as_bytes().to_vec().into(), v.as_bytes().to_vec().into()))
     .collect();
     for (k, val) in extra {
-        v.push((k.as_bytes().to_vec(), val.as_bytes().to_vec()));
+        v.push((k.as_bytes().to_vec().into(), val.as_bytes().to_vec().into()));
     }
     v
 }
 
-fn run_with(
-    app: &App,
-    vars: &[(Vec<u8>, Vec<u8>)],
-    body: &[u8],
-    sink: VecSink,
-) -> (CallOutcome, VecSink) {
+fn run_with(app: &App, vars: &[Var<'_>], body: &[u8], sink: VecSink) -> (CallOutcome, VecSink) {
     run_with_source(app, vars, SliceSource::new(body, 3), sink)
 }
 
 fn run_with_source(
     app: &App,
-    vars: &[(Vec<u8>, Vec<u8>)],
+    vars: &[Var<'_>],
     mut src: SliceSource,
     mut sink: VecSink,
 ) -> (CallOutcome, VecSink) {
@@ -789,9 +785,9 @@ def application(environ, start_response):
 "#,
     );
     let mut v = vars(&[("UWSGI_SCHEME", "https")]);
-    v.push((b"HTTP_X_LATIN".to_vec(), b"caf\xe9 \xff".to_vec()));
-    v.push((b"HTTP_X_\xff".to_vec(), b"1".to_vec()));
-    v.push((b"wsgi.input".to_vec(), b"spoofed".to_vec()));
+    v.push((b"HTTP_X_LATIN"[..].into(), b"caf\xe9 \xff"[..].into()));
+    v.push((b"HTTP_X_\xff"[..].into(), b"1"[..].into()));
+    v.push((b"wsgi.input"[..].into(), b"spoofed"[..].into()));
     let (out, _) = run_with(&app, &v, b"", VecSink::default());
     assert!(out.finished && !out.exception);
     let ev = events(&m);

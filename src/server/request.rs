@@ -9,8 +9,9 @@ use super::static_files::Resolution;
 use super::worker::Shared;
 use crate::log::request_line::RequestRecord;
 use crate::proto::chunked::ChunkedDecoder;
-use crate::proto::{http, uwsgi};
+use crate::proto::{http, uwsgi, Var};
 use crate::python::{self, ResponseSink};
+use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -76,7 +77,7 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
             }
         }
         let old = conn.buf.len();
-        let want = (w.settings.buffer_size + 1).max(4096);
+        let want = w.read_size;
         if old - conn.pos >= want * 4 {
             return Next::Close; // the parser would have answered already; defensive bound
         }
@@ -168,7 +169,7 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
             return Step::Close;
         }
     }
-    let vars = http_vars(conn, w, head);
+    let vars = http_vars(&conn.peer_addr, &conn.peer_port, conn.listener, w, head);
     let send_continue = head.expect_continue;
     let framing_error = FramingError::new();
     let Conn { sock, buf, pos, .. } = conn;
@@ -208,25 +209,42 @@ fn check_buffered_chunks(buffered: &[u8], limit: Option<u64>) -> Result<(), http
 }
 
 fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
-    let (packet, consumed) =
-        match uwsgi::parse_packet(&conn.buf[conn.pos..], w.settings.buffer_size) {
-            Ok(None) => return Step::NeedMore,
-            Ok(Some(p)) => p,
-            Err(e) => {
-                eprintln!(
-                    "uwsgi: {e} (from {})",
-                    crate::log::sanitize::escaped(&conn.peer_addr)
-                );
-                return Step::Close;
-            }
-        };
+    // The vars borrow the packet's bytes while the body is read through the connection's
+    // buffer: the head buffer moves out, and what follows the packet goes to a fresh one.
+    let head = std::mem::take(&mut conn.buf);
+    let parsed = uwsgi::parse_packet(&head[conn.pos..], w.settings.buffer_size);
+    let (packet, consumed) = match parsed {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            conn.buf = head;
+            return Step::NeedMore;
+        }
+        Err(e) => {
+            eprintln!(
+                "uwsgi: {e} (from {})",
+                crate::log::sanitize::escaped(&conn.peer_addr)
+            );
+            conn.buf = head;
+            return Step::Close;
+        }
+    };
+    let mut rest = w.take_buf();
+    rest.extend_from_slice(&head[conn.pos + consumed..]);
+    conn.buf = rest;
+    conn.pos = 0;
+    let step = uwsgi_request(conn, w, core, packet);
+    w.recycle_buf(head);
+    step
+}
+
+/// Serves the request of a parsed uwsgi packet, its body (if any) in `conn.buf`.
+fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet<'_>) -> Step {
     if packet.modifier1 != 0 {
         eprintln!("-- unavailable modifier requested: {} --", packet.modifier1);
         return Step::Close;
     }
     let start = Instant::now();
     let start_us = super::process::now_us();
-    conn.pos += consumed;
     let len = match uwsgi::content_length(&packet.vars) {
         Ok(n) => n,
         Err(e) => {
@@ -238,77 +256,75 @@ fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
         eprintln!("Invalid (too big) CONTENT_LENGTH. skip.");
         return Step::Close;
     }
-    let mut vars = packet.vars;
-    w.filter_magic_vars(&mut vars);
-    let get = |k: &[u8]| {
-        vars.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &[u8]| packet.get(k).unwrap_or(b"");
     let protocol = get(b"SERVER_PROTOCOL");
     let method = get(b"REQUEST_METHOD");
     let uri = get(b"REQUEST_URI");
-    let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"").to_vec();
+    let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"");
+    let ims = packet.get(b"HTTP_IF_MODIFIED_SINCE");
+    let peer = get(b"REMOTE_ADDR");
+    let mut vars: Vec<Var<'_>> = packet
+        .vars
+        .iter()
+        .map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+        .collect();
+    w.filter_magic_vars(&mut vars);
     w.begin_request(); // one request per connection: nothing to announce
     let sreq = sink::Request {
         minor: 1,
         is_head: method == b"HEAD",
         keep_alive: false,
-        raw_protocol: Some(&protocol),
+        raw_protocol: Some(protocol),
     };
-    let ims = vars
-        .iter()
-        .find(|(k, _)| k == b"HTTP_IF_MODIFIED_SINCE")
-        .map(|(_, v)| v.clone());
-    let peer = get(b"REMOTE_ADDR");
     if let Some(step) = try_static(
-        conn,
-        w,
-        core,
-        &method,
-        &raw_path,
-        &sreq,
-        ims.as_deref(),
-        start,
-        start_us,
-        &protocol,
-        &uri,
+        conn, w, core, method, raw_path, &sreq, ims, start, start_us, protocol, uri,
     ) {
         return step;
     }
     let Conn { sock, buf, pos, .. } = conn;
     let body = Body::length(sock, buf, pos, len, false);
-    run_app(
-        w, core, sock, vars, body, sreq, &peer, start, start_us, None,
-    );
+    run_app(w, core, sock, vars, body, sreq, peer, start, start_us, None);
     // One request per uwsgi connection; whatever follows the body is discarded (uWSGI #2336).
     Step::Close
 }
 
 /// CGI vars for an HTTP request, as uWSGI's http-socket builds them (§2.2).
-fn http_vars(conn: &Conn, w: &Shared, head: &http::RequestHead) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(16 + head.headers().len());
-    v.push((b"REQUEST_METHOD".to_vec(), head.method().to_vec()));
-    v.push((b"REQUEST_URI".to_vec(), head.target().to_vec()));
-    v.push((b"PATH_INFO".to_vec(), http::percent_decode(head.path())));
-    v.push((b"QUERY_STRING".to_vec(), head.query().to_vec()));
-    v.push((
-        b"SERVER_PROTOCOL".to_vec(),
-        head.server_protocol().as_bytes().to_vec(),
-    ));
-    v.push((b"SCRIPT_NAME".to_vec(), Vec::new()));
-    v.push((b"SERVER_NAME".to_vec(), w.hostname.clone()));
-    v.push((
-        b"SERVER_PORT".to_vec(),
-        w.listener_ports[conn.listener].clone(),
-    ));
-    v.push((b"REMOTE_ADDR".to_vec(), conn.peer_addr.clone()));
-    v.push((b"REMOTE_PORT".to_vec(), conn.peer_port.clone()));
+/// Values borrow the parsed head, the peer and the worker: no allocation per var but for
+/// decoded paths and uncommon header names.
+fn http_vars<'a>(
+    peer_addr: &'a [u8],
+    peer_port: &'a [u8],
+    listener: usize,
+    w: &'a Shared,
+    head: &'a http::RequestHead,
+) -> Vec<Var<'a>> {
+    let b = |s: &'a [u8]| Cow::Borrowed(s);
+    let mut v: Vec<Var<'a>> = Vec::with_capacity(16 + head.headers().len());
+    v.push((b(b"REQUEST_METHOD"), b(head.method())));
+    v.push((b(b"REQUEST_URI"), b(head.target())));
+    let path = head.path();
+    let path_info = if path.contains(&b'%') {
+        Cow::Owned(http::percent_decode(path))
+    } else {
+        b(path)
+    };
+    v.push((b(b"PATH_INFO"), path_info));
+    v.push((b(b"QUERY_STRING"), b(head.query())));
+    v.push((b(b"SERVER_PROTOCOL"), b(head.server_protocol().as_bytes())));
+    v.push((b(b"SCRIPT_NAME"), b(b"")));
+    v.push((b(b"SERVER_NAME"), b(&w.hostname)));
+    v.push((b(b"SERVER_PORT"), b(&w.listener_ports[listener])));
+    v.push((b(b"REMOTE_ADDR"), b(peer_addr)));
+    v.push((b(b"REMOTE_PORT"), b(peer_port)));
     for (name, value) in head.headers() {
-        if let Some(key) = http::header_cgi_name(name) {
-            v.push((key, value.to_vec()));
-        }
+        let key = match http::common_header_cgi_name(name) {
+            Some(k) => b(k),
+            None => match http::header_cgi_name(name) {
+                Some(k) => Cow::Owned(k),
+                None => continue,
+            },
+        };
+        v.push((key, b(value)));
     }
     v
 }
@@ -413,7 +429,7 @@ fn run_app(
     w: &Shared,
     core: usize,
     sock: &Socket,
-    mut vars: Vec<(Vec<u8>, Vec<u8>)>,
+    mut vars: Vec<Var<'_>>,
     mut body: Body,
     sreq: sink::Request,
     peer: &[u8],
@@ -422,8 +438,8 @@ fn run_app(
     framing_error: Option<&FramingError>,
 ) -> bool {
     let slot = w.core(core);
-    if w.settings.manage_script_name && !vars.iter().any(|(k, _)| k == b"SCRIPT_NAME") {
-        vars.push((b"SCRIPT_NAME".to_vec(), Vec::new()));
+    if w.settings.manage_script_name && !vars.iter().any(|(k, _)| &k[..] == b"SCRIPT_NAME") {
+        vars.push((Cow::Borrowed(b"SCRIPT_NAME"), Cow::Borrowed(b"")));
     }
     let selected = w.select_app(&mut vars);
     slot.begin(start_us, if w.record_vars { &vars } else { &[] });
@@ -433,8 +449,8 @@ fn run_app(
     }
     let get = |k: &[u8]| {
         vars.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_slice())
+            .find(|(key, _)| &key[..] == k)
+            .map(|(_, v)| &v[..])
             .unwrap_or(b"")
     };
     let (method, uri, protocol) = (
@@ -518,7 +534,7 @@ fn run_app(
 pub struct LogInfo<'a> {
     pub core: usize,
     pub app_id: i32,
-    pub vars: &'a [(Vec<u8>, Vec<u8>)],
+    pub vars: &'a [Var<'a>],
     pub peer: &'a [u8],
     pub method: &'a [u8],
     pub uri: &'a [u8],
@@ -537,8 +553,8 @@ impl LogInfo<'_> {
         let user = self
             .vars
             .iter()
-            .find(|(k, _)| k == b"REMOTE_USER")
-            .map(|(_, v)| v.as_slice())
+            .find(|(k, _)| &k[..] == b"REMOTE_USER")
+            .map(|(_, v)| &v[..])
             .unwrap_or(b"");
         let (rss, vsz) = if w.settings.memory_report {
             super::process::memory_of(w.pid as i32).unwrap_or((0, 0))

@@ -216,11 +216,11 @@ pub fn latency_bucket_le_us(i: usize) -> Option<u64> {
 
 impl CoreSlot {
     /// Marks a request as started and records its vars (truncated to [`VARS_CAP`]).
-    pub fn begin(&self, now_us: u64, vars: &[(Vec<u8>, Vec<u8>)]) {
+    pub fn begin(&self, now_us: u64, vars: &[crate::proto::Var<'_>]) {
         let mut word = [0u8; 8];
         let mut n = 0usize;
         'outer: for (k, v) in vars {
-            for part in [k.as_slice(), b"=", v.as_slice(), b"\0"] {
+            for part in [&k[..], b"=", &v[..], b"\0"] {
                 for &b in part {
                     if n == VARS_CAP {
                         break 'outer;
@@ -308,13 +308,13 @@ mod tests {
         c.begin(
             1,
             &[
-                (b"REQUEST_URI".to_vec(), b"/x".to_vec()),
-                (b"A".to_vec(), b"b".to_vec()),
+                (b"REQUEST_URI"[..].into(), b"/x"[..].into()),
+                (b"A"[..].into(), b"b"[..].into()),
             ],
         );
         assert_eq!(c.vars(), vec![b"REQUEST_URI=/x".to_vec(), b"A=b".to_vec()]);
         assert_eq!(c.var(b"REQUEST_URI"), Some(b"/x".to_vec()));
-        c.begin(1, &[(b"K".to_vec(), vec![b'v'; 5000])]);
+        c.begin(1, &[(b"K"[..].into(), vec![b'v'; 5000].into())]);
         assert_eq!(c.vars()[0].len(), VARS_CAP);
     }
 

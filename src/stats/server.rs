@@ -367,7 +367,7 @@ mod tests {
         let srv = StatsServer::bind("s.sock", false, dir.path(), 16).unwrap();
         // ~2 MB of JSON: far more than a unix socket buffers.
         let sb = Scoreboard::new(64, 16).unwrap();
-        let big = vec![(b"HTTP_X".to_vec(), vec![b'\x01'; 2000])];
+        let big: Vec<crate::proto::Var> = vec![(b"HTTP_X"[..].into(), vec![b'\x01'; 2000].into())];
         for w in 1..=64 {
             sb.worker(w).on_spawn(1, 1);
             for c in 0..16 {

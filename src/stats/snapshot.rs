@@ -462,7 +462,7 @@ mod tests {
         sb.worker(1).app_requests.store(2, Relaxed);
         sb.core(1, 1).begin(
             1_700_000_123_456_789,
-            &[(b"REQUEST_URI".to_vec(), b"/x\"\xff".to_vec())],
+            &[(b"REQUEST_URI"[..].into(), b"/x\"\xff"[..].into())],
         );
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let view = MasterView {

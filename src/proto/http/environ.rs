@@ -10,6 +10,35 @@ pub fn header_cgi_name(name: &[u8]) -> Option<Vec<u8>> {
     header_cgi_name_into(name, &mut out).then_some(out)
 }
 
+/// Headers most requests carry, with their CGI names.
+const COMMON_HEADERS: &[(&[u8], &[u8])] = &[
+    (b"host", b"HTTP_HOST"),
+    (b"user-agent", b"HTTP_USER_AGENT"),
+    (b"accept", b"HTTP_ACCEPT"),
+    (b"accept-encoding", b"HTTP_ACCEPT_ENCODING"),
+    (b"accept-language", b"HTTP_ACCEPT_LANGUAGE"),
+    (b"connection", b"HTTP_CONNECTION"),
+    (b"content-type", b"CONTENT_TYPE"),
+    (b"content-length", b"CONTENT_LENGTH"),
+    (b"cookie", b"HTTP_COOKIE"),
+    (b"referer", b"HTTP_REFERER"),
+    (b"cache-control", b"HTTP_CACHE_CONTROL"),
+    (b"x-forwarded-for", b"HTTP_X_FORWARDED_FOR"),
+    (b"x-forwarded-proto", b"HTTP_X_FORWARDED_PROTO"),
+    (b"x-real-ip", b"HTTP_X_REAL_IP"),
+    (b"authorization", b"HTTP_AUTHORIZATION"),
+    (b"origin", b"HTTP_ORIGIN"),
+];
+
+/// [`header_cgi_name`] of a common header without allocating; None for any other name (which
+/// may still have a CGI name).
+pub fn common_header_cgi_name(name: &[u8]) -> Option<&'static [u8]> {
+    COMMON_HEADERS
+        .iter()
+        .find(|(h, _)| h.len() == name.len() && h.eq_ignore_ascii_case(name))
+        .map(|&(_, cgi)| cgi)
+}
+
 /// [`header_cgi_name`] into a caller buffer (cleared first); returns false when the header is dropped.
 pub fn header_cgi_name_into(name: &[u8], out: &mut Vec<u8>) -> bool {
     out.clear();

@@ -445,3 +445,32 @@ fn percent_decoding() {
     assert_eq!(d(b"a+b"), b"a+b");
     assert_eq!(d(b"%c3%A9"), "\u{e9}".as_bytes());
 }
+
+#[test]
+fn common_header_names_match_the_general_rule() {
+    for name in [
+        &b"host"[..],
+        b"Host",
+        b"USER-AGENT",
+        b"Accept",
+        b"accept-encoding",
+        b"Accept-Language",
+        b"connection",
+        b"Content-Type",
+        b"content-length",
+        b"Cookie",
+        b"Referer",
+        b"Cache-Control",
+        b"X-Forwarded-For",
+        b"x-forwarded-proto",
+        b"X-Real-IP",
+        b"Authorization",
+        b"Origin",
+    ] {
+        let common = common_header_cgi_name(name).expect("a common header");
+        assert_eq!(Some(common.to_vec()), header_cgi_name(name), "{name:?}");
+    }
+    for other in [&b"x-custom"[..], b"hos", b"hostx", b"x_forwarded_for", b""] {
+        assert_eq!(common_header_cgi_name(other), None, "{other:?}");
+    }
+}
