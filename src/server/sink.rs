@@ -4,6 +4,7 @@
 use super::body::FramingError;
 use super::socket::Socket;
 use crate::proto::http;
+use std::borrow::Cow;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -18,6 +19,9 @@ pub struct Request<'r> {
     /// uwsgi sockets: write the status line with this protocol, add no framing, then close.
     pub raw_protocol: Option<&'r [u8]>,
 }
+
+/// A response header as bytes: borrowed from the app's strings when they are ASCII.
+type Header<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// A [`crate::python::ResponseSink`] over a client socket.
 pub struct Sink<'a> {
@@ -159,8 +163,7 @@ impl crate::python::ResponseSink for Sink<'_> {
         self.status = code;
         let mut app_cl: Option<u64> = None;
         let mut app_te = false;
-        let mut hdrs: Vec<(Vec<u8>, Vec<u8>)> =
-            Vec::with_capacity(headers.len() + self.add_headers.len());
+        let mut hdrs: Vec<Header> = Vec::with_capacity(headers.len() + self.add_headers.len());
         for (k, v) in headers {
             let (k, v) = (latin1(k), latin1(v));
             if k.eq_ignore_ascii_case(b"content-length") {
@@ -190,22 +193,18 @@ impl crate::python::ResponseSink for Sink<'_> {
             hdrs.push((k, v));
         }
         for (k, v) in self.add_headers {
-            hdrs.push((k.clone().into_bytes(), v.clone().into_bytes()));
+            hdrs.push((k.as_bytes().into(), v.as_bytes().into()));
         }
         self.head.clear();
+        let mut digits = [0u8; 20];
         if let Some(proto) = self.req.raw_protocol {
             // uwsgi: a raw HTTP response; nginx frames it, the end of body is our close.
-            self.head
-                .extend_from_slice(if proto.is_empty() { b"HTTP/1.0" } else { proto });
-            self.head.push(b' ');
-            let mut line = Vec::new();
-            http::write_response_head(&mut line, 1, &status_bytes, &hdrs, &[]);
-            // write_response_head starts with "HTTP/1.1 "; keep what follows it.
-            self.head.extend_from_slice(&line[9..]);
-            if let Some(n) = app_cl {
-                self.head.truncate(self.head.len() - 2);
-                self.head
-                    .extend_from_slice(format!("Content-Length: {n}\r\n\r\n").as_bytes());
+            let cl = app_cl.map(|n| (&b"Content-Length"[..], decimal(n, &mut digits)));
+            http::write_response_head(&mut self.head, 1, &status_bytes, &hdrs, cl.as_slice());
+            // write_response_head starts with "HTTP/1.1"; the status line says what nginx sent.
+            let proto = if proto.is_empty() { b"HTTP/1.0" } else { proto };
+            if proto != b"HTTP/1.1" {
+                self.head.splice(..8, proto.iter().copied());
             }
             self.keep_alive = false;
             self.remaining = app_cl;
@@ -222,20 +221,29 @@ impl crate::python::ResponseSink for Sink<'_> {
             self.keep_alive = f.keep_alive;
             self.chunked = f.chunked;
             self.body_allowed = f.body_allowed;
-            let cl_text;
-            let mut extra: Vec<(&[u8], &[u8])> = Vec::with_capacity(2);
+            // At most three headers of our own, on the stack.
+            let mut extra: [(&[u8], &[u8]); 3] = [(b"", b""); 3];
+            let mut n_extra = 0;
             if let (Some(n), true) = (app_cl, f.keep_content_length) {
-                cl_text = n.to_string();
-                extra.push((b"Content-Length", cl_text.as_bytes()));
+                extra[n_extra] = (b"Content-Length", decimal(n, &mut digits));
+                n_extra += 1;
                 self.remaining = if f.body_allowed { Some(n) } else { None };
             }
             if f.chunked {
-                extra.push((b"Transfer-Encoding", b"chunked"));
+                extra[n_extra] = (b"Transfer-Encoding", b"chunked");
+                n_extra += 1;
             }
             if let Some(c) = f.connection_header(self.req.minor) {
-                extra.push((b"Connection", c));
+                extra[n_extra] = (b"Connection", c);
+                n_extra += 1;
             }
-            http::write_response_head(&mut self.head, self.req.minor, &status_bytes, &hdrs, &extra);
+            http::write_response_head(
+                &mut self.head,
+                self.req.minor,
+                &status_bytes,
+                &hdrs,
+                &extra[..n_extra],
+            );
         }
         self.headers_count = headers.len() + self.add_headers.len();
         self.headers_bytes = self.head.len();
@@ -307,9 +315,45 @@ impl crate::python::ResponseSink for Sink<'_> {
     }
 }
 
-/// The bytes the app meant: its strings are Latin-1 (PEP 3333), not UTF-8.
-fn latin1(s: &str) -> Vec<u8> {
+/// The bytes the app meant: its strings are Latin-1 (PEP 3333), not UTF-8. ASCII (nearly every
+/// status and header) is the same bytes in both.
+fn latin1(s: &str) -> Cow<'_, [u8]> {
+    if s.is_ascii() {
+        return Cow::Borrowed(s.as_bytes());
+    }
     let mut v = Vec::with_capacity(s.len());
     crate::python::encode_latin1(s, &mut v);
-    v
+    Cow::Owned(v)
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_digits() {
+        let mut buf = [0u8; 20];
+        for n in [0u64, 7, 13, 100, 65536, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn latin1_borrows_ascii_and_encodes_the_rest() {
+        assert!(matches!(latin1("text/plain"), Cow::Borrowed(b"text/plain")));
+        assert_eq!(&latin1("café")[..], b"caf\xe9");
+    }
 }

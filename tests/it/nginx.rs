@@ -352,6 +352,23 @@ fn malformed_packets_close_with_a_log_line_and_the_worker_serves_on() {
         String::from_utf8_lossy(&ok)
     );
     let pid_before = split_response(&ok).1;
+    // The status line carries the protocol the frontend sent (HTTP/1.0 when it sent none).
+    for (proto, line) in [
+        (Some(&b"HTTP/1.0"[..]), &b"HTTP/1.0 200 OK\r\n"[..]),
+        (None, b"HTTP/1.0 200 OK\r\n"),
+    ] {
+        let vars: Vec<(&[u8], &[u8])> = [
+            (&b"REQUEST_METHOD"[..], &b"GET"[..]),
+            (b"PATH_INFO", b"/pid"),
+            (b"REQUEST_URI", b"/pid"),
+        ]
+        .into_iter()
+        .chain(proto.map(|p| (&b"SERVER_PROTOCOL"[..], p)))
+        .collect();
+        let out = uwsgi_raw(uport, &encode_packet(0, &vars, 0), false);
+        assert!(out.starts_with(line), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(split_response(&out).1, pid_before);
+    }
 
     let mut size_past_data = vec![0u8, 100, 0, 0];
     size_past_data.extend_from_slice(b"\x05\x00ABCDE");
