@@ -120,8 +120,10 @@ pub struct WorkerContext {
 }
 
 struct CtxObjects {
+    /// The per-worker constants in a dict with room for a whole request's vars: each environ
+    /// starts as a copy of it (CPython copies such a dict's table with one memcpy, keeping its
+    /// size), so neither the constants nor the vars cost a resize or a per-key merge.
     base: Py<PyDict>,
-    base_len: usize,
     keys: KeyTable,
     k_input: Py<PyString>,
     k_scheme: Py<PyString>,
@@ -162,7 +164,7 @@ fn build_objects(
     multiprocess: bool,
     node: &str,
 ) -> PyResult<CtxObjects> {
-    let base = PyDict::new(py);
+    let base = presized_dict(py, ENVIRON_ROOM)?;
     base.set_item("wsgi.version", PyTuple::new(py, [1u32, 0])?)?;
     base.set_item("wsgi.errors", py.import("sys")?.getattr("stderr")?)?;
     base.set_item("wsgi.multithread", multithread)?;
@@ -177,8 +179,11 @@ fn build_objects(
     for k in COMMON_KEYS {
         keys.insert(k.as_bytes(), PyString::intern(py, k).unbind());
     }
+    debug_assert!(base
+        .keys()
+        .iter()
+        .all(|k| is_reserved(k.to_string().as_bytes())));
     Ok(CtxObjects {
-        base_len: base.len(),
         base: base.unbind(),
         keys,
         k_input: PyString::intern(py, "wsgi.input").unbind(),
@@ -212,7 +217,11 @@ extern "C" {
     fn _PyDict_NewPresized(minused: pyo3::ffi::Py_ssize_t) -> *mut pyo3::ffi::PyObject;
 }
 
-/// A dict with room for `n` items: the environ is built without a single resize.
+/// Items the base environ dict has room for: its constants, a request's vars (nginx sends ~30)
+/// and the per-request keys. A request with more vars resizes its own copy.
+const ENVIRON_ROOM: usize = 64;
+
+/// A dict with room for `n` items.
 fn presized_dict(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyDict>> {
     // SAFETY: called with the GIL held (we have `py`); returns a new reference or NULL with an
     // exception set, which from_owned_ptr_or_err turns into a PyErr.
@@ -230,9 +239,10 @@ fn is_reserved(k: &[u8]) -> bool {
 
 /// Build the environ of one request.
 ///
-/// Order: the request vars in packet order (keys and values Latin-1 `str`), then the worker's
-/// constant keys merged over them (so a request var can never override a `wsgi.*` / `uwsgi.*`
-/// key), then `wsgi.input`, `wsgi.url_scheme` and (multithread only) `uwsgi.core`.
+/// Order: the worker's constant keys (a copy of the base dict), then the request vars in packet
+/// order (keys and values Latin-1 `str`) except those named like the constants (`wsgi.*`,
+/// `uwsgi.*`, `rw.*`: a request var can never override them), then `wsgi.input`,
+/// `wsgi.url_scheme` and (multithread only) `uwsgi.core`.
 ///
 /// `wsgi.url_scheme`: the `UWSGI_SCHEME` var verbatim if sent (nginx `uwsgi_param`), else
 /// `https` if `HTTPS` is `on` (any case) or starts with `1`, else `REQUEST_SCHEME` if it is
@@ -246,7 +256,12 @@ pub(crate) fn build_environ<'py>(
     core_id: u32,
 ) -> PyResult<Bound<'py, PyDict>> {
     let o = &ctx.py;
-    let env = presized_dict(py, vars.len() + o.base_len + 4)?;
+    // SAFETY: the GIL is held (`py`); `base` is a dict, so PyDict_Copy returns a new dict
+    // reference or NULL with an exception set (from_owned_ptr_or_err).
+    let env = unsafe {
+        Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyDict_Copy(o.base.as_ptr()))?
+            .cast_into_unchecked::<PyDict>()
+    };
     let mut uwsgi_scheme: Option<Bound<'py, PyAny>> = None;
     let mut https_on = false;
     let mut req_scheme_https: Option<bool> = None;
@@ -272,7 +287,6 @@ pub(crate) fn build_environ<'py>(
             _ => {}
         }
     }
-    env.update(o.base.bind(py).as_mapping())?;
     env.set_item(o.k_input.bind(py), input)?;
     let k_scheme = o.k_scheme.bind(py);
     match uwsgi_scheme {
