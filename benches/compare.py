@@ -370,6 +370,18 @@ class Sample:
     cpu_us: float  # server tree CPU per request
     other_pct: float  # CPU 0 busy with anything but the server tree, % of the run (contention)
     extra: dict = field(default_factory=dict)
+    accept_queue: int = -1  # largest accept backlog of the listener wrk uses, sampled mid-run
+
+
+def accept_queue(port: int) -> int:
+    """Connections waiting in the accept queue of the TCP listener on 127.0.0.1:`port` (Recv-Q
+    of a listening socket in `ss`); -1 when it cannot be read."""
+    try:
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5).stdout
+        return max((int(line.split()[1]) for line in out.splitlines() if line.strip()), default=-1)
+    except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+        return -1
 
 
 def _ms(v: str, unit: str) -> float:
@@ -381,7 +393,17 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", *args, url]
     roots = [p.pid for p in r.procs]
     before, busy0, t0 = cpu_ticks(roots), cpu0_busy(), time.monotonic()
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    queue = -1
+    for frac in (0.25, 0.5, 0.75):  # mid-run: every connection should be accepted by now
+        time.sleep(max(0.0, t0 + seconds * frac - time.monotonic()))
+        queue = max(queue, accept_queue(r.addr[1]))
+    try:
+        stdout, stderr = proc.communicate(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise BenchError("wrk did not finish")
+    out = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     after, busy1, wall = cpu_ticks(roots), cpu0_busy(), time.monotonic() - t0
     other = max(0.0, 100.0 * ((busy1 - busy0) - (after - before)) / CLK_TCK / wall)
     for p in r.procs:
@@ -399,7 +421,7 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     non2xx = int(m.group(1)) if m else 0
     cpu_us = (after - before) / CLK_TCK * 1e6 / max(reqs, 1)
-    return Sample(rps, reqs, p99, errs, non2xx, cpu_us, other, {"cmd": shlex.join(cmd)})
+    return Sample(rps, reqs, p99, errs, non2xx, cpu_us, other, {"cmd": shlex.join(cmd)}, queue)
 
 
 def send_count(r: Running, count: int) -> int:
@@ -680,6 +702,11 @@ def main() -> int:
     return 0
 
 
+def queue_cell(smp: list[Sample]) -> str:
+    q = [x.accept_queue for x in smp if x.accept_queue >= 0]
+    return str(max(q)) if q else "–"
+
+
 def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loop, elapsed, fw,
                  ver: dict | None = None) -> None:
     ver = ver or versions()
@@ -701,7 +728,10 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
       "(the server's core) that went to anything but the server tree during a run (other processes on this "
       "shared machine, or kernel work charged to no process such as loopback softirqs; nginx counts as server in "
       "scenario 5). High values mark possibly disturbed samples; in scenario 4 the 1 MiB transfers themselves "
-      "produce a lot of such kernel work, so read it there as a property of the transfer, not contention.\n")
+      "produce a lot of such kernel work, so read it there as a property of the transfer, not contention. "
+      "\"accept queue\" is the largest accept backlog of the TCP listener wrk connects to (`ss` Recv-Q), "
+      "sampled at 25, 50 and 75% of each run, over the rounds: 0 means every connection was accepted "
+      "(in scenario 5 it is nginx's listener).\n")
     w("With `Connection: close`, one wrk core tops out near 20k new connections/s (see the nginx ceiling): "
       "compare CPU µs/req there, not r/s. uWSGI `--http-socket` closes every connection after the response "
       "(without saying `Connection: close`), so wrk counts one read error per request and its "
@@ -741,8 +771,9 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
                 w("`wsgi.file_wrapper` offered (else the app iterates 64 KiB reads): "
                   + ", ".join(f"{k} {v}" for k, v in fw.items()) + ".\n")
             w(f"wrk: `{wrk_args.get(m.key, '')}`\n")
-            w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw | errors | non-2xx | other load CPU 0 |")
-            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw | errors | non-2xx | accept queue | "
+              "other load CPU 0 |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             base = d.get("rw", [])
             for s, smp in d.items():
                 rr = [x.rps / b.rps for x, b in zip(smp, base)] if base and s != "rw" else []
@@ -750,7 +781,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
                 w(f"| {s} | {med_range([x.rps for x in smp])} | {ratio(rr) if rr else '–'} | "
                   f"{med_range([x.p99_ms for x in smp])} | {med_range([x.cpu_us for x in smp])} | "
                   f"{ratio(rc) if rc else '–'} | {sum(x.socket_errors for x in smp):,} | "
-                  f"{sum(x.non2xx for x in smp):,} | {max(x.other_pct for x in smp):.0f}% |")
+                  f"{sum(x.non2xx for x in smp):,} | {queue_cell(smp)} | {max(x.other_pct for x in smp):.0f}% |")
             w("")
     if mem:
         w(f"### 7. Memory after {a.count:,} hello requests, and cold start\n")
