@@ -343,10 +343,8 @@ impl Input {
         py: Python<'_>,
         f: impl FnOnce(&mut InputState) -> T + Send,
     ) -> T {
-        py.detach(|| {
-            let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut g)
-        })
+        // With the GIL held: the source only gives it up to wait for the peer (`blocking`).
+        f(&mut lock_detached(py, &self.state))
     }
 }
 

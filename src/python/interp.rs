@@ -301,3 +301,27 @@ pub fn run_exit_hooks() {
         }
     });
 }
+
+/// Runs `f`, a wait for a socket, with the GIL released if this thread holds it, so that other
+/// Python threads run meanwhile. Socket I/O during a request runs with the GIL held (releasing
+/// and retaking it around every read and write cost ~5% of a small request); only a wait for a
+/// slow peer gives it up.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: Py_IsInitialized may be called at any time; PyGILState_Check only once the
+    // runtime exists (before that it answers 1 for every thread).
+    let held = unsafe { pyo3::ffi::Py_IsInitialized() != 0 && pyo3::ffi::PyGILState_Check() == 1 };
+    if !held {
+        return f();
+    }
+    struct Reattach(*mut pyo3::ffi::PyThreadState);
+    impl Drop for Reattach {
+        fn drop(&mut self) {
+            // SAFETY: restores the thread state saved below, on this same thread.
+            unsafe { pyo3::ffi::PyEval_RestoreThread(self.0) };
+        }
+    }
+    // SAFETY: this thread holds the GIL (checked above); `f` does not touch Python, and the
+    // guard takes the GIL back before returning (or unwinding).
+    let _reattach = Reattach(unsafe { pyo3::ffi::PyEval_SaveThread() });
+    f()
+}

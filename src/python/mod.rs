@@ -7,8 +7,9 @@
 //! 2. master: every worker is created with [`fork_with_gil`]; in the child the server builds one
 //!    [`WorkerContext`] (shared by all threads of the worker), calls [`run_post_fork_hooks`]
 //!    (and [`load_app`] with lazy-apps);
-//! 3. worker threads: [`call_app`] per request (blocking; the GIL is released around every
-//!    [`BodySource`] / [`ResponseSink`] call);
+//! 3. worker threads: [`call_app`] per request; [`BodySource`] / [`ResponseSink`] calls run
+//!    with the GIL held, and the server wraps its waits for a slow peer in [`blocking`], which
+//!    releases it;
 //! 4. worker exit: [`run_exit_hooks`].
 //!
 //! Every OS thread that calls into this module gets a permanent Python thread state the first
@@ -37,7 +38,7 @@ use std::path::PathBuf;
 pub use app::{load_app, App};
 pub use call::call_app;
 pub use environ::WorkerContext;
-pub use interp::{fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks};
+pub use interp::{blocking, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks};
 pub use response::{encode_latin1, validate_header_name, validate_header_value, validate_status};
 pub use uwsgi_module::{
     run_post_fork_hooks, set_numproc, set_opt, take_logvars, take_reload_request,

@@ -3,7 +3,7 @@
 
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -313,10 +313,8 @@ impl Responder {
         py: Python<'_>,
         f: impl FnOnce(&mut RespState) -> T + Send,
     ) -> T {
-        py.detach(|| {
-            let mut g = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut g)
-        })
+        // With the GIL held: the sink only gives it up to wait for the peer (`blocking`).
+        f(&mut lock_detached(py, &self.state))
     }
 }
 

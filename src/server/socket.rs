@@ -167,15 +167,18 @@ impl Socket {
         };
         let ms = self.timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
         loop {
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            // A wait for the peer is where a request's thread lets other Python threads run.
+            let (r, e) = crate::python::blocking(|| {
+                // SAFETY: one valid pollfd.
+                let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+                (r, io::Error::last_os_error())
+            });
             if r > 0 {
                 return Ok(());
             }
             if r == 0 {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "socket-timeout"));
             }
-            let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }

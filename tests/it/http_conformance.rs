@@ -565,6 +565,50 @@ fn slow_heads_do_not_starve_a_normal_request() {
     }
 }
 
+/// Socket I/O during a request runs with the GIL held; a wait for a slow peer must give it up,
+/// or the worker's other threads could not run Python meanwhile.
+#[test]
+fn a_request_waiting_for_its_peer_does_not_hold_the_gil() {
+    let s = start("threads = 2\nsocket-timeout = 30");
+    let served_quickly = |what: &str| {
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            assert_serves(&s);
+            let took = t0.elapsed();
+            assert!(
+                took < Duration::from_secs(2),
+                "{what}: a request took {took:?}"
+            );
+        }
+    };
+    // A body that stops coming: its thread waits in wsgi.input.read().
+    let mut slow_body = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    slow_body
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nonly ten b")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    served_quickly("while a body stalls");
+    drop(slow_body);
+    // A client that stops reading a 32 MiB response: its thread waits to write.
+    let mut slow_reader = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    slow_reader.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    let body = vec![b'x'; 32 << 20];
+    slow_reader
+        .write_all(
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    slow_reader.write_all(&body).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    served_quickly("while a response cannot be written");
+    drop(slow_reader);
+    assert_serves(&s);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Strict request framing (§3.1).
 
