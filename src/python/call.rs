@@ -1,5 +1,6 @@
 //! [`call_app`]: one WSGI request from environ to the last body byte (the hot path).
 
+use std::cell::Cell;
 use std::os::fd::RawFd;
 
 use pyo3::intern;
@@ -44,16 +45,31 @@ pub fn call_app(
         if first_on_thread {
             name_thread(py, ctx.worker_id, core_id);
         }
-        // SAFETY: `input` and `sink` are borrowed for the whole closure and not used directly
-        // again; `Invalidate` (dropped before the closure returns, also on unwinding) removes
-        // both pointers under their mutexes.
-        let (inp, resp) = unsafe { (Input::new(input), Responder::new(sink)) };
-        let inp = Py::new(py, inp).expect("allocating wsgi.input failed");
-        let resp = match Py::new(py, resp) {
-            Ok(r) => r,
-            Err(e) => {
-                inp.get().invalidate(py);
-                panic!("allocating start_response failed: {e}");
+        // For both arms: `input` and `sink` are borrowed for the whole closure and not used
+        // directly again; `Invalidate` (dropped before the closure returns, also on unwinding)
+        // removes both pointers under their mutexes.
+        let (inp, resp) = match SPARE.take() {
+            // Held by nobody else: the app kept neither, so nothing can tell them from new ones.
+            Some((inp, resp)) if sole_owner(py, &inp) && sole_owner(py, &resp) => {
+                // SAFETY: see above.
+                unsafe {
+                    inp.get().rebind(py, input);
+                    resp.get().rebind(py, sink);
+                }
+                (inp, resp)
+            }
+            _ => {
+                // SAFETY: see above.
+                let (inp, resp) = unsafe { (Input::new(input), Responder::new(sink)) };
+                let inp = Py::new(py, inp).expect("allocating wsgi.input failed");
+                let resp = match Py::new(py, resp) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        inp.get().invalidate(py);
+                        panic!("allocating start_response failed: {e}");
+                    }
+                };
+                (inp, resp)
             }
         };
         let guard = Invalidate {
@@ -64,7 +80,7 @@ pub fn call_app(
         let exception = run(py, app, ctx, vars, inp.bind(py), resp.bind(py), core_id);
         drop(guard);
         let st = super::input::lock_detached(py, &resp.get().state);
-        CallOutcome {
+        let outcome = CallOutcome {
             status: st.code(),
             headers_sent: st.headers_sent,
             body_bytes: st.body_bytes,
@@ -73,8 +89,24 @@ pub fn call_app(
             io_error: st.io_error,
             via_sendfile: st.via_sendfile,
             finished: st.finished,
-        }
+        };
+        drop(st);
+        SPARE.set(Some((inp, resp)));
+        outcome
     })
+}
+
+/// Whether `obj` has no other reference than this one.
+fn sole_owner<T>(_py: Python<'_>, obj: &Py<T>) -> bool {
+    // SAFETY: a live object (we hold a reference) read with the GIL held (`_py`).
+    unsafe { pyo3::ffi::Py_REFCNT(obj.as_ptr()) == 1 }
+}
+
+thread_local! {
+    /// This thread's `wsgi.input` and `start_response` from its last request, invalidated: the
+    /// next request reuses them when nothing else holds them (two Python objects fewer to make
+    /// and free per request). An app that kept one keeps a dead object; the request gets new ones.
+    static SPARE: Cell<Option<(Py<Input>, Py<Responder>)>> = const { Cell::new(None) };
 }
 
 struct Invalidate<'a, 'py> {

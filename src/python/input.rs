@@ -90,6 +90,22 @@ fn src_read(src: &mut Option<SrcPtr>, eof: &mut bool, dst: &mut [u8]) -> Result<
 }
 
 impl InputState {
+    /// # Safety
+    /// As for [`Input::new`].
+    unsafe fn fresh(src: &mut dyn BodySource) -> InputState {
+        let ptr: NonNull<dyn BodySource + '_> = NonNull::from(src);
+        // SAFETY: only the trait-object lifetime bound is erased; the caller guarantees the
+        // pointer is not used after `invalidate` (which runs before the borrow ends).
+        let ptr: NonNull<dyn BodySource + 'static> = unsafe { std::mem::transmute(ptr) };
+        InputState {
+            src: Some(SrcPtr(ptr)),
+            buf: Vec::new(),
+            pos: 0,
+            eof: false,
+            consumed: 0,
+        }
+    }
+
     /// Body bytes the source still holds, when it knows (Content-Length).
     fn remaining_hint(&mut self) -> Option<u64> {
         if self.eof {
@@ -314,19 +330,20 @@ impl Input {
     /// # Safety
     /// `src` must stay valid (and otherwise unused) until [`Input::invalidate`] has returned.
     pub(crate) unsafe fn new(src: &mut dyn BodySource) -> Input {
-        let ptr: NonNull<dyn BodySource + '_> = NonNull::from(src);
-        // SAFETY: only the trait-object lifetime bound is erased; the caller guarantees the
-        // pointer is not used after `invalidate` (which runs before the borrow ends).
-        let ptr: NonNull<dyn BodySource + 'static> = unsafe { std::mem::transmute(ptr) };
         Input {
-            state: Mutex::new(InputState {
-                src: Some(SrcPtr(ptr)),
-                buf: Vec::new(),
-                pos: 0,
-                eof: false,
-                consumed: 0,
-            }),
+            // SAFETY: forwarded to the caller.
+            state: Mutex::new(unsafe { InputState::fresh(src) }),
         }
+    }
+
+    /// Makes an input whose request ended (and that nothing else holds) read a new body, as
+    /// if it had just been made with [`Input::new`].
+    ///
+    /// # Safety
+    /// As for [`Input::new`].
+    pub(crate) unsafe fn rebind(&self, py: Python<'_>, src: &mut dyn BodySource) {
+        // SAFETY: forwarded to the caller.
+        *lock_detached(py, &self.state) = unsafe { InputState::fresh(src) };
     }
 
     /// Forget the body source (end of request). Waits (with the GIL released) for a read in

@@ -121,6 +121,29 @@ struct SinkPtr(NonNull<dyn ResponseSink>);
 // borrow it came from is alive (see `SinkPtr`).
 unsafe impl Send for SinkPtr {}
 
+impl RespState {
+    /// # Safety
+    /// As for [`Responder::new`].
+    unsafe fn fresh(sink: &mut dyn ResponseSink) -> RespState {
+        let ptr: NonNull<dyn ResponseSink + '_> = NonNull::from(sink);
+        // SAFETY: only the trait-object lifetime bound is erased; the caller guarantees the
+        // pointer is not used after `invalidate` (which runs before the borrow ends).
+        let ptr: NonNull<dyn ResponseSink + 'static> = unsafe { std::mem::transmute(ptr) };
+        RespState {
+            sink: Some(SinkPtr(ptr)),
+            status: None,
+            code: 0,
+            headers: Vec::new(),
+            headers_sent: false,
+            body_bytes: 0,
+            switches: 0,
+            io_error: false,
+            via_sendfile: false,
+            finished: false,
+        }
+    }
+}
+
 pub(crate) struct RespState {
     sink: Option<SinkPtr>,
     /// Last valid status given to start_response (None: not called, or the last call was
@@ -282,24 +305,20 @@ impl Responder {
     /// # Safety
     /// `sink` must stay valid (and otherwise unused) until [`Responder::invalidate`] returned.
     pub(crate) unsafe fn new(sink: &mut dyn ResponseSink) -> Responder {
-        let ptr: NonNull<dyn ResponseSink + '_> = NonNull::from(sink);
-        // SAFETY: only the trait-object lifetime bound is erased; the caller guarantees the
-        // pointer is not used after `invalidate` (which runs before the borrow ends).
-        let ptr: NonNull<dyn ResponseSink + 'static> = unsafe { std::mem::transmute(ptr) };
         Responder {
-            state: Mutex::new(RespState {
-                sink: Some(SinkPtr(ptr)),
-                status: None,
-                code: 0,
-                headers: Vec::new(),
-                headers_sent: false,
-                body_bytes: 0,
-                switches: 0,
-                io_error: false,
-                via_sendfile: false,
-                finished: false,
-            }),
+            // SAFETY: forwarded to the caller.
+            state: Mutex::new(unsafe { RespState::fresh(sink) }),
         }
+    }
+
+    /// Makes a responder whose request ended (and that nothing else holds) serve a new one, as
+    /// if it had just been made with [`Responder::new`].
+    ///
+    /// # Safety
+    /// As for [`Responder::new`].
+    pub(crate) unsafe fn rebind(&self, py: Python<'_>, sink: &mut dyn ResponseSink) {
+        // SAFETY: forwarded to the caller.
+        *lock_detached(py, &self.state) = unsafe { RespState::fresh(sink) };
     }
 
     /// Forget the sink (end of request), waiting for a write in progress on another thread.

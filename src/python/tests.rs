@@ -1279,3 +1279,74 @@ def application(environ, start_response):
         el.as_secs_f64() * 1e6 / n as f64
     );
 }
+
+#[test]
+fn reused_input_and_start_response_start_fresh() {
+    let (app, m) = load(
+        r#"
+EVENTS = []
+KEPT = []
+def application(environ, start_response):
+    inp = environ['wsgi.input']
+    EVENTS.append(repr((inp.tell(), inp.read(4))))
+    path = environ['PATH_INFO']
+    if path == '/first':
+        start_response('201 Created', [('X-First', '1')])
+        return [b'one']
+    if path == '/keep':
+        KEPT.append(start_response)
+    elif KEPT:
+        try:
+            KEPT[0]('200 OK', [])
+            EVENTS.append('kept start_response still works')
+        except OSError:
+            EVENTS.append('kept start_response is dead')
+    start_response('200 OK', [])
+    return [b'two']
+"#,
+    );
+    let (out1, s1) = run_with(
+        &app,
+        &vars(&[("PATH_INFO", "/first")]),
+        b"abcdefgh",
+        VecSink::default(),
+    );
+    let (out2, s2) = run_with(
+        &app,
+        &vars(&[("PATH_INFO", "/second")]),
+        b"wxyz",
+        VecSink::default(),
+    );
+    assert!(out1.finished && out2.finished);
+    assert_eq!(
+        (s1.status.as_deref(), s2.status.as_deref()),
+        (Some("201 Created"), Some("200 OK"))
+    );
+    assert_eq!(
+        s2.header("X-First"),
+        None,
+        "headers of the last request leaked"
+    );
+    assert_eq!(s2.body, b"two");
+    // A start_response the app keeps is not reused: it stays dead after its request.
+    for path in ["/keep", "/after"] {
+        let (out, _) = run_with(
+            &app,
+            &vars(&[("PATH_INFO", path)]),
+            b"1234",
+            VecSink::default(),
+        );
+        assert!(out.finished && !out.exception);
+    }
+    let ev = events(&m);
+    assert_eq!(
+        ev,
+        [
+            "(0, b'abcd')",
+            "(0, b'wxyz')",
+            "(0, b'1234')",
+            "(0, b'1234')",
+            "kept start_response is dead"
+        ]
+    );
+}
