@@ -276,7 +276,7 @@ fn send_result(py: Python<'_>, r: &Responder, result: &Bound<'_, PyAny>) -> Stop
     }
     if let Ok(fw) = result.cast_exact::<FileWrapper>() {
         if let Some((fd, off, len)) = sendfile_params(py, fw.get()) {
-            return match r.io(py, |s| s.send_file(fd, off, len)) {
+            return match r.io_sized(py, len, |s| s.send_file(fd, off, len)) {
                 Ok(()) => Stop::Done,
                 Err(e) => send_error(e),
             };
@@ -324,7 +324,7 @@ fn send_item(py: Python<'_>, r: &Responder, item: &Bound<'_, PyAny>, last: bool)
         return Stop::Exception;
     };
     let data = b.as_bytes();
-    let res = r.io(py, |s| {
+    let res = r.io_sized(py, data.len() as u64, |s| {
         s.send_body(data, false, last)?;
         if last {
             s.finish()?;

@@ -15,6 +15,10 @@ use super::BodySource;
 /// How much is pulled from the source at a time when looking for a newline.
 const FILL_CHUNK: usize = 8192;
 
+/// What a line is assumed to cost when deciding whether to read it with the GIL released
+/// (`readline()` without a size): lines are short.
+const LINE: usize = FILL_CHUNK;
+
 /// Largest `read()` whose bytes object is allocated at its final size before reading.
 const MAX_EXACT_READ: u64 = 64 << 20;
 
@@ -312,7 +316,7 @@ impl Input {
         let obj = unsafe { Bound::from_owned_ptr(py, raw).cast_into_unchecked::<PyBytes>() };
         // SAFETY: `raw` is a bytes object, whose buffer holds `len` bytes (+ a NUL).
         let dst = FillPtr(unsafe { ffi::PyBytes_AsString(raw) }.cast());
-        let filled = self.with_state(py, move |s| {
+        let filled = self.with_state(py, Some(len as u64), move |s| {
             let dst = dst;
             // SAFETY: see `FillPtr`: `len` writable bytes, no other user until we return.
             s.read_into(unsafe { std::slice::from_raw_parts_mut(dst.0, len) })
@@ -355,12 +359,18 @@ impl Input {
         g.pos = 0;
     }
 
+    /// Runs `f`, which reads up to `bytes` bytes (None: unknown), on the state. With the GIL
+    /// held (the source gives it up to wait for the peer, see `blocking`), unless the read may be
+    /// large enough that copying it would keep the worker's other threads out of Python for long.
     fn with_state<T: Send>(
         &self,
         py: Python<'_>,
+        bytes: Option<u64>,
         f: impl FnOnce(&mut InputState) -> T + Send,
     ) -> T {
-        // With the GIL held: the source only gives it up to wait for the peer (`blocking`).
+        if bytes.is_none_or(|n| n >= super::interp::LARGE_IO) {
+            return py.detach(|| f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner)));
+        }
         f(&mut lock_detached(py, &self.state))
     }
 }
@@ -403,7 +413,9 @@ impl Input {
         if let Some(len) = exact {
             return self.read_exact_len(py, len).map_err(err);
         }
-        let data = self.with_state(py, |s| s.read(n)).map_err(err)?;
+        let data = self
+            .with_state(py, n.map(|n| n as u64), |s| s.read(n))
+            .map_err(err)?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -415,7 +427,7 @@ impl Input {
             return Ok(PyBytes::new(py, b""));
         }
         let data = self
-            .with_state(py, |s| s.readline(n))
+            .with_state(py, Some(n.unwrap_or(LINE) as u64), |s| s.readline(n))
             .map_err(|e| e.into_pyerr("readline", size.unwrap_or(-1)))?;
         Ok(PyBytes::new(py, &data))
     }
@@ -425,7 +437,7 @@ impl Input {
     fn readlines<'py>(&self, py: Python<'py>, hint: Option<i64>) -> PyResult<Bound<'py, PyList>> {
         let hint = size_arg(hint).filter(|&h| h > 0);
         let lines = self
-            .with_state(py, |s| {
+            .with_state(py, hint.map(|h| h as u64), |s| {
                 let mut lines: Vec<Vec<u8>> = Vec::new();
                 let mut total = 0usize;
                 loop {
@@ -451,7 +463,7 @@ impl Input {
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let line = self
-            .with_state(py, |s| s.readline(None))
+            .with_state(py, Some(LINE as u64), |s| s.readline(None))
             .map_err(|e| e.into_pyerr("readline", -1))?;
         if line.is_empty() {
             return Err(PyStopIteration::new_err(()));

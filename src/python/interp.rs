@@ -302,6 +302,10 @@ pub fn run_exit_hooks() {
     });
 }
 
+/// Transfers of at least this many bytes run with the GIL released even when they do not block:
+/// copying them takes long enough (a millisecond and up) to matter to the worker's other threads.
+pub(crate) const LARGE_IO: u64 = 1 << 20;
+
 /// Runs `f`, a wait for a socket, with the GIL released if this thread holds it, so that other
 /// Python threads run meanwhile. Socket I/O during a request runs with the GIL held (releasing
 /// and retaking it around every read and write cost ~5% of a small request); only a wait for a

@@ -3,7 +3,7 @@
 
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -332,7 +332,21 @@ impl Responder {
         py: Python<'_>,
         f: impl FnOnce(&mut RespState) -> T + Send,
     ) -> T {
-        // With the GIL held: the sink only gives it up to wait for the peer (`blocking`).
+        self.io_sized(py, 0, f)
+    }
+
+    /// [`Responder::io`] for a call that moves about `bytes` bytes. With the GIL held (the sink
+    /// gives it up to wait for the peer, see `blocking`), unless the transfer is large enough
+    /// that copying it would keep the worker's other threads out of Python for long.
+    pub(crate) fn io_sized<T: Send>(
+        &self,
+        py: Python<'_>,
+        bytes: u64,
+        f: impl FnOnce(&mut RespState) -> T + Send,
+    ) -> T {
+        if bytes >= super::interp::LARGE_IO {
+            return py.detach(|| f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner)));
+        }
         f(&mut lock_detached(py, &self.state))
     }
 }
@@ -474,7 +488,7 @@ impl Responder {
             .cast::<PyBytes>()
             .map_err(|_| type_err("write() argument must be bytes"))?;
         let bytes = b.as_bytes();
-        self.io(py, |s| s.send_body(bytes, true, false))
+        self.io_sized(py, bytes.len() as u64, |s| s.send_body(bytes, true, false))
             .map_err(SendError::into_pyerr)
     }
 }
