@@ -5,6 +5,7 @@
 //! [`push_escaped`](super::sanitize::push_escaped), so a request cannot forge lines or send escape
 //! sequences to a terminal.
 
+use crate::proto::push_decimal;
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,21 +60,21 @@ pub fn write_default(out: &mut Vec<u8>, r: &RequestRecord) {
         push_memory_report(out, r.vsz, r.rss);
     }
     out.extend_from_slice(b"[pid: ");
-    push_u64(out, r.pid.into());
+    push_decimal(out, r.pid.into());
     out.extend_from_slice(b"|app: ");
     push_i64(out, r.app_id.into());
     out.extend_from_slice(b"|req: ");
     push_i64(out, r.app_requests);
     out.push(b'/');
-    push_u64(out, r.total_requests);
+    push_decimal(out, r.total_requests);
     out.extend_from_slice(b"] ");
     push_escaped(out, r.remote_addr);
     out.extend_from_slice(b" (");
     push_escaped(out, r.remote_user);
     out.extend_from_slice(b") {");
-    push_u64(out, (r.vars_count as u64).saturating_mul(2));
+    push_decimal(out, (r.vars_count as u64).saturating_mul(2));
     out.extend_from_slice(b" vars in ");
-    push_u64(out, r.vars_bytes as u64);
+    push_decimal(out, r.vars_bytes as u64);
     out.extend_from_slice(b" bytes} [");
     push_ctime(out, start_secs(r));
     out.extend_from_slice(b"] ");
@@ -81,9 +82,9 @@ pub fn write_default(out: &mut Vec<u8>, r: &RequestRecord) {
     out.push(b' ');
     push_escaped(out, r.uri);
     out.extend_from_slice(b" => generated ");
-    push_u64(out, r.body_bytes);
+    push_decimal(out, r.body_bytes);
     out.extend_from_slice(b" bytes in ");
-    push_u64(out, r.duration_us / 1000);
+    push_decimal(out, r.duration_us / 1000);
     out.extend_from_slice(b" msecs");
     // uWSGI prints `msecs%s(` with " " or " via sendfile() " in the middle.
     match r.via {
@@ -97,27 +98,27 @@ pub fn write_default(out: &mut Vec<u8>, r: &RequestRecord) {
     out.push(b'(');
     push_escaped(out, r.protocol);
     out.push(b' ');
-    push_u64(out, r.status.into());
+    push_decimal(out, r.status.into());
     out.extend_from_slice(b") ");
-    push_u64(out, r.headers_count as u64);
+    push_decimal(out, r.headers_count as u64);
     out.extend_from_slice(b" headers in ");
-    push_u64(out, r.headers_bytes as u64);
+    push_decimal(out, r.headers_bytes as u64);
     out.extend_from_slice(b" bytes (");
-    push_u64(out, r.switches.into());
+    push_decimal(out, r.switches.into());
     out.extend_from_slice(b" switches on core ");
-    push_u64(out, r.core.into());
+    push_decimal(out, r.core.into());
     out.extend_from_slice(b")\n");
 }
 
 fn push_memory_report(out: &mut Vec<u8>, vsz: u64, rss: u64) {
     out.extend_from_slice(b"{address space usage: ");
-    push_u64(out, vsz);
+    push_decimal(out, vsz);
     out.extend_from_slice(b" bytes/");
-    push_u64(out, vsz / 1024 / 1024);
+    push_decimal(out, vsz / 1024 / 1024);
     out.extend_from_slice(b"MB} {rss usage: ");
-    push_u64(out, rss);
+    push_decimal(out, rss);
     out.extend_from_slice(b" bytes/");
-    push_u64(out, rss / 1024 / 1024);
+    push_decimal(out, rss / 1024 / 1024);
     out.extend_from_slice(b"MB} ");
 }
 
@@ -291,39 +292,39 @@ fn push_var(out: &mut Vec<u8>, var: Var, r: &RequestRecord) {
         Var::Uagent => push_untrusted(out, lookup(r, b"HTTP_USER_AGENT")),
         Var::Referer => push_untrusted(out, lookup(r, b"HTTP_REFERER")),
         Var::Cl => push_untrusted(out, lookup(r, b"CONTENT_LENGTH")),
-        Var::Status => push_u64(out, r.status.into()),
-        Var::Micros => push_u64(out, r.duration_us),
-        Var::Msecs => push_u64(out, r.duration_us / 1000),
+        Var::Status => push_decimal(out, r.status.into()),
+        Var::Micros => push_decimal(out, r.duration_us),
+        Var::Msecs => push_decimal(out, r.duration_us / 1000),
         Var::Secs => {
             // uWSGI renders a float with C's "%f": six decimals.
             let secs = r.duration_us as f64 / 1_000_000.0;
             out.extend_from_slice(format!("{secs:.6}").as_bytes());
         }
-        Var::Time => push_u64(out, r.start_unix_us / 1_000_000),
-        Var::Tmsecs => push_u64(out, r.start_unix_us / 1000),
-        Var::Tmicros => push_u64(out, r.start_unix_us),
+        Var::Time => push_decimal(out, r.start_unix_us / 1_000_000),
+        Var::Tmsecs => push_decimal(out, r.start_unix_us / 1000),
+        Var::Tmicros => push_decimal(out, r.start_unix_us),
         Var::Ctime => push_ctime(out, start_secs(r)),
         Var::Ltime => push_ltime(out, start_secs(r)),
         Var::Epoch => {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            push_u64(out, now);
+            push_decimal(out, now);
         }
-        Var::Size => push_u64(out, r.body_bytes.saturating_add(r.headers_bytes as u64)),
-        Var::Rsize => push_u64(out, r.body_bytes),
-        Var::Hsize => push_u64(out, r.headers_bytes as u64),
-        Var::Pid => push_u64(out, r.pid.into()),
-        Var::Wid => push_u64(out, r.worker_id.into()),
-        Var::Core => push_u64(out, r.core.into()),
-        Var::Switches => push_u64(out, r.switches.into()),
-        Var::Vars => push_u64(out, (r.vars_count as u64).saturating_mul(2)),
-        Var::Headers => push_u64(out, r.headers_count as u64),
-        Var::Pktsize => push_u64(out, r.vars_bytes as u64),
-        Var::Rss => push_u64(out, r.rss),
-        Var::Vsz => push_u64(out, r.vsz),
-        Var::RssM => push_u64(out, r.rss / 1024 / 1024),
-        Var::VszM => push_u64(out, r.vsz / 1024 / 1024),
+        Var::Size => push_decimal(out, r.body_bytes.saturating_add(r.headers_bytes as u64)),
+        Var::Rsize => push_decimal(out, r.body_bytes),
+        Var::Hsize => push_decimal(out, r.headers_bytes as u64),
+        Var::Pid => push_decimal(out, r.pid.into()),
+        Var::Wid => push_decimal(out, r.worker_id.into()),
+        Var::Core => push_decimal(out, r.core.into()),
+        Var::Switches => push_decimal(out, r.switches.into()),
+        Var::Vars => push_decimal(out, (r.vars_count as u64).saturating_mul(2)),
+        Var::Headers => push_decimal(out, r.headers_count as u64),
+        Var::Pktsize => push_decimal(out, r.vars_bytes as u64),
+        Var::Rss => push_decimal(out, r.rss),
+        Var::Vsz => push_decimal(out, r.vsz),
+        Var::RssM => push_decimal(out, r.rss / 1024 / 1024),
+        Var::VszM => push_decimal(out, r.vsz / 1024 / 1024),
     }
 }
 
@@ -348,25 +349,11 @@ fn start_secs(r: &RequestRecord) -> i64 {
     (r.start_unix_us / 1_000_000) as i64
 }
 
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
 fn push_i64(out: &mut Vec<u8>, n: i64) {
     if n < 0 {
         out.push(b'-');
     }
-    push_u64(out, n.unsigned_abs());
+    push_decimal(out, n.unsigned_abs());
 }
 
 /// The rendered dates of one second. Converting to local time and formatting costs far more than

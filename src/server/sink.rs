@@ -3,7 +3,7 @@
 
 use super::body::FramingError;
 use super::socket::Socket;
-use crate::proto::http;
+use crate::proto::{decimal, http};
 use std::borrow::Cow;
 use std::io;
 use std::os::fd::RawFd;
@@ -326,30 +326,9 @@ fn latin1(s: &str) -> Cow<'_, [u8]> {
     Cow::Owned(v)
 }
 
-/// `n` in decimal, written at the end of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_digits() {
-        let mut buf = [0u8; 20];
-        for n in [0u64, 7, 13, 100, 65536, u64::MAX] {
-            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
-        }
-    }
 
     #[test]
     fn latin1_borrows_ascii_and_encodes_the_rest() {

@@ -667,22 +667,6 @@ fn write_stderr(line: &[u8]) {
     unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 /// The peer's address and port as CGI strings (unix sockets: empty).
 fn peer_of(sa: &libc::sockaddr_storage) -> (Vec<u8>, Vec<u8>) {
     match i32::from(sa.ss_family) {
@@ -696,10 +680,10 @@ fn peer_of(sa: &libc::sockaddr_storage) -> (Vec<u8>, Vec<u8>) {
                 if i > 0 {
                     ip.push(b'.');
                 }
-                push_decimal(&mut ip, u32::from(octet));
+                crate::proto::push_decimal(&mut ip, u64::from(octet));
             }
             let mut port = Vec::with_capacity(5);
-            push_decimal(&mut port, u32::from(u16::from_be(v4.sin_port)));
+            crate::proto::push_decimal(&mut port, u64::from(u16::from_be(v4.sin_port)));
             (ip, port)
         }
         libc::AF_INET6 => {
