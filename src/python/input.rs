@@ -22,7 +22,7 @@ const LINE: usize = FILL_CHUNK;
 /// Largest `read()` whose bytes object is allocated at its final size before reading.
 const MAX_EXACT_READ: u64 = 64 << 20;
 
-/// The buffer of a bytes object being filled with the GIL released. Only this request's
+/// The buffer of a bytes object being filled (with the GIL released for large reads). Only this request's
 /// `read` knows the object, which no Python code can reach until it is returned.
 struct FillPtr(*mut u8);
 
