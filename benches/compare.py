@@ -371,6 +371,7 @@ class Sample:
     other_pct: float  # CPU 0 busy with anything but the server tree, % of the run (contention)
     extra: dict = field(default_factory=dict)
     accept_queue: int = -1  # largest accept backlog of the listener wrk uses, sampled mid-run
+    server_cpu_us: float = -1.0  # the server's own tree per request, when nginx runs in front of it
 
 
 def accept_queue(port: int) -> int:
@@ -392,6 +393,8 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
     url = f"http://{r.addr[0]}:{r.addr[1]}{path}"
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", *args, url]
     roots = [p.pid for p in r.procs]
+    fronted = len(r.procs) > 1  # nginx in front: its CPU is counted apart too
+    own0 = cpu_ticks(roots[:1]) if fronted else 0
     before, busy0, t0 = cpu_ticks(roots), cpu0_busy(), time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     queue = -1
@@ -405,6 +408,7 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
         raise BenchError("wrk did not finish")
     out = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     after, busy1, wall = cpu_ticks(roots), cpu0_busy(), time.monotonic() - t0
+    own1 = cpu_ticks(roots[:1]) if fronted else 0
     other = max(0.0, 100.0 * ((busy1 - busy0) - (after - before)) / CLK_TCK / wall)
     for p in r.procs:
         if p.popen.poll() is not None:
@@ -421,7 +425,8 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     non2xx = int(m.group(1)) if m else 0
     cpu_us = (after - before) / CLK_TCK * 1e6 / max(reqs, 1)
-    return Sample(rps, reqs, p99, errs, non2xx, cpu_us, other, {"cmd": shlex.join(cmd)}, queue)
+    own_us = (own1 - own0) / CLK_TCK * 1e6 / max(reqs, 1) if fronted else -1.0
+    return Sample(rps, reqs, p99, errs, non2xx, cpu_us, other, {"cmd": shlex.join(cmd)}, queue, own_us)
 
 
 def send_count(r: Running, count: int) -> int:
@@ -488,7 +493,8 @@ def scenarios() -> list[Scenario]:
         ]),
         Scenario("nginx-hello", "5. nginx → server, uwsgi protocol", Setup("hello.py", unix=True), ["rw", "uwsgi"], [
             Measure("5-nginx-hello", "5a. nginx `uwsgi_pass` unix socket → server, GET hello, wrk→nginx keep-alive"),
-        ], "nginx (1 worker) runs on CPU 0 with the server; CPU µs/req counts both trees."),
+        ], "nginx (1 worker) runs on CPU 0 with the server; CPU µs/req counts both trees, "
+           "\"server alone\" only the server's (the rest is nginx's)."),
         Scenario("nginx-echo", "5. nginx → server, POST", Setup("echo.py", unix=True), ["rw", "uwsgi"], [
             Measure("5-nginx-post64k", "5b. nginx `uwsgi_pass` unix socket → server, POST 64 KiB "
                     "(`client_body_buffer_size 128k`)", args=POST),
@@ -771,16 +777,22 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
                 w("`wsgi.file_wrapper` offered (else the app iterates 64 KiB reads): "
                   + ", ".join(f"{k} {v}" for k, v in fw.items()) + ".\n")
             w(f"wrk: `{wrk_args.get(m.key, '')}`\n")
-            w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw | errors | non-2xx | accept queue | "
-              "other load CPU 0 |")
-            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            fronted = any(x.server_cpu_us >= 0 for smp in d.values() for x in smp)
+            own_hdr = " server alone µs/req | vs rw |" if fronted else ""
+            w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw |" + own_hdr + " errors | non-2xx | "
+              "accept queue | other load CPU 0 |")
+            w("|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if fronted else "") + "---:|---:|---:|---:|")
             base = d.get("rw", [])
             for s, smp in d.items():
                 rr = [x.rps / b.rps for x, b in zip(smp, base)] if base and s != "rw" else []
                 rc = [x.cpu_us / b.cpu_us for x, b in zip(smp, base)] if base and s != "rw" else []
+                own = ""
+                if fronted:
+                    ro = [x.server_cpu_us / b.server_cpu_us for x, b in zip(smp, base)] if base and s != "rw" else []
+                    own = f" {med_range([x.server_cpu_us for x in smp])} | {ratio(ro) if ro else '–'} |"
                 w(f"| {s} | {med_range([x.rps for x in smp])} | {ratio(rr) if rr else '–'} | "
                   f"{med_range([x.p99_ms for x in smp])} | {med_range([x.cpu_us for x in smp])} | "
-                  f"{ratio(rc) if rc else '–'} | {sum(x.socket_errors for x in smp):,} | "
+                  f"{ratio(rc) if rc else '–'} |{own} {sum(x.socket_errors for x in smp):,} | "
                   f"{sum(x.non2xx for x in smp):,} | {queue_cell(smp)} | {max(x.other_pct for x in smp):.0f}% |")
             w("")
     if mem:
