@@ -96,19 +96,47 @@ pub struct BindOptions {
     pub defer_accept: u32,
 }
 
-/// Environment variable that carries listeners across an exec-reload: `fd=name;fd=name`.
+/// Environment variable that carries listeners across an exec-reload: `fd=name;fd=name`, with
+/// `fd:sd=name` for a listener systemd passed (socket activation), so that the next generation
+/// still knows vacuum must leave it.
 pub const INHERIT_ENV: &str = "RW_INHERITED_LISTENERS";
 
+/// A listener the previous generation left open.
+pub struct Inherited {
+    pub fd: RawFd,
+    pub name: String,
+    /// It came from systemd socket activation.
+    pub activated: bool,
+}
+
+/// One entry of [`INHERIT_ENV`] for `l`.
+pub fn inherit_entry(l: &Listener) -> String {
+    let sd = if l.activated { ":sd" } else { "" };
+    format!("{}{sd}={}", l.raw(), l.name)
+}
+
 /// Takes the listeners the previous generation left open.
-pub fn take_inherited() -> Vec<(RawFd, String)> {
+pub fn take_inherited() -> Vec<Inherited> {
     let Ok(v) = std::env::var(INHERIT_ENV) else {
         return Vec::new();
     };
     std::env::remove_var(INHERIT_ENV);
+    parse_inherited(&v)
+}
+
+fn parse_inherited(v: &str) -> Vec<Inherited> {
     v.split(';')
         .filter_map(|p| {
             let (fd, name) = p.split_once('=')?;
-            Some((fd.parse().ok()?, name.to_string()))
+            let (fd, activated) = match fd.strip_suffix(":sd") {
+                Some(fd) => (fd, true),
+                None => (fd, false),
+            };
+            Some(Inherited {
+                fd: fd.parse().ok()?,
+                name: name.to_string(),
+                activated,
+            })
         })
         .collect()
 }
@@ -119,7 +147,7 @@ pub fn bind(
     proto: Proto,
     base: &Path,
     opts: &BindOptions,
-    inherited: &mut Vec<(RawFd, String)>,
+    inherited: &mut Vec<Inherited>,
     activated: &mut Vec<(RawFd, Addr)>,
 ) -> anyhow::Result<Listener> {
     let addr = parse_addr(text, base)?;
@@ -137,13 +165,13 @@ pub fn bind(
         inherited,
         activated,
     };
-    if let Some(pos) = inherited.iter().position(|(_, n)| n == text) {
-        let (fd, _) = inherited.remove(pos);
+    if let Some(pos) = inherited.iter().position(|i| i.name == text) {
+        let i = inherited.remove(pos);
         // SAFETY: the previous generation passed this fd number for exactly this listener and
         // nothing else in this process owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = unsafe { OwnedFd::from_raw_fd(i.fd) };
         set_cloexec(fd.as_raw_fd(), true);
-        return Ok(make(fd, true, false));
+        return Ok(make(fd, true, i.activated));
     }
     if let Some(pos) = activated.iter().position(|(_, a)| same_address(a, &addr)) {
         let (fd, _) = activated.remove(pos);
@@ -294,6 +322,19 @@ pub fn set_cloexec(fd: RawFd, on: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inherited_listeners_keep_their_systemd_flag() {
+        let got = parse_inherited("5=127.0.0.1:8000;6:sd=/run/rw.sock;x=bad;7");
+        let got: Vec<_> = got
+            .iter()
+            .map(|i| (i.fd, i.name.as_str(), i.activated))
+            .collect();
+        assert_eq!(
+            got,
+            [(5, "127.0.0.1:8000", false), (6, "/run/rw.sock", true)]
+        );
+    }
 
     #[test]
     fn address_forms() {

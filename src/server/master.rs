@@ -544,7 +544,7 @@ impl Master {
             .iter()
             .map(|l| {
                 listen::set_cloexec(l.raw(), false);
-                format!("{}={}", l.raw(), l.name)
+                listen::inherit_entry(l)
             })
             .collect();
         std::env::set_var(listen::INHERIT_ENV, fds.join(";"));

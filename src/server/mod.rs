@@ -138,10 +138,10 @@ fn start(
         // SAFETY: an fd systemd handed to us that no listener took.
         unsafe { libc::close(fd) };
     }
-    for (fd, name) in inherited {
-        eprintln!("closing inherited socket {name} (no longer configured)");
+    for i in inherited {
+        eprintln!("closing inherited socket {} (no longer configured)", i.name);
         // SAFETY: an fd handed over by the previous generation that nothing here uses.
-        unsafe { libc::close(fd) };
+        unsafe { libc::close(i.fd) };
     }
     if s.uid.is_some() || s.gid.is_some() {
         process::drop_privileges(s.uid.as_deref(), s.gid.as_deref())?;

@@ -642,6 +642,24 @@ fn socket_activation_adopts_the_passed_listener() {
         log.contains(&format!("uwsgi socket 0 inherited {}", sock.display())),
         "{log}"
     );
+    // A graceful reload (exec) hands the listener to the next generation, which must still
+    // know systemd owns it.
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let needle = format!("uwsgi socket 0 inherited {}", sock.display());
+    wait_until(30, "the reloaded generation", || {
+        std::fs::read_to_string(dir.path().join("rw.log"))
+            .unwrap_or_default()
+            .matches(&needle)
+            .count()
+            >= 2
+    });
+    let out = uwsgi_raw_unix(&sock, &good_packet("/pid"));
+    assert!(
+        out.starts_with(b"HTTP/1.1 200 OK"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
     // SAFETY: as above.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let st = child.wait().unwrap();
