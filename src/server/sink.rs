@@ -113,10 +113,17 @@ impl<'a> Sink<'a> {
     fn write(&mut self, parts: &[&[u8]], last: bool) -> io::Result<()> {
         // A response that ends a connection goes out with the close that follows it.
         let closing = last && !self.keep_alive;
-        let r = if self.head_pending {
-            let mut all: Vec<&[u8]> = Vec::with_capacity(parts.len() + 1);
-            all.push(&self.head);
-            all.extend_from_slice(parts);
+        let r = if self.head_pending && parts.len() < 4 {
+            // Head and body in one call (our writes have at most three parts).
+            let mut all: [&[u8]; 4] = [&[]; 4];
+            all[0] = &self.head;
+            all[1..=parts.len()].copy_from_slice(parts);
+            self.sock
+                .write_all_vectored_then(&all[..=parts.len()], closing)
+        } else if self.head_pending {
+            let all: Vec<&[u8]> = std::iter::once(&self.head[..])
+                .chain(parts.iter().copied())
+                .collect();
             self.sock.write_all_vectored_then(&all, closing)
         } else {
             self.sock.write_all_vectored_then(parts, closing)

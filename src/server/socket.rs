@@ -92,18 +92,31 @@ impl Socket {
         self.write_all_vectored_then(bufs, false)
     }
 
-    /// [`Self::write_all_vectored`]; with `closing`, the caller closes the socket next and
-    /// sends nothing more, so TCP may hold the last segment for the FIN (MSG_MORE): response
-    /// and FIN leave as one segment instead of two, a tenth of the CPU of a one-request
-    /// connection on loopback. The close must follow at once: until then the bytes wait.
+    /// [`Self::write_all_vectored`]; with `closing`, these are the last bytes the connection
+    /// carries: TCP holds the last segment (MSG_MORE) and `shutdown(SHUT_WR)` sends it together
+    /// with the FIN, one segment instead of two (a tenth of the CPU of a one-request connection
+    /// on loopback). Whatever the caller does before closing the socket delays nothing.
     pub fn write_all_vectored_then(&self, bufs: &[&[u8]], closing: bool) -> io::Result<()> {
         let flags = libc::MSG_NOSIGNAL | if closing { libc::MSG_MORE } else { 0 };
-        let mut slices: Vec<IoSlice> = bufs
-            .iter()
-            .filter(|b| !b.is_empty())
-            .map(|b| IoSlice::new(b))
-            .collect();
-        let mut slices = &mut slices[..];
+        // A response is a few slices: on the stack unless there are many.
+        let mut stack = [IoSlice::new(&[]); 8];
+        let mut heap = Vec::new();
+        let slices: &mut [IoSlice] = if bufs.len() <= stack.len() {
+            let mut n = 0;
+            for b in bufs.iter().filter(|b| !b.is_empty()) {
+                stack[n] = IoSlice::new(b);
+                n += 1;
+            }
+            &mut stack[..n]
+        } else {
+            heap.extend(
+                bufs.iter()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| IoSlice::new(b)),
+            );
+            &mut heap[..]
+        };
+        let mut slices = slices;
         while !slices.is_empty() {
             let n = self.write_op(|| {
                 // SAFETY: msghdr is plain data (all-zero: no name, no control); IoSlice is
@@ -116,6 +129,10 @@ impl Socket {
                 }
             })?;
             IoSlice::advance_slices(&mut slices, n);
+        }
+        if closing {
+            // SAFETY: shutdown on our own fd.
+            unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
         }
         Ok(())
     }
