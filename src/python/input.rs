@@ -126,6 +126,11 @@ impl InputState {
 
     fn consume(&mut self, n: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.advance(n);
+    }
+
+    /// Marks `n` buffered bytes as handed to the app.
+    fn advance(&mut self, n: usize) {
         self.pos += n;
         self.consumed += n as u64;
         if self.pos == self.buf.len() {
@@ -172,12 +177,7 @@ impl InputState {
     fn read_into(&mut self, dst: &mut [u8]) -> Result<usize, ReadError> {
         let take = self.buffered().len().min(dst.len());
         dst[..take].copy_from_slice(&self.buf[self.pos..self.pos + take]);
-        self.pos += take;
-        self.consumed += take as u64;
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        }
+        self.advance(take);
         let mut filled = take;
         while filled < dst.len() {
             let got = self.source_read(&mut dst[filled..])?;
@@ -368,11 +368,24 @@ impl Input {
         bytes: Option<u64>,
         f: impl FnOnce(&mut InputState) -> T + Send,
     ) -> T {
-        if bytes.is_none_or(|n| n >= super::interp::LARGE_IO) {
-            return py.detach(|| f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner)));
-        }
-        f(&mut lock_detached(py, &self.state))
+        let large = bytes.is_none_or(|n| n >= super::interp::LARGE_IO);
+        with_locked(py, &self.state, large, f)
     }
+}
+
+/// Runs `f` on what `m` guards. Small transfers keep the GIL (the server releases it only to
+/// wait for the peer, see `blocking`); `large` ones run with it released all along, since
+/// copying them would keep the worker's other threads out of Python for long.
+pub(crate) fn with_locked<T: Send, R: Send>(
+    py: Python<'_>,
+    m: &Mutex<T>,
+    large: bool,
+    f: impl FnOnce(&mut T) -> R + Send,
+) -> R {
+    if large {
+        return py.detach(|| f(&mut m.lock().unwrap_or_else(PoisonError::into_inner)));
+    }
+    f(&mut lock_detached(py, m))
 }
 
 /// Lock `m` while holding the GIL without risking a deadlock: if it is busy (its holder may be

@@ -3,13 +3,13 @@
 
 use std::os::fd::RawFd;
 use std::ptr::NonNull;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use super::input::lock_detached;
+use super::input::{lock_detached, with_locked};
 use super::pyerr::{log_raw, print_exception};
 use super::ResponseSink;
 
@@ -344,10 +344,7 @@ impl Responder {
         bytes: u64,
         f: impl FnOnce(&mut RespState) -> T + Send,
     ) -> T {
-        if bytes >= super::interp::LARGE_IO {
-            return py.detach(|| f(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner)));
-        }
-        f(&mut lock_detached(py, &self.state))
+        with_locked(py, &self.state, bytes >= super::interp::LARGE_IO, f)
     }
 }
 

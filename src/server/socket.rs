@@ -22,10 +22,6 @@ impl Socket {
         self.fd.as_raw_fd()
     }
 
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
-    }
-
     /// One non-blocking read: `Ok(None)` when nothing is there yet.
     pub fn read_now(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
