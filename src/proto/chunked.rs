@@ -49,7 +49,28 @@ pub struct ChunkedDecoder {
     total: u64,
     /// Bytes in the current size line, or in the trailer section.
     line_len: usize,
+    /// The current trailer field's name, lower-cased, as far as it fits (forbidden names are short).
+    trailer_name: [u8; TRAILER_NAME_MAX],
+    /// Length of that name; `TRAILER_NAME_MAX + 1` once it is longer than any forbidden name.
+    trailer_name_len: usize,
 }
+
+const TRAILER_NAME_MAX: usize = 24;
+
+/// Fields a trailer must not carry (RFC 9110 §6.5.1): framing, routing and connection control.
+/// A recipient that merged them into the header section would be desynchronised or misrouted, so
+/// they are refused rather than discarded, as the hardened peers do.
+const FORBIDDEN_TRAILERS: &[&[u8]] = &[
+    b"content-length",
+    b"transfer-encoding",
+    b"host",
+    b"trailer",
+    b"te",
+    b"connection",
+    b"keep-alive",
+    b"upgrade",
+    b"expect",
+];
 
 const fn bad(reason: &'static str) -> HttpError {
     HttpError::new(400, reason)
@@ -64,6 +85,8 @@ impl ChunkedDecoder {
             size: 0,
             total: 0,
             line_len: 0,
+            trailer_name: [0; TRAILER_NAME_MAX],
+            trailer_name_len: 0,
         }
     }
 
@@ -181,8 +204,26 @@ impl ChunkedDecoder {
             }
             (TrailerStart, b'\r') => FinalLf,
             (TrailerStart, b' ' | b'\t') => return Err(bad("obs-fold in chunked trailer")),
-            (TrailerStart | TrailerName, _) if is_tchar(b) => TrailerName,
-            (TrailerName, b':') => TrailerValue,
+            (TrailerStart | TrailerName, _) if is_tchar(b) => {
+                if self.state == TrailerStart {
+                    self.trailer_name_len = 0;
+                }
+                if let Some(slot) = self.trailer_name.get_mut(self.trailer_name_len) {
+                    *slot = b.to_ascii_lowercase();
+                }
+                self.trailer_name_len = (self.trailer_name_len + 1).min(TRAILER_NAME_MAX + 1);
+                TrailerName
+            }
+            (TrailerName, b':') => {
+                let name = self
+                    .trailer_name
+                    .get(..self.trailer_name_len)
+                    .unwrap_or(&[]);
+                if FORBIDDEN_TRAILERS.contains(&name) {
+                    return Err(bad("forbidden field in chunked trailer"));
+                }
+                TrailerValue
+            }
             (TrailerStart | TrailerName, _) => return Err(bad("invalid chunked trailer name")),
             (TrailerValue, b'\r') => TrailerLf,
             (TrailerValue, _) if is_field_vchar(b) => TrailerValue,

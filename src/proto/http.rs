@@ -244,8 +244,9 @@ pub fn parse_head_into(
     };
     // httparse refuses a request target that is not UTF-8 (it hands the path out as a `&str`),
     // yet obs-text there is real traffic that uWSGI serves. Such a line is parsed from a copy
-    // with those bytes masked; spans are offsets, so they hold for the original bytes.
-    let masked = mask_request_line_obs_text(buf);
+    // with those bytes masked; spans are offsets, so they hold for the original bytes. The same
+    // copy carries `HTTP/1.2`…`HTTP/1.9` as `HTTP/1.1`, which httparse would refuse.
+    let masked = mask_request_line(buf);
     let src: &[u8] = masked.as_deref().unwrap_or(buf);
     let mut req = httparse::Request::new(slots);
     let consumed = match req.parse(src) {
@@ -501,7 +502,7 @@ fn is_authority_form(target: &[u8]) -> bool {
         && port.iter().all(u8::is_ascii_digit)
 }
 
-/// Version errors: 505 for a well-formed `HTTP/x.y` we don't speak (HTTP/2.0, HTTP/1.2, HTTP/0.9),
+/// Version errors: 505 for a well-formed `HTTP/x.y` we don't speak (HTTP/2.0, HTTP/0.9),
 /// 400 for anything that is not an HTTP version at all.
 fn version_error(buf: &[u8]) -> HttpError {
     let start = buf
@@ -541,7 +542,7 @@ fn check_request_line(buf: &[u8], limits: &HeadLimits) -> Result<(), HttpError> 
 }
 
 /// A copy of `buf` with the bytes >= 0x80 of its request line replaced by `a`, when it has any.
-fn mask_request_line_obs_text(buf: &[u8]) -> Option<Vec<u8>> {
+fn mask_request_line(buf: &[u8]) -> Option<Vec<u8>> {
     let mut start = 0;
     while buf[start..].starts_with(b"\r\n") {
         start += 2;
@@ -551,7 +552,12 @@ fn mask_request_line_obs_text(buf: &[u8]) -> Option<Vec<u8>> {
         .position(|&b| b == b'\n')
         .map_or(buf.len(), |p| start + p);
     let line = &buf[start..end];
-    if line.is_ascii() {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // RFC 9110 §2.5: a 1.x minor above 1 is served as the highest 1.x we speak (1.1).
+    let later_minor = line.len() > 9
+        && line[..line.len() - 8].ends_with(b" ")
+        && matches!(&line[line.len() - 8..], [b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if (b'2'..=b'9').contains(d));
+    if line.is_ascii() && !later_minor {
         return None;
     }
     let mut copy = buf.to_vec();
@@ -559,6 +565,9 @@ fn mask_request_line_obs_text(buf: &[u8]) -> Option<Vec<u8>> {
         if *b >= 0x80 {
             *b = b'a';
         }
+    }
+    if later_minor {
+        copy[start + line.len() - 1] = b'1';
     }
     Some(copy)
 }

@@ -270,5 +270,26 @@ pub fn content_length<K: AsRef<[u8]>, V: AsRef<[u8]>>(vars: &[(K, V)]) -> Result
     }
 }
 
+/// The version for the status line of a response to a uwsgi request, from its `SERVER_PROTOCOL`.
+///
+/// Only two answers: `HTTP/1.0` for a 1.0 (or absent) protocol, `HTTP/1.1` for anything else.
+/// The frontend's bytes never reach the status line, so CR/LF there cannot inject headers (uWSGI
+/// copies them verbatim), and nginx in front of an HTTP/2 or HTTP/3 client (`HTTP/2.0`) still
+/// gets a status line it parses.
+pub fn status_line_version(server_protocol: &[u8]) -> &'static [u8] {
+    match server_protocol {
+        b"" | b"HTTP/1.0" => b"HTTP/1.0",
+        _ => b"HTTP/1.1",
+    }
+}
+
+/// Whether `SERVER_PROTOCOL` is a plain protocol token (`HTTP/2.0`, `HTTP/1.1`), so a request whose
+/// value carries controls or spaces can be logged as hostile.
+pub fn is_plain_protocol(server_protocol: &[u8]) -> bool {
+    server_protocol
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'/' || b == b'.')
+}
+
 #[cfg(test)]
 mod tests;

@@ -258,6 +258,14 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
     }
     let get = |k: &[u8]| packet.get(k).unwrap_or(b"");
     let protocol = get(b"SERVER_PROTOCOL");
+    if !crate::proto::uwsgi::is_plain_protocol(protocol) {
+        // The status line never carries these bytes (proto::uwsgi::status_line_version); say who sent them.
+        eprintln!(
+            "uwsgi: SERVER_PROTOCOL `{}` from {} is not a protocol token; answering HTTP/1.1",
+            protocol.escape_ascii(),
+            get(b"REMOTE_ADDR").escape_ascii()
+        );
+    }
     let method = get(b"REQUEST_METHOD");
     let uri = get(b"REQUEST_URI");
     let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"");

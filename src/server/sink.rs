@@ -208,10 +208,10 @@ impl crate::python::ResponseSink for Sink<'_> {
             // uwsgi: a raw HTTP response; nginx frames it, the end of body is our close.
             let cl = app_cl.map(|n| (&b"Content-Length"[..], decimal(n, &mut digits)));
             http::write_response_head(&mut self.head, 1, &status_bytes, &hdrs, cl.as_slice());
-            // write_response_head starts with "HTTP/1.1"; the status line says what nginx sent.
-            let proto = if proto.is_empty() { b"HTTP/1.0" } else { proto };
-            if proto != b"HTTP/1.1" {
-                self.head.splice(..8, proto.iter().copied());
+            // write_response_head starts with "HTTP/1.1"; a 1.0 frontend gets "HTTP/1.0".
+            let version = crate::proto::uwsgi::status_line_version(proto);
+            if version != b"HTTP/1.1" {
+                self.head[..8].copy_from_slice(version);
             }
             self.keep_alive = false;
             self.remaining = app_cl;

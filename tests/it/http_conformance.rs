@@ -2,7 +2,7 @@
 //! real TCP (security-cases §3.1 request framing, §3.2 response splitting, §3.3 static-map
 //! traversal, §3.4 slow clients).
 
-use crate::util::{wait_until, Server};
+use crate::util::{threads_in_poll, wait_until, Server};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -360,6 +360,19 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn http_1_2_is_served_as_http_1_1() {
+    // RFC 9110 §2.5: a later 1.x minor is handled as the highest 1.x the server speaks.
+    let s = start("");
+    let mut c = Client::connect(&s);
+    c.send(b"GET /q?first HTTP/1.2\r\nHost: t\r\n\r\n");
+    let r = c.response();
+    assert_eq!((r.status, r.body_text().as_str()), (200, "first"), "{r:?}");
+    // Answered as 1.1: the connection stays open for the next request.
+    c.send(b"GET /q?second HTTP/1.2\r\nHost: t\r\n\r\n");
+    assert_eq!(c.response().body_text(), "second");
+}
+
+#[test]
 fn connection_close_is_honoured() {
     let s = start("");
     let mut c = Client::connect(&s);
@@ -586,8 +599,16 @@ fn a_request_waiting_for_its_peer_does_not_hold_the_gil() {
     slow_body
         .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nonly ten b")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let worker = s.workers(1)[0];
+    wait_until(20, "the body's thread to wait for the peer", || {
+        threads_in_poll(worker) == 1
+    });
     served_quickly("while a body stalls");
+    assert_eq!(
+        threads_in_poll(worker),
+        1,
+        "the stalled body is still waiting"
+    );
     drop(slow_body);
     // A client that stops reading a 32 MiB response: its thread waits to write.
     let mut slow_reader = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
@@ -603,8 +624,15 @@ fn a_request_waiting_for_its_peer_does_not_hold_the_gil() {
         )
         .unwrap();
     slow_reader.write_all(&body).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(20, "the response's thread to wait for the peer", || {
+        threads_in_poll(worker) == 1
+    });
     served_quickly("while a response cannot be written");
+    assert_eq!(
+        threads_in_poll(worker),
+        1,
+        "the unread response is still waiting"
+    );
     drop(slow_reader);
     assert_serves(&s);
 }
@@ -739,6 +767,26 @@ fn malformed_framing_is_refused_with_the_right_4xx_and_closed() {
             "URI too long",
             format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(5000)).into_bytes(),
             414,
+        ),
+        (
+            "Content-Length in the chunked trailer",
+            post_with(chunked, "5\r\nhello\r\n0\r\nContent-Length: 5\r\n\r\n"),
+            400,
+        ),
+        (
+            "Transfer-Encoding in the chunked trailer",
+            post_with(chunked, "0\r\ntransfer-encoding: chunked\r\n\r\n"),
+            400,
+        ),
+        (
+            "Host in the chunked trailer",
+            post_with(chunked, "0\r\nHost: elsewhere\r\n\r\n"),
+            400,
+        ),
+        (
+            "HTTP/2.0 request line",
+            b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(),
+            505,
         ),
         (
             "CL above limit-post",

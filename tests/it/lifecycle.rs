@@ -53,8 +53,9 @@ fn reload_serves_new_code_without_failing_a_request() {
     let s = Server::start(&ini, &[("app.py", HELLO_APP)]);
     let port = s.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let hammer = {
-        let stop = stop.clone();
+        let (stop, served) = (stop.clone(), served.clone());
         std::thread::spawn(move || {
             let (mut ok, mut bad) = (0u32, Vec::new());
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -65,6 +66,7 @@ fn reload_serves_new_code_without_failing_a_request() {
                 );
                 if r.starts_with(b"HTTP/1.1 200") {
                     ok += 1;
+                    served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 } else {
                     bad.push(String::from_utf8_lossy(&r).into_owned());
                 }
@@ -72,7 +74,8 @@ fn reload_serves_new_code_without_failing_a_request() {
             (ok, bad)
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    let served_now = || served.load(std::sync::atomic::Ordering::Relaxed);
+    wait_until(30, "load flowing before the reload", || served_now() >= 20);
     let app = s.path("app.py");
     std::fs::write(&app, HELLO_APP.replace("Hello, World!", "Hello, Reload")).unwrap();
     let out = run(&["reload", s.path("rw.pid").to_str().unwrap()]);
@@ -85,10 +88,13 @@ fn reload_serves_new_code_without_failing_a_request() {
     );
     assert!(text(&out).contains("reloaded"), "{}", text(&out));
     assert_eq!(s.get("/").1, b"Hello, Reload");
-    std::thread::sleep(Duration::from_millis(300));
+    let after_reload = served_now();
+    wait_until(30, "load flowing after the reload", || {
+        served_now() >= after_reload + 20
+    });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, bad) = hammer.join().unwrap();
-    assert!(ok > 20, "only {ok} requests went through");
+    assert!(ok >= 40, "only {ok} requests went through");
     assert!(
         bad.is_empty(),
         "{} failed requests during the reload: {:?}\n{}",

@@ -352,10 +352,15 @@ fn malformed_packets_close_with_a_log_line_and_the_worker_serves_on() {
         String::from_utf8_lossy(&ok)
     );
     let pid_before = split_response(&ok).1;
-    // The status line carries the protocol the frontend sent (HTTP/1.0 when it sent none).
+    // The status line says HTTP/1.0 to a 1.0 frontend (or one that sent no protocol) and HTTP/1.1
+    // to anything else: the frontend's bytes are never copied there, so CR/LF cannot inject a
+    // header (uWSGI copies them verbatim), and nginx in front of HTTP/2 gets a line it parses.
+    let injected = &b"HTTP/1.1\r\nSet-Cookie: injected=1"[..];
     for (proto, line) in [
         (Some(&b"HTTP/1.0"[..]), &b"HTTP/1.0 200 OK\r\n"[..]),
         (None, b"HTTP/1.0 200 OK\r\n"),
+        (Some(b"HTTP/2.0"), b"HTTP/1.1 200 OK\r\n"),
+        (Some(injected), b"HTTP/1.1 200 OK\r\n"),
     ] {
         let vars: Vec<(&[u8], &[u8])> = [
             (&b"REQUEST_METHOD"[..], &b"GET"[..]),
@@ -367,8 +372,14 @@ fn malformed_packets_close_with_a_log_line_and_the_worker_serves_on() {
         .collect();
         let out = uwsgi_raw(uport, &encode_packet(0, &vars, 0), false);
         assert!(out.starts_with(line), "{}", String::from_utf8_lossy(&out));
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains("injected"), "header injected: {text}");
         assert_eq!(split_response(&out).1, pid_before);
     }
+    wait_until(5, "a log line for the injected SERVER_PROTOCOL", || {
+        s.log_text()
+            .contains("uwsgi: SERVER_PROTOCOL `HTTP/1.1\\r\\nSet-Cookie: injected=1`")
+    });
 
     let mut size_past_data = vec![0u8, 100, 0, 0];
     size_past_data.extend_from_slice(b"\x05\x00ABCDE");
@@ -511,9 +522,10 @@ fn two_instances_behind_one_upstream_survive_a_stop() {
 
     let port = n.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let stop = stop.clone();
+            let (stop, served) = (stop.clone(), served.clone());
             std::thread::spawn(move || {
                 let (mut ok, mut bad) = (0u32, Vec::new());
                 let deadline = Instant::now() + Duration::from_secs(60);
@@ -525,6 +537,7 @@ fn two_instances_behind_one_upstream_survive_a_stop() {
                     );
                     if r.starts_with(b"HTTP/1.1 200") {
                         ok += 1;
+                        served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     } else {
                         bad.push(String::from_utf8_lossy(&r[..r.len().min(200)]).into_owned());
                     }
@@ -533,10 +546,15 @@ fn two_instances_behind_one_upstream_survive_a_stop() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let served_now = || served.load(std::sync::atomic::Ordering::Relaxed);
+    wait_until(30, "requests flowing through nginx", || served_now() >= 8);
     let out = run(&["stop", a.path("rw.pid").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    std::thread::sleep(Duration::from_millis(500));
+    // The stopped instance is gone: what is served from here on went to the other one.
+    let after_stop = served_now();
+    wait_until(30, "requests served after the stop", || {
+        served_now() >= after_stop + 8
+    });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = 0;
     for c in clients {

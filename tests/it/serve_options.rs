@@ -63,10 +63,23 @@ fn log_format_disable_logging_and_logto() {
         &[("app.py", HELLO_APP)],
     );
     assert_eq!(quiet.get("/quiet").0, 200);
-    // A later marker in the master's own log proves the worker's line would have been there.
-    // SAFETY: signalling the rw master we started.
-    unsafe { libc::kill(quiet.pid(), libc::SIGUSR1) };
-    let t = quiet.wait_log("workers total requests: 1", 10);
+    // A later marker in the master's own log proves the worker's line would have been there. The
+    // worker counts the request after the response has left, so ask again until the count shows it.
+    let mut t = String::new();
+    wait_until(10, "the master to report the counted request", || {
+        // SAFETY: signalling the rw master we started.
+        unsafe { libc::kill(quiet.pid(), libc::SIGUSR1) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        let before = t.matches("workers total requests:").count();
+        while std::time::Instant::now() < deadline {
+            t = quiet.log_text();
+            if t.matches("workers total requests:").count() > before {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        t.contains("workers total requests: 1")
+    });
     assert!(!t.contains("GET /quiet"), "{t}");
 }
 

@@ -250,3 +250,26 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
+
+/// Threads of `pid` blocked in poll(2)/ppoll(2) at this moment, from /proc/PID/task/*/syscall.
+/// rw waits for a slow peer there (and only there: idle threads wait in epoll), so this is how a
+/// test checks that a stall really happened before it asserts what the stall costs others.
+pub fn threads_in_poll(pid: i32) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    const POLL_SYSCALLS: &[&str] = &["7", "271"];
+    #[cfg(not(target_arch = "x86_64"))]
+    const POLL_SYSCALLS: &[&str] = &["73"];
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("syscall")).is_ok_and(|s| {
+                s.split(' ')
+                    .next()
+                    .is_some_and(|nr| POLL_SYSCALLS.contains(&nr))
+            })
+        })
+        .count()
+}

@@ -79,6 +79,13 @@ fn strictness_table() {
         ("trailer empty name", b"0\r\n: a\r\n\r\n", Err(400)),
         ("trailer NUL", b"0\r\nX: a\0\r\n\r\n", Err(400)),
         ("trailer no colon", b"0\r\nX\r\n\r\n", Err(400)),
+        // RFC 9110 §6.5.1: framing and routing fields never come from a trailer.
+        ("trailer Content-Length", b"0\r\nContent-Length: 5\r\n\r\n", Err(400)),
+        ("trailer Transfer-Encoding", b"0\r\nX: a\r\ntransfer-ENCODING: chunked\r\n\r\n", Err(400)),
+        ("trailer Host", b"0\r\nHOST: evil\r\n\r\n", Err(400)),
+        ("trailer TE", b"0\r\nTE: trailers\r\n\r\n", Err(400)),
+        ("trailer name longer than any forbidden", b"0\r\nContent-Length-And-Much-More-X: 5\r\n\r\n", ok("", 40)),
+        ("trailer with a forbidden prefix", b"0\r\nHostname: a\r\n\r\n", ok("", 18)),
     ];
     let mut failures = Vec::new();
     for (name, input, want) in rows {

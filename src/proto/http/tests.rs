@@ -109,8 +109,12 @@ fn security_cases_table() {
         ("TE empty", req("POST", b"Transfer-Encoding:"), Want::Err(400)),
         ("TE empty element", req("POST", b"Transfer-Encoding: , chunked"), Want::Err(400)),
         ("chunked on 1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), Want::Err(400)),
-        // Versions: 505 for a well-formed HTTP/x.y other than 1.0/1.1, 400 for non-versions.
-        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n".to_vec(), Want::Err(505)),
+        // Versions: 1.2-1.9 are served as 1.1 (RFC 9110 §2.5, so they need Host); 505 for another
+        // well-formed HTTP/x.y; 400 for non-versions.
+        ("HTTP/1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n".to_vec(), Want::Ok(NoBody)),
+        ("HTTP/1.9 chunked", b"POST / HTTP/1.9\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), Want::Ok(Chunked)),
+        ("HTTP/1.2 no Host", b"GET / HTTP/1.2\r\n\r\n".to_vec(), Want::Err(400)),
+        ("HTTP/1.10", b"GET / HTTP/1.10\r\nHost: a\r\n\r\n".to_vec(), Want::Err(400)),
         ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n".to_vec(), Want::Err(505)),
         ("HTTP/0.9", b"GET / HTTP/0.9\r\n\r\n".to_vec(), Want::Err(505)),
         ("h2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), Want::Err(505)),
@@ -472,5 +476,18 @@ fn common_header_names_match_the_general_rule() {
     }
     for other in [&b"x-custom"[..], b"hos", b"hostx", b"x_forwarded_for", b""] {
         assert_eq!(common_header_cgi_name(other), None, "{other:?}");
+    }
+}
+
+#[test]
+fn later_http_1_minor_is_served_as_1_1_and_keeps_the_original_bytes() {
+    let buf = b"GET /x HTTP/1.2\r\nHost: a\r\n\r\n";
+    let (h, n) = run(buf).unwrap().unwrap();
+    assert_eq!(n, buf.len());
+    assert_eq!(h.minor_version, 1);
+    assert_eq!(h.server_protocol(), "HTTP/1.1");
+    // Every prefix is incomplete, never an error: the mapping does not wait for the CRLF.
+    for cut in 0..buf.len() {
+        assert!(matches!(run(&buf[..cut]), Ok(None)), "prefix {cut}");
     }
 }

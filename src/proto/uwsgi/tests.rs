@@ -191,3 +191,18 @@ fn content_length_strict() {
         Err(UwsgiError::DuplicateContentLength)
     );
 }
+
+#[test]
+fn status_line_version_never_echoes_the_frontend() {
+    assert_eq!(status_line_version(b""), b"HTTP/1.0");
+    assert_eq!(status_line_version(b"HTTP/1.0"), b"HTTP/1.0");
+    assert_eq!(status_line_version(b"HTTP/1.1"), b"HTTP/1.1");
+    assert_eq!(status_line_version(b"HTTP/2.0"), b"HTTP/1.1");
+    assert_eq!(
+        status_line_version(b"HTTP/1.1\r\nSet-Cookie: x=1"),
+        b"HTTP/1.1"
+    );
+    assert!(is_plain_protocol(b"HTTP/2.0"));
+    assert!(!is_plain_protocol(b"HTTP/1.1\r\nX: y"));
+    assert!(!is_plain_protocol(b"HTTP/1.1 200"));
+}
