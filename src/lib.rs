@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod log;
+pub mod net;
 pub mod proto;
 pub mod python;
 pub mod server;

@@ -9,6 +9,7 @@ use super::settings::Settings;
 use super::socket::Socket;
 use super::static_files::StaticMap;
 use crate::log::request_line::{self, LogFormat};
+use crate::net::accept_backoff::{self, AcceptBackoff};
 use crate::proto::http::HeadLimits;
 use crate::proto::Var;
 use crate::python;
@@ -95,6 +96,31 @@ pub struct Shared<'a> {
     started: AtomicU64,
     /// When the worker began to stop: idle connections get [`STOP_IDLE_GRACE`] from here.
     stopped_at: OnceLock<Instant>,
+    /// Threads serving a connection now: a thread accepts only as many connections as there
+    /// are threads free to serve them (see `accept`).
+    busy: AtomicUsize,
+    /// Listeners paused after accept(2) ran out of fds (or memory); see `net::accept_backoff`.
+    backoff: Mutex<AcceptBackoff>,
+    /// `backoff` holds a failure not yet cleared by a successful accept (a lock-free check on the
+    /// accept path).
+    backoff_dirty: AtomicBool,
+}
+
+/// Counts a thread as busy while it serves a connection, and stops counting it even if the
+/// request unwinds.
+struct BusyGuard<'a>(&'a AtomicUsize);
+
+impl<'a> BusyGuard<'a> {
+    fn enter(busy: &'a AtomicUsize) -> Self {
+        busy.fetch_add(1, Relaxed);
+        BusyGuard(busy)
+    }
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 /// How long a stopping worker keeps an idle keep-alive connection open for one more request
@@ -218,6 +244,9 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         record_vars: s.stats.is_some() || s.harakiri > 0,
         started: AtomicU64::new(0),
         stopped_at: OnceLock::new(),
+        busy: AtomicUsize::new(0),
+        backoff: Mutex::new(AcceptBackoff::default()),
+        backoff_dirty: AtomicBool::new(false),
     };
     let slot = env.scoreboard.worker(env.id);
     slot.accepting.store(1, Relaxed);
@@ -398,8 +427,14 @@ impl<'a> Shared<'a> {
                 return None;
             }
             let (events, last_sweep) = &mut *leader;
-            // The 1 s tick serves the sweep of parked connections.
-            let _ = self.poller.wait(events, Some(Duration::from_secs(1)));
+            // The 1 s tick serves the sweep of parked connections; a paused listener may need
+            // to come back sooner.
+            let tick = if self.backoff_dirty.load(Relaxed) {
+                self.resume_accepting()
+            } else {
+                Duration::from_secs(1)
+            };
+            let _ = self.poller.wait(events, Some(tick));
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 *last_sweep = Instant::now();
                 self.sweep();
@@ -421,7 +456,20 @@ impl<'a> Shared<'a> {
         let l = &self.listeners[idx];
         let level = self.mode == Mode::Level;
         let mut accepted = Vec::new();
-        for _ in 0..if level { 1 } else { 64 } {
+        // Only as many connections as threads free to serve them now (this one included, minus
+        // work already queued): one more would wait inside this worker while an idle sibling
+        // process could serve it, so it waits in the kernel's queue instead, where any worker
+        // can take it.
+        let want = if level {
+            1
+        } else {
+            let free = self
+                .settings
+                .threads
+                .saturating_sub(self.busy.load(Relaxed));
+            free.saturating_sub(self.queue.lock().unwrap().len())
+        };
+        for _ in 0..want {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
             let mut sa: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -436,13 +484,26 @@ impl<'a> Shared<'a> {
                 )
             };
             if fd < 0 {
+                let err = std::io::Error::last_os_error();
+                let errno = err.raw_os_error().unwrap_or(0);
+                if accept_backoff::is_resource_limit(errno) {
+                    self.pause_accepting(&err, l);
+                    break;
+                }
+                if errno == libc::ECONNABORTED || errno == libc::EINTR {
+                    continue; // that connection is gone; the next may be there
+                }
                 break;
+            }
+            if self.backoff_dirty.load(Relaxed) {
+                self.backoff.lock().unwrap().succeeded();
+                self.backoff_dirty.store(false, Relaxed);
             }
             // SAFETY: accept4 returned a new fd that nothing else owns.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             accepted.push(self.new_conn(owned, idx, l.proto, peer_of(&sa)));
         }
-        if !self.stopping() && !level {
+        if !self.stopping() && !level && !self.accepting_paused() {
             let _ = self.poller.rearm(l.raw(), idx);
         }
         if !accepted.is_empty() {
@@ -451,6 +512,42 @@ impl<'a> Shared<'a> {
                 .unwrap()
                 .extend(accepted.into_iter().map(Work::New));
         }
+    }
+
+    /// accept(2) ran out of fds or memory: every listener leaves the poller for a while, so
+    /// no thread spins on a queue it cannot take from (the connections served now are what
+    /// frees fds); the leader puts them back (`resume_accepting`).
+    fn pause_accepting(&self, err: &std::io::Error, l: &Listener) {
+        let line = {
+            let mut b = self.backoff.lock().unwrap();
+            self.backoff_dirty.store(true, Relaxed);
+            b.fail(Instant::now(), err, &l.name)
+        };
+        for l in self.listeners {
+            let _ = self.poller.delete(l.raw());
+        }
+        if let Some(line) = line {
+            eprintln!("{line}");
+        }
+        // The leader may be waiting with a 1 s timeout: wake it to wait for the pause instead.
+        let _ = nix::unistd::write(&self.wake.1, &[1]);
+    }
+
+    fn accepting_paused(&self) -> bool {
+        self.backoff_dirty.load(Relaxed) && self.backoff.lock().unwrap().is_paused(Instant::now())
+    }
+
+    /// Puts paused listeners back once their pause is over; returns how long the leader may
+    /// wait in the poller.
+    fn resume_accepting(&self) -> Duration {
+        let now = Instant::now();
+        let mut b = self.backoff.lock().unwrap();
+        if b.resume_due(now) && !self.stopping() {
+            for (i, l) in self.listeners.iter().enumerate() {
+                let _ = self.poller.add(l.raw(), i, self.mode);
+            }
+        }
+        b.wait_at_most(now, Duration::from_secs(1))
     }
 
     fn new_conn(
@@ -479,7 +576,10 @@ impl<'a> Shared<'a> {
     fn serve(&self, mut conn: Conn, key: usize, core: usize) {
         let slot = self.scoreboard.worker(self.id);
         slot.status.store(Status::Busy as u32, Relaxed);
-        let next = request::serve(&mut conn, self, core);
+        let next = {
+            let _busy = BusyGuard::enter(&self.busy);
+            request::serve(&mut conn, self, core)
+        };
         if !self.stopping() {
             slot.status.store(Status::Idle as u32, Relaxed);
         }

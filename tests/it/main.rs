@@ -3,6 +3,7 @@
 mod apps;
 mod check_config;
 mod generated;
+mod hostile;
 mod http_conformance;
 mod lifecycle;
 mod nginx;

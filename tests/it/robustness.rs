@@ -100,7 +100,7 @@ fn set_linger0(s: &TcpStream) {
 }
 
 /// utime + stime of `pid`, in seconds.
-fn cpu_seconds(pid: i32) -> f64 {
+pub(crate) fn cpu_seconds(pid: i32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let f: Vec<u64> = rest
@@ -114,7 +114,7 @@ fn cpu_seconds(pid: i32) -> f64 {
     (f[0] + f[1]) as f64 / hz
 }
 
-fn fd_count(pid: i32) -> usize {
+pub(crate) fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .count()

@@ -1,0 +1,170 @@
+//! Hostile clients and resource limits (issue 17): no spin, no stall, no silent rejection.
+
+use crate::robustness::{cpu_seconds, fd_count};
+use crate::util::{wait_until, Server};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const APP: &str = r#"
+import os, time
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    if path == '/barrier':
+        # Waits (bounded) until N requests are in the app at once, in any worker: a request that
+        # sits queued inside a busy worker never arrives, and the barrier times out.
+        n = int(environ['QUERY_STRING'].split('&')[0])
+        d = '{dir}/barrier-' + environ['QUERY_STRING'].split('&')[1]
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, str(os.getpid()) + '-' + str(id(environ))), 'w').close()
+        deadline = time.time() + 8
+        while len(os.listdir(d)) < n and time.time() < deadline:
+            time.sleep(0.01)
+        body = ('ok' if len(os.listdir(d)) >= n else 'timeout').encode()
+    else:
+        body = str(os.getpid()).encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+fn ini(extra: &str) -> String {
+    format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\ndie-on-term = true\n{extra}\n"
+    )
+}
+
+fn keep_alive_get(c: &mut TcpStream, path: &str) -> String {
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") || !response_complete(&got) {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn response_complete(got: &[u8]) -> bool {
+    let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+    let cl: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    got.len() >= end + 4 + cl
+}
+
+fn set_nofile(pid: i32, n: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: n,
+    };
+    // SAFETY: prlimit on a process we started, with a valid new limit and no old-limit output.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &lim, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// With its fds exhausted a worker used to retry accept4 in a loop at 100 % CPU, silently. It
+/// must pause the listener, say so (at most once a second), keep serving the connections it
+/// has, and accept again once fds are free.
+#[test]
+fn out_of_fds_on_accept_pauses_logs_and_keeps_serving() {
+    for threads in [1, 2] {
+        let s = Server::start(
+            &ini(&format!(
+                "processes = 1\nthreads = {threads}\nsocket-timeout = 60\nlisten = 512"
+            )),
+            &[("app.py", APP)],
+        );
+        let worker = s.workers(1)[0];
+        let mut kept = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        kept.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        assert!(keep_alive_get(&mut kept, "/").starts_with("HTTP/1.1 200"));
+        // Room for a few more connections, then EMFILE.
+        set_nofile(worker, fd_count(worker) as u64 + 4);
+        // Unfinished heads: each is accepted (data arrived, so TCP_DEFER_ACCEPT passes it) and
+        // parked, holding an fd, until the limit is hit; the rest wait in the listen queue.
+        let hogs: Vec<TcpStream> = (0..200)
+            .map(|_| {
+                let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+                c.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+                c
+            })
+            .collect();
+        s.wait_log("Too many open files", 20);
+        let (cpu0, t0) = (cpu_seconds(worker), Instant::now());
+        // The connection the worker already has is still served during the storm.
+        for _ in 0..5 {
+            assert!(keep_alive_get(&mut kept, "/").starts_with("HTTP/1.1 200"));
+        }
+        wait_until(10, "2 s of the storm", || {
+            t0.elapsed() >= Duration::from_secs(2)
+        });
+        let (cpu, secs) = (cpu_seconds(worker) - cpu0, t0.elapsed().as_secs_f64());
+        assert!(
+            cpu < 0.25 * secs,
+            "threads={threads}: the worker spent {cpu:.2} s of CPU in {secs:.1} s out of fds"
+        );
+        let lines = s.log_text().matches("Too many open files").count();
+        assert!(
+            lines <= 2 + secs.ceil() as usize,
+            "threads={threads}: {lines} log lines in {secs:.1} s: not rate-limited\n{}",
+            s.log_text()
+        );
+        assert!(
+            s.log_text().contains("failures since the last message"),
+            "{}",
+            s.log_text()
+        );
+        // Fds come back: new connections are accepted again.
+        drop(hogs);
+        wait_until(20, "a new connection served after the storm", || {
+            let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            keep_alive_get(&mut c, "/").starts_with("HTTP/1.1 200")
+        });
+        assert_eq!(s.workers(1), vec![worker], "the worker was replaced");
+    }
+}
+
+/// A worker with `threads = 2` used to accept up to 64 connections per wakeup and queue them
+/// whether or not a thread was free, so of four simultaneous requests on 2 × 2, some could wait
+/// behind others in one worker while the other worker idled. Every request must be in the app
+/// at once: each waits (bounded) for the other three.
+#[test]
+fn connections_wait_in_the_kernel_not_behind_a_busy_worker() {
+    let s = Server::start(
+        &ini("processes = 2\nthreads = 2\nsocket-timeout = 30"),
+        &[("app.py", APP)],
+    );
+    s.workers(2);
+    for round in 0..5 {
+        // Connected first, requests written in one burst: all four become acceptable at once.
+        let mut conns: Vec<TcpStream> = (0..4)
+            .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+            .collect();
+        for c in &mut conns {
+            c.write_all(
+                format!("GET /barrier?4&{round} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+        }
+        for c in &mut conns {
+            c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut out = Vec::new();
+            let _ = c.read_to_end(&mut out);
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.starts_with("HTTP/1.1 200") && text.ends_with("ok"),
+                "round {round}: a request waited behind a busy worker: {text}"
+            );
+        }
+    }
+}
