@@ -92,8 +92,8 @@ impl Master {
                     s.listen,
                 )?;
                 eprintln!("*** Stats server enabled on {addr} fd: {} ***", st.fd());
-                // SAFETY: the stats socket lives in the Master, as long as the poller.
-                unsafe { poller.add(st.fd(), Event::readable(STATS_KEY))? };
+                // SAFETY: the stats server lives in the Master, as long as the poller.
+                unsafe { poller.add(st.poll_fd(), Event::readable(STATS_KEY))? };
                 Some(st)
             }
             None => None,
@@ -185,9 +185,8 @@ impl Master {
                 }
             }
             self.reap();
-            if events.iter().any(|e| e.key == STATS_KEY) {
-                self.serve_stats();
-            }
+            // Every turn, not only on its events: it also expires slow stats clients.
+            self.serve_stats();
             self.retire_old_generation();
             self.notify_ready();
             if let State::Stopping { since } = self.state {
@@ -291,7 +290,7 @@ impl Master {
                     apps: &self.apps,
                     master,
                 };
-                if let Some(st) = &self.stats {
+                if let Some(st) = self.stats.take() {
                     st.close_in_child();
                 }
                 worker::run(env);
@@ -569,7 +568,7 @@ impl Master {
         Ok(())
     }
 
-    /// Answers the stats clients waiting on the stats socket, then re-arms it.
+    /// Advances the stats clients (never waiting on one), then re-arms the stats server's fd.
     fn serve_stats(&self) {
         use crate::stats::snapshot::{AppInfo, MasterView, SocketInfo};
         let Some(st) = &self.stats else { return };
@@ -609,8 +608,8 @@ impl Master {
             memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
         };
         st.serve_ready(&view);
-        // SAFETY: the stats fd is open for the master's lifetime.
-        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(st.fd()) };
+        // SAFETY: the stats server's fd is open for the master's lifetime.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(st.poll_fd()) };
         let _ = self.poller.modify(fd, Event::readable(STATS_KEY));
     }
 

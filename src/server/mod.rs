@@ -2,7 +2,6 @@
 //! pidfile, bind listeners, drop privileges, chdir, Python, app, fork workers.
 
 pub mod body;
-mod epoll;
 pub mod listen;
 pub mod master;
 pub mod pidfile;

@@ -2,7 +2,6 @@
 //! connection (oneshot). A free thread takes the next ready event and serves that connection to
 //! the end; idle keep-alive connections never hold a thread.
 
-use super::epoll::{Events, Mode, Poller};
 use super::listen::{Listener, Proto};
 use super::request::{self, Conn, LogInfo, Next};
 use super::settings::Settings;
@@ -10,6 +9,7 @@ use super::socket::Socket;
 use super::static_files::StaticMap;
 use crate::log::request_line::{self, LogFormat};
 use crate::net::accept_backoff::{self, AcceptBackoff};
+use crate::net::epoll::{Events, Mode, Poller};
 use crate::proto::http::HeadLimits;
 use crate::proto::Var;
 use crate::python;
@@ -106,16 +106,8 @@ pub struct Shared<'a> {
     backoff_dirty: AtomicBool,
 }
 
-/// Counts a thread as busy while it serves a connection, and stops counting it even if the
-/// request unwinds.
+/// Stops counting a connection as busy when its serving ends, even if the request unwinds.
 struct BusyGuard<'a>(&'a AtomicUsize);
-
-impl<'a> BusyGuard<'a> {
-    fn enter(busy: &'a AtomicUsize) -> Self {
-        busy.fetch_add(1, Relaxed);
-        BusyGuard(busy)
-    }
-}
 
 impl Drop for BusyGuard<'_> {
     fn drop(&mut self) {
@@ -396,6 +388,7 @@ impl<'a> Shared<'a> {
                 Work::Event(key) => {
                     let conn = self.parked.lock().unwrap().remove(&key);
                     if let Some(conn) = conn {
+                        self.busy.fetch_add(1, Relaxed);
                         self.serve(conn, key, core);
                     }
                 }
@@ -463,11 +456,21 @@ impl<'a> Shared<'a> {
         let want = if level {
             1
         } else {
+            // Queued parked connections will take threads too; accepted ones are counted busy.
+            let queued_conns = self
+                .queue
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(
+                    |w| matches!(w, Work::Event(k) if *k >= self.listeners.len() && *k != WAKE_KEY),
+                )
+                .count();
             let free = self
                 .settings
                 .threads
                 .saturating_sub(self.busy.load(Relaxed));
-            free.saturating_sub(self.queue.lock().unwrap().len())
+            free.saturating_sub(queued_conns)
         };
         for _ in 0..want {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
@@ -499,6 +502,9 @@ impl<'a> Shared<'a> {
                 self.backoff.lock().unwrap().succeeded();
                 self.backoff_dirty.store(false, Relaxed);
             }
+            // Counted busy from now, before the listener is re-armed: a thread woken by it must
+            // not count a thread as free that is about to serve this connection.
+            self.busy.fetch_add(1, Relaxed);
             // SAFETY: accept4 returned a new fd that nothing else owns.
             let owned = unsafe { OwnedFd::from_raw_fd(fd) };
             accepted.push(self.new_conn(owned, idx, l.proto, peer_of(&sa)));
@@ -506,11 +512,17 @@ impl<'a> Shared<'a> {
         if !self.stopping() && !level && !self.accepting_paused() {
             let _ = self.poller.rearm(l.raw(), idx);
         }
+        let extra = accepted.len() > 1;
         if !accepted.is_empty() {
             self.queue
                 .lock()
                 .unwrap()
                 .extend(accepted.into_iter().map(Work::New));
+        }
+        if extra {
+            // This thread serves one; a free sibling may be the one waiting in the poller,
+            // where it would not see the queue until its next event or tick.
+            let _ = nix::unistd::write(&self.wake.1, &[1]);
         }
     }
 
@@ -577,7 +589,8 @@ impl<'a> Shared<'a> {
         let slot = self.scoreboard.worker(self.id);
         slot.status.store(Status::Busy as u32, Relaxed);
         let next = {
-            let _busy = BusyGuard::enter(&self.busy);
+            // Counted busy by whoever handed the connection over (accept, or the parked event).
+            let _busy = BusyGuard(&self.busy);
             request::serve(&mut conn, self, core)
         };
         if !self.stopping() {

@@ -1,29 +1,69 @@
 //! The stats server, served by the master inside its poll loop: on each connection it writes
 //! the stats JSON and closes (`stats`), or reads an HTTP request first and answers it
-//! (`stats-http`, where `GET /metrics` gives Prometheus text). Every connection is bounded in
-//! time so a client that never reads cannot stall the master.
+//! (`stats-http`, where `GET /metrics` gives Prometheus text).
+//!
+//! The master never waits on a stats client: the listener and every client socket sit in the
+//! server's own epoll (whose fd the master polls), each client is a small state machine advanced
+//! by non-blocking reads and writes when its socket is ready, and a client that has not been
+//! answered within [`CLIENT_BUDGET`] is closed. Clients that send nothing or never read cost the
+//! master nothing while they wait, so respawns and harakiri are never delayed by them. At most
+//! [`MAX_CLIENTS`] are held; more wait in the listen queue. accept(2) out of fds pauses the
+//! listener (`net::accept_backoff`) instead of spinning.
 
 use super::schema::Stats;
 use super::snapshot::{self, MasterView};
+use crate::net::accept_backoff::{self, AcceptBackoff};
+use crate::net::epoll::{Events, Poller, Ready};
 use crate::server::listen::{self, Addr, BindOptions, Proto};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use anyhow::Context;
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The most one client may cost the master (read + write).
+/// How long a client may take from accept to the end of its answer before it is closed.
 pub const CLIENT_BUDGET: Duration = Duration::from_secs(1);
-/// The most one [`StatsServer::serve_ready`] call may take, however many clients wait.
-pub const CALL_BUDGET: Duration = Duration::from_secs(2);
+/// Clients held at once; further connections wait in the kernel's listen queue.
+pub const MAX_CLIENTS: usize = 64;
 /// The largest HTTP request head read (the rest is ignored).
 const MAX_HEAD: usize = 8192;
+/// Key of the listener in the server's own poller; client `i` is `i + 1`.
+const LISTENER_KEY: usize = 0;
 
-/// A bound stats socket.
+/// A bound stats socket and the clients it is answering.
 #[derive(Debug)]
 pub struct StatsServer {
     fd: OwnedFd,
     http: bool,
     name: String,
     unix_path: Option<PathBuf>,
+    /// The listener and the clients' sockets (oneshot); the master polls its fd.
+    poller: Poller,
+    state: RefCell<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    clients: Vec<Option<Client>>,
+    backoff: AcceptBackoff,
+    /// The listener is disarmed because [`MAX_CLIENTS`] are held or accept(2) is paused.
+    listener_idle: bool,
+}
+
+#[derive(Debug)]
+struct Client {
+    fd: OwnedFd,
+    head: Vec<u8>,
+    /// The answer, once known, and how much of it has been sent.
+    out: Option<(Vec<u8>, usize)>,
+    deadline: Instant,
+}
+
+/// What a client needs next.
+enum Step {
+    Read,
+    Write,
+    Done,
 }
 
 impl StatsServer {
@@ -55,17 +95,29 @@ impl StatsServer {
             Addr::Unix(p) => Some(p.clone()),
             _ => None,
         };
+        let poller = Poller::new().context("creating the stats server's poller")?;
+        poller
+            .add_oneshot(l.fd.as_raw_fd(), LISTENER_KEY, Ready::Read)
+            .context("registering the stats listener")?;
         Ok(StatsServer {
             fd: l.fd,
             http,
             name: addr.to_string(),
             unix_path,
+            poller,
+            state: RefCell::new(State::default()),
         })
     }
 
-    /// The listening fd (register it, readable, in the master's poller).
+    /// The listening fd (the banner shows it).
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// The fd the master registers, readable, in its poller: the server's own epoll, ready when
+    /// the listener or a client is. Re-arm it after each [`StatsServer::serve_ready`].
+    pub fn poll_fd(&self) -> RawFd {
+        self.poller.raw()
     }
 
     /// The address as configured (for the banner).
@@ -94,22 +146,77 @@ impl StatsServer {
         }
     }
 
-    /// In a freshly forked worker: closes the inherited stats socket, so that only the master
-    /// holds it (otherwise an exec-reloaded master could not bind it again while old workers
-    /// finish). The caller must not drop this `StatsServer` afterwards in that process (a
-    /// worker never returns: it exits).
-    pub fn close_in_child(&self) {
-        // SAFETY: called once in a child that only exits afterwards; the fd is ours.
-        unsafe { libc::close(self.fd()) };
+    /// In a freshly forked worker: closes the inherited stats socket, its poller and any
+    /// client sockets, so that only the master holds them (otherwise an exec-reloaded master
+    /// could not bind the socket again while old workers finish, and a client's connection
+    /// would outlive the master's close). Consumes the server: each fd is closed exactly once.
+    pub fn close_in_child(self) {
+        let state = self.state.into_inner();
+        let fds = std::iter::once(self.fd)
+            .chain(state.clients.into_iter().flatten().map(|c| c.fd))
+            .map(IntoRawFd::into_raw_fd);
+        for fd in fds {
+            // SAFETY: fds this process owned, released from their OwnedFd first.
+            unsafe { libc::close(fd) };
+        }
+        // Closing the epoll fd only drops this process's reference: the master's registrations
+        // live on (a poller that deregisters on drop, like the `polling` crate's, would remove
+        // them from the epoll both processes share).
+        drop(self.poller);
     }
 
-    /// Answers every pending connection (call when the fd is readable; it never blocks on
-    /// accept). One snapshot serves all of them.
+    /// Advances every ready client and accepts new ones, without blocking: call when
+    /// [`StatsServer::poll_fd`] is readable, and at least once a second (it also closes the
+    /// clients past their budget and ends an accept pause). One snapshot serves every answer
+    /// of a call.
     pub fn serve_ready(&self, view: &MasterView) {
-        let started = Instant::now();
-        let mut stats: Option<Stats> = None;
-        while started.elapsed() < CALL_BUDGET {
-            let conn = match nix::sys::socket::accept4(
+        let mut st = self.state.borrow_mut();
+        let now = Instant::now();
+        let mut cache: Option<Stats> = None;
+        let mut events = Events::with_capacity(MAX_CLIENTS + 1);
+        let _ = self.poller.wait(&mut events, Some(Duration::ZERO));
+        for key in events.keys() {
+            if key == LISTENER_KEY {
+                self.accept_all(&mut st, now, view, &mut cache);
+            } else if let Some(Some(mut c)) = st.clients.get_mut(key - 1).map(Option::take) {
+                match self.advance(&mut c, view, &mut cache) {
+                    Step::Done => self.forget(&c),
+                    step => {
+                        self.arm(&c, key, &step);
+                        st.clients[key - 1] = Some(c);
+                    }
+                }
+            }
+        }
+        for i in 0..st.clients.len() {
+            if st.clients[i].as_ref().is_some_and(|c| now >= c.deadline) {
+                if let Some(c) = st.clients[i].take() {
+                    self.forget(&c);
+                }
+            }
+        }
+        let paused = st.backoff.is_paused(now);
+        let full = st.clients.iter().all(Option::is_some) && st.clients.len() >= MAX_CLIENTS;
+        if st.listener_idle && !paused && !full {
+            st.backoff.resume_due(now);
+            st.listener_idle = false;
+            self.arm_listener();
+        }
+    }
+
+    fn accept_all(
+        &self,
+        st: &mut State,
+        now: Instant,
+        view: &MasterView,
+        cache: &mut Option<Stats>,
+    ) {
+        loop {
+            let Some(slot) = free_slot(&mut st.clients) else {
+                st.listener_idle = true; // re-armed once a client is done
+                return;
+            };
+            let fd = match nix::sys::socket::accept4(
                 self.fd(),
                 nix::sys::socket::SockFlag::SOCK_NONBLOCK
                     | nix::sys::socket::SockFlag::SOCK_CLOEXEC,
@@ -117,57 +224,163 @@ impl StatsServer {
                 // SAFETY: accept4 returned a new fd that nothing else owns.
                 Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNABORTED) => continue,
-                Err(_) => return,
+                Err(e) if accept_backoff::is_resource_limit(e as i32) => {
+                    let err = std::io::Error::from(e);
+                    if let Some(line) = st.backoff.fail(now, &err, &format!("stats {}", self.name))
+                    {
+                        eprintln!("{line}");
+                    }
+                    st.listener_idle = true;
+                    return;
+                }
+                Err(_) => break,
             };
-            let deadline = (Instant::now() + CLIENT_BUDGET).min(started + CALL_BUDGET);
-            self.answer(&conn, view, &mut stats, deadline);
-        }
-    }
-
-    fn answer(
-        &self,
-        conn: &OwnedFd,
-        view: &MasterView,
-        cache: &mut Option<Stats>,
-        deadline: Instant,
-    ) {
-        let fd = conn.as_raw_fd();
-        let mut out = Vec::new();
-        if self.http {
-            let head = read_head(fd, deadline);
-            if head.is_empty() {
-                // As uWSGI: a client that sends nothing gets nothing.
-                return;
-            }
-            let stats = cache.get_or_insert_with(|| snapshot::build(view));
-            if is_metrics(&head) {
-                out.extend_from_slice(b"HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: ");
-                out.extend_from_slice(super::prometheus::CONTENT_TYPE.as_bytes());
-                out.extend_from_slice(b"\r\n\r\n");
-                out.extend_from_slice(super::prometheus::render(stats).as_bytes());
-            } else {
-                out.extend_from_slice(
-                    b"HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n\r\n",
-                );
-                out.extend_from_slice(&stats.to_json());
-            }
-        } else {
-            out = cache.get_or_insert_with(|| snapshot::build(view)).to_json();
-        }
-        if write_all(fd, &out, deadline) {
-            let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Write);
-            // Drain what the client sent (without waiting) so close() does not reset the
-            // connection before the client has read the answer.
-            let mut buf = [0u8; 4096];
-            for _ in 0..16 {
-                // SAFETY: reading into our own buffer from our own non-blocking fd.
-                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-                if n <= 0 {
-                    break;
+            st.backoff.succeeded();
+            let mut c = Client {
+                fd,
+                head: Vec::new(),
+                out: None,
+                deadline: now + CLIENT_BUDGET,
+            };
+            match self.advance(&mut c, view, cache) {
+                Step::Done => {}
+                step => {
+                    let key = slot + 1;
+                    // The fd lives in `clients` until `forget` deletes it from the poller,
+                    // before it is closed.
+                    if self
+                        .poller
+                        .add_oneshot(c.fd.as_raw_fd(), key, ready_for(&step))
+                        .is_ok()
+                    {
+                        st.clients[slot] = Some(c);
+                    }
                 }
             }
         }
+        self.arm_listener();
     }
+
+    /// Reads the request (stats-http) and writes the answer as far as the socket allows.
+    fn advance(&self, c: &mut Client, view: &MasterView, cache: &mut Option<Stats>) -> Step {
+        let fd = c.fd.as_raw_fd();
+        if c.out.is_none() {
+            let mut out = Vec::new();
+            if self.http {
+                let mut eof = false;
+                let mut buf = [0u8; 2048];
+                while c.head.len() < MAX_HEAD && !head_complete(&c.head) {
+                    // SAFETY: reading into our own buffer from our own non-blocking fd.
+                    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                    if n > 0 {
+                        c.head.extend_from_slice(&buf[..n as usize]);
+                    } else if n == 0 {
+                        eof = true;
+                        break;
+                    } else {
+                        match std::io::Error::last_os_error().kind() {
+                            std::io::ErrorKind::WouldBlock => break,
+                            std::io::ErrorKind::Interrupted => {}
+                            _ => return Step::Done,
+                        }
+                    }
+                }
+                let complete = head_complete(&c.head) || c.head.len() >= MAX_HEAD;
+                if !complete && !eof {
+                    return Step::Read;
+                }
+                if c.head.is_empty() {
+                    // As uWSGI: a client that sends nothing gets nothing.
+                    return Step::Done;
+                }
+                let stats = cache.get_or_insert_with(|| snapshot::build(view));
+                if is_metrics(&c.head) {
+                    out.extend_from_slice(
+                        b"HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: ",
+                    );
+                    out.extend_from_slice(super::prometheus::CONTENT_TYPE.as_bytes());
+                    out.extend_from_slice(b"\r\n\r\n");
+                    out.extend_from_slice(super::prometheus::render(stats).as_bytes());
+                } else {
+                    out.extend_from_slice(
+                        b"HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n\r\n",
+                    );
+                    out.extend_from_slice(&stats.to_json());
+                }
+            } else {
+                out = cache.get_or_insert_with(|| snapshot::build(view)).to_json();
+            }
+            c.out = Some((out, 0));
+        }
+        let Some((out, sent)) = &mut c.out else {
+            return Step::Done;
+        };
+        while *sent < out.len() {
+            let rest = &out[*sent..];
+            // SAFETY: writing from our own buffer; MSG_NOSIGNAL so a gone client is EPIPE,
+            // not a signal.
+            let n = unsafe { libc::send(fd, rest.as_ptr().cast(), rest.len(), libc::MSG_NOSIGNAL) };
+            if n > 0 {
+                *sent += n as usize;
+                continue;
+            }
+            match std::io::Error::last_os_error().kind() {
+                std::io::ErrorKind::WouldBlock => return Step::Write,
+                std::io::ErrorKind::Interrupted => {}
+                _ => return Step::Done,
+            }
+        }
+        let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Write);
+        // Drain what the client sent (without waiting) so close() does not reset the
+        // connection before the client has read the answer.
+        let mut buf = [0u8; 4096];
+        for _ in 0..16 {
+            // SAFETY: reading into our own buffer from our own non-blocking fd.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+        }
+        Step::Done
+    }
+
+    fn arm(&self, c: &Client, key: usize, step: &Step) {
+        let _ = self
+            .poller
+            .rearm_for(c.fd.as_raw_fd(), key, ready_for(step));
+    }
+
+    fn arm_listener(&self) {
+        let _ = self.poller.rearm_for(self.fd(), LISTENER_KEY, Ready::Read);
+    }
+
+    /// Takes a finished or expired client out of the poller; dropping it closes the socket.
+    fn forget(&self, c: &Client) {
+        let _ = self.poller.delete(c.fd.as_raw_fd());
+    }
+}
+
+fn ready_for(step: &Step) -> Ready {
+    match step {
+        Step::Write => Ready::Write,
+        _ => Ready::Read,
+    }
+}
+
+/// The first free client slot, growing the table up to [`MAX_CLIENTS`].
+fn free_slot(clients: &mut Vec<Option<Client>>) -> Option<usize> {
+    if let Some(i) = clients.iter().position(Option::is_none) {
+        return Some(i);
+    }
+    if clients.len() < MAX_CLIENTS {
+        clients.push(None);
+        return Some(clients.len() - 1);
+    }
+    None
+}
+
+fn head_complete(head: &[u8]) -> bool {
+    head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
 }
 
 /// Whether an HTTP request head asks for `/metrics`.
@@ -178,73 +391,6 @@ fn is_metrics(head: &[u8]) -> bool {
     let target = parts.next().unwrap_or(b"");
     let path = target.split(|&b| b == b'?').next().unwrap_or(b"");
     path == b"/metrics"
-}
-
-/// Waits until `fd` is ready for `events` or the deadline passes.
-fn wait(fd: RawFd, events: libc::c_short, deadline: Instant) -> bool {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let mut p = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
-        let ms = left.as_millis().clamp(1, 10_000) as libc::c_int;
-        // SAFETY: one pollfd we own.
-        let r = unsafe { libc::poll(&mut p, 1, ms) };
-        if r > 0 {
-            return true;
-        }
-        if r < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return false;
-        }
-    }
-}
-
-/// Reads an HTTP request head (up to the blank line, [`MAX_HEAD`] bytes, EOF or the deadline).
-fn read_head(fd: RawFd, deadline: Instant) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 2048];
-    while head.len() < MAX_HEAD && !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if !wait(fd, libc::POLLIN, deadline) {
-            break;
-        }
-        // SAFETY: reading into our own buffer.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            head.extend_from_slice(&buf[..n as usize]);
-        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock
-        {
-            break;
-        }
-    }
-    head
-}
-
-/// Writes everything before the deadline; false when the client did not take it in time.
-fn write_all(fd: RawFd, mut data: &[u8], deadline: Instant) -> bool {
-    while !data.is_empty() {
-        // SAFETY: writing from our own buffer; MSG_NOSIGNAL so a gone client is EPIPE, not a
-        // signal.
-        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-        if n > 0 {
-            data = &data[n as usize..];
-            continue;
-        }
-        match std::io::Error::last_os_error().kind() {
-            std::io::ErrorKind::WouldBlock => {
-                if !wait(fd, libc::POLLOUT, deadline) {
-                    return false;
-                }
-            }
-            std::io::ErrorKind::Interrupted => {}
-            _ => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
@@ -270,7 +416,22 @@ mod tests {
         }
     }
 
-    /// Serves until the client thread has finished (bounded).
+    /// Waits (at most `ms`) until the server's poller fd is readable.
+    fn ready(srv: &StatsServer, ms: i32) -> bool {
+        let mut p = libc::pollfd {
+            fd: srv.poll_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own.
+        unsafe { libc::poll(&mut p, 1, ms) > 0 }
+    }
+
+    fn held(srv: &StatsServer) -> usize {
+        srv.state.borrow().clients.iter().flatten().count()
+    }
+
+    /// Serves, as the master loop does, until the client thread has finished (bounded).
     fn serve_until<T>(
         srv: &StatsServer,
         sb: &Scoreboard,
@@ -278,14 +439,34 @@ mod tests {
     ) {
         let until = Instant::now() + Duration::from_secs(10);
         while !client.is_finished() && Instant::now() < until {
-            if wait(
-                srv.fd(),
-                libc::POLLIN,
-                Instant::now() + Duration::from_millis(50),
-            ) {
-                srv.serve_ready(&view(sb));
+            ready(srv, 50);
+            srv.serve_ready(&view(sb));
+        }
+    }
+
+    /// Whether the peer of `c` has closed (EOF) within `secs`, serving meanwhile.
+    fn closed_within(
+        srv: &StatsServer,
+        sb: &Scoreboard,
+        c: &mut std::os::unix::net::UnixStream,
+        secs: u64,
+    ) -> bool {
+        c.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(secs);
+        let mut buf = vec![0u8; 1 << 16];
+        while Instant::now() < until {
+            ready(srv, 50);
+            srv.serve_ready(&view(sb));
+            loop {
+                match c.read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => return true,
+                }
             }
         }
+        false
     }
 
     #[test]
@@ -350,19 +531,44 @@ mod tests {
     }
 
     #[test]
-    fn a_client_that_never_reads_costs_at_most_the_budget() {
+    fn a_client_that_sends_nothing_costs_the_master_no_wait_and_is_closed_after_the_budget() {
         let dir = tempfile::tempdir().unwrap();
         let srv = StatsServer::bind("s.sock", true, dir.path(), 16).unwrap();
         let sb = Scoreboard::new(1, 1).unwrap();
-        // Connected, but sends nothing: HTTP mode waits for a request, at most CLIENT_BUDGET.
-        let _silent = std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap();
+        // Connected, but sends nothing: stats-http waits for a request, without blocking.
+        let mut silent =
+            std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap();
+        assert!(ready(&srv, 5000));
         let t = Instant::now();
         srv.serve_ready(&view(&sb));
-        assert!(t.elapsed() < CLIENT_BUDGET + Duration::from_millis(500));
+        // Returned with the client still waiting for its request: nothing blocked on it.
+        assert_eq!(held(&srv), 1);
+        // Meanwhile another client is answered, while the silent one is still held.
+        let mut c = std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap();
+        c.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        let until = Instant::now() + Duration::from_secs(5);
+        c.set_nonblocking(true).unwrap();
+        while Instant::now() < until && !answer.ends_with(b"}") {
+            ready(&srv, 50);
+            srv.serve_ready(&view(&sb));
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = c.read(&mut buf) {
+                answer.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert!(answer.starts_with(b"HTTP/1.0 200 OK"), "{answer:?}");
+        if t.elapsed() < CLIENT_BUDGET {
+            assert_eq!(held(&srv), 1, "the silent client is still held");
+        }
+        // The silent one is closed once its budget is spent.
+        assert!(closed_within(&srv, &sb, &mut silent, 5));
+        assert!(t.elapsed() >= CLIENT_BUDGET - Duration::from_millis(100));
+        assert_eq!(held(&srv), 0);
     }
 
     #[test]
-    fn a_client_that_never_reads_a_big_answer_costs_at_most_the_budget() {
+    fn a_client_that_never_reads_a_big_answer_costs_no_wait_and_is_closed_after_the_budget() {
         let dir = tempfile::tempdir().unwrap();
         let srv = StatsServer::bind("s.sock", false, dir.path(), 16).unwrap();
         // ~2 MB of JSON: far more than a unix socket buffers.
@@ -374,18 +580,37 @@ mod tests {
                 sb.core(w, c).begin(1, &big);
             }
         }
-        let _stuck = std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap();
-        let t = Instant::now();
+        let mut stuck = std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap();
+        assert!(ready(&srv, 5000));
         srv.serve_ready(&view(&sb));
-        let took = t.elapsed();
-        assert!(
-            took >= CLIENT_BUDGET - Duration::from_millis(100),
-            "{took:?}: answer fitted?"
-        );
-        assert!(
-            took < CLIENT_BUDGET + Duration::from_millis(500),
-            "{took:?}"
-        );
+        // Returned with the answer half sent: nothing blocked on the client.
+        assert_eq!(held(&srv), 1);
+        // Not reading, the client is cut off once the budget is spent (reading now drains
+        // what was sent, then EOF).
+        std::thread::sleep(CLIENT_BUDGET);
+        assert!(closed_within(&srv, &sb, &mut stuck, 5));
+        assert_eq!(held(&srv), 0);
+    }
+
+    #[test]
+    fn more_clients_than_the_table_wait_in_the_listen_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let srv = StatsServer::bind("s.sock", true, dir.path(), 256).unwrap();
+        let sb = Scoreboard::new(1, 1).unwrap();
+        let silent: Vec<_> = (0..MAX_CLIENTS + 10)
+            .map(|_| std::os::unix::net::UnixStream::connect(dir.path().join("s.sock")).unwrap())
+            .collect();
+        ready(&srv, 5000);
+        srv.serve_ready(&view(&sb));
+        assert_eq!(held(&srv), MAX_CLIENTS);
+        drop(silent);
+        // Hung-up clients read as EOF with nothing sent: all of them are let go.
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until && held(&srv) > 0 {
+            ready(&srv, 50);
+            srv.serve_ready(&view(&sb));
+        }
+        assert_eq!(held(&srv), 0);
     }
 
     #[test]

@@ -21,7 +21,11 @@ def application(environ, start_response):
         deadline = time.time() + 8
         while len(os.listdir(d)) < n and time.time() < deadline:
             time.sleep(0.01)
-        body = ('ok' if len(os.listdir(d)) >= n else 'timeout').encode()
+        seen = sorted(os.listdir(d))
+        body = ('%s pid=%d after %.2f s, in the app: %s ok' % (
+            'all' if len(seen) >= n else 'timeout', os.getpid(), time.time() - deadline + 8,
+            ','.join(seen))).encode() if len(seen) >= n else ('timeout pid=%d in the app: %s' % (
+            os.getpid(), ','.join(seen))).encode()
     else:
         body = str(os.getpid()).encode()
     start_response('200 OK', [('Content-Length', str(len(body)))])
@@ -163,8 +167,117 @@ fn connections_wait_in_the_kernel_not_behind_a_busy_worker() {
             let text = String::from_utf8_lossy(&out);
             assert!(
                 text.starts_with("HTTP/1.1 200") && text.ends_with("ok"),
-                "round {round}: a request waited behind a busy worker: {text}"
+                "round {round}: a request waited behind a busy worker: {text}\n{}",
+                s.log_text()
             );
         }
     }
+}
+
+/// Reads a stats-http answer (bounded); empty when the server closes without one.
+fn stats_http_get(port: u16) -> String {
+    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// stats-http clients that connect and send nothing used to cost the master up to 1 s each per
+/// loop, in poll(2), delaying respawns and harakiri. The master must never wait on one: it is
+/// never found in poll(2) while they hang there, and a killed worker is replaced meanwhile.
+#[test]
+fn silent_stats_clients_never_hold_the_master() {
+    let stats_port = crate::util::free_port();
+    let s = Server::start(
+        &ini(&format!(
+            "processes = 2\nstats = 127.0.0.1:{stats_port}\nstats-http = true"
+        )),
+        &[("app.py", APP)],
+    );
+    let master = s.pid();
+    let workers = s.workers(2);
+    wait_until(20, "the stats server", || {
+        stats_http_get(stats_port).starts_with("HTTP/1.0 200")
+    });
+    // Twenty silent clients at any time, for the whole test (each lives 300 ms).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hog = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline {
+                let batch: Vec<TcpStream> = (0..20)
+                    .filter_map(|_| TcpStream::connect(("127.0.0.1", stats_port)).ok())
+                    .collect();
+                std::thread::sleep(Duration::from_millis(300));
+                drop(batch);
+            }
+        })
+    };
+    // Sampled for a while: never in poll(2) (it waits in epoll_wait, on everything at once).
+    let t0 = Instant::now();
+    let mut samples = 0;
+    while t0.elapsed() < Duration::from_secs(3) {
+        assert_eq!(
+            crate::util::threads_in_poll(master),
+            0,
+            "the master waits on a stats client\n{}",
+            s.log_text()
+        );
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(samples > 20);
+    // A worker killed meanwhile is replaced (and the other stats clients still answered).
+    // SAFETY: signalling a worker of the server we started.
+    unsafe { libc::kill(workers[0], libc::SIGKILL) };
+    wait_until(10, "the killed worker replaced", || {
+        let now = s.worker_pids();
+        now.len() == 2 && !now.contains(&workers[0])
+    });
+    assert!(stats_http_get(stats_port).starts_with("HTTP/1.0 200"));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    hog.join().unwrap();
+}
+
+/// The master's stats listener out of fds: paused and logged, not spun on; answers again when
+/// fds are back.
+#[test]
+fn stats_listener_out_of_fds_pauses_and_recovers() {
+    let stats_port = crate::util::free_port();
+    let s = Server::start(
+        &ini(&format!(
+            "processes = 1\nstats = 127.0.0.1:{stats_port}\nstats-http = true"
+        )),
+        &[("app.py", APP)],
+    );
+    let master = s.pid();
+    s.workers(1);
+    wait_until(20, "the stats server", || {
+        stats_http_get(stats_port).starts_with("HTTP/1.0 200")
+    });
+    set_nofile(master, fd_count(master) as u64 + 3);
+    let silent: Vec<TcpStream> = (0..40)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", stats_port)).ok())
+        .collect();
+    s.wait_log("Too many open files", 20);
+    let (cpu0, t0) = (cpu_seconds(master), Instant::now());
+    wait_until(10, "2 s out of fds", || {
+        t0.elapsed() >= Duration::from_secs(2)
+    });
+    let (cpu, secs) = (cpu_seconds(master) - cpu0, t0.elapsed().as_secs_f64());
+    assert!(
+        cpu < 0.25 * secs,
+        "the master spent {cpu:.2} s of CPU in {secs:.1} s"
+    );
+    // The app is served all along (the workers' fds are their own).
+    assert_eq!(s.get("/").0, 200);
+    drop(silent);
+    wait_until(20, "stats answered again", || {
+        stats_http_get(stats_port).starts_with("HTTP/1.0 200")
+    });
 }

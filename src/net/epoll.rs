@@ -1,4 +1,4 @@
-//! The worker's readiness queue: epoll(7) with exactly the calls a worker needs.
+//! A readiness queue: epoll(7) with exactly the calls the workers and the stats server need.
 //!
 //! The `polling` crate (still used by the master) wraps epoll with a notifier eventfd and a
 //! timerfd that it re-arms on every wait: two to four extra syscalls per wakeup, which is a
@@ -30,6 +30,23 @@ impl Mode {
     }
 }
 
+/// What a oneshot registration waits for ([`Poller::add_oneshot`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ready {
+    Read,
+    Write,
+}
+
+impl Ready {
+    fn flags(self) -> EpollFlags {
+        match self {
+            Ready::Read => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
+            Ready::Write => EpollFlags::EPOLLOUT | EpollFlags::EPOLLONESHOT,
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct Poller(Epoll);
 
 /// Room for the events of one wait.
@@ -70,6 +87,28 @@ impl Poller {
         self.0
             .add(borrow(fd), EpollEvent::new(mode.flags(), key as u64))?;
         Ok(())
+    }
+
+    /// Watches `fd` once (oneshot) for `ready`, reported as `key`; re-arm with
+    /// [`Poller::rearm_for`].
+    pub fn add_oneshot(&self, fd: RawFd, key: usize, ready: Ready) -> io::Result<()> {
+        self.0
+            .add(borrow(fd), EpollEvent::new(ready.flags(), key as u64))?;
+        Ok(())
+    }
+
+    /// Arms a oneshot registration again, for `ready`.
+    pub fn rearm_for(&self, fd: RawFd, key: usize, ready: Ready) -> io::Result<()> {
+        let mut ev = EpollEvent::new(ready.flags(), key as u64);
+        self.0.modify(borrow(fd), &mut ev)?;
+        Ok(())
+    }
+
+    /// The epoll fd itself: readable when a registration is ready (for nesting in another
+    /// poller).
+    pub fn raw(&self) -> RawFd {
+        use std::os::fd::AsRawFd;
+        self.0 .0.as_raw_fd()
     }
 
     /// Arms a [`Mode::Oneshot`] registration again after its event was taken.
