@@ -176,7 +176,7 @@ fn warnings_fail_only_with_strict() {
     let out = run(&["check-config", p]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains(&format!("{p}:4: warning: unknown option `lonely`")),
+        text(&out).contains(&format!("{p}:4: warning: `lonely` is not a uWSGI option")),
         "{}",
         text(&out)
     );
