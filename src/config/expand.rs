@@ -15,6 +15,20 @@ pub struct Lookups<'a> {
 pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for e in entries.iter_mut() {
+        if let Some(u) = super::compat::uwsgi_option(&e.key).filter(|u| u.immediate) {
+            // uWSGI applies immediate options as they are read, before any expansion.
+            if ["%(", "$(", "@("].iter().any(|s| e.value.contains(s)) {
+                diags.push(Diagnostic::warning(
+                    &e.origin,
+                    format!(
+                        "{} is applied by uWSGI the moment it is read, before %(…), $(…) and \
+                         @(…) are expanded, so it gets `{}` as written",
+                        u.name, e.value
+                    ),
+                ));
+            }
+            continue;
+        }
         e.value = simple_pass(&e.value, '$', &e.origin, &mut diags, |name| {
             let v = (look.env)(name);
             if v.is_none() {
@@ -38,6 +52,10 @@ pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
             )
         });
     }
+    let immediate: Vec<bool> = entries
+        .iter()
+        .map(|e| super::compat::uwsgi_option(&e.key).is_some_and(|u| u.immediate))
+        .collect();
     let originals: Vec<(String, String)> = entries
         .iter()
         .map(|e| (e.key.clone(), e.value.clone()))
@@ -50,6 +68,9 @@ pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
         notes: Vec::new(),
     };
     for (i, entry) in entries.iter_mut().enumerate() {
+        if immediate[i] {
+            continue;
+        }
         resolver.unknown.clear();
         resolver.notes.clear();
         match resolver.resolve_index(i) {

@@ -495,6 +495,71 @@ fn io_reason(e: &std::io::Error) -> String {
 mod tests {
     use super::*;
 
+    fn collect_file(text: &str, env: &[(&str, &str)]) -> (Vec<Entry>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.ini");
+        std::fs::write(&p, text).unwrap();
+        let sources = Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            args: vec![("ini".into(), Some(p.display().to_string()))],
+        };
+        let host = HostFacts {
+            cwd: dir.path().display().to_string(),
+            ..Default::default()
+        };
+        let (e, d, _) = collect(&sources, &host);
+        (e, d.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn logic_blocks_keep_drop_and_repeat_with_their_lines() {
+        let (e, d) = collect_file(
+            "[uwsgi]\nif-env = NOPE\nprocesses = 7\nendif =\nif-env = MODE\nenv = M=%(_)\nend\n\
+             for = a b\nsocket = /%(_).sock\nendfor\nfor-times = 2\nx = %(_)\n",
+            &[("MODE", "prod")],
+        );
+        let got: Vec<(String, String, String)> = e
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone(), e.origin.to_string()))
+            .collect();
+        let at = |l: u32| {
+            format!(
+                "{}:{l}",
+                e[0].origin.to_string().rsplit_once(':').unwrap().0
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                ("env".into(), "M=prod".into(), at(6)),
+                ("socket".into(), "/a.sock".into(), at(9)),
+                ("socket".into(), "/b.sock".into(), at(9)),
+                ("x".into(), "1".into(), at(12)),
+                ("x".into(), "2".into(), at(12)),
+            ]
+        );
+        assert!(d.iter().any(|m| m.contains("never closed")), "{d:?}");
+    }
+
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let e = read_bounded(Path::new("/dev/zero"), MAX_FILE_BYTES).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = read_bounded(&fifo, MAX_FILE_BYTES).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; 100]).unwrap();
+        assert!(read_bounded(&big, 10)
+            .unwrap_err()
+            .contains("up to 10 bytes"));
+    }
+
     #[test]
     fn text_checks() {
         assert!(check_text(b"[uwsgi]\n").is_ok());

@@ -219,7 +219,7 @@ fn not_implemented(
         "`{shown}`: not implemented in rw: {}",
         compat::what_differs(u)
     );
-    diags.push(if strict {
+    diags.push(if strict && !compat::planned(u) {
         Diagnostic::error(
             &e.origin,
             format!("{msg} (strict refuses options rw cannot honour)"),
@@ -240,6 +240,18 @@ fn unknown_key(
     cfg.placeholders
         .entry(e.key.clone())
         .or_insert((e.value.clone(), e.origin.clone()));
+    if let Some((_, meant)) = compat::KNOWN_MISSPELLINGS.iter().find(|(m, _)| *m == e.key) {
+        diags.push(Diagnostic::warning(
+            &e.origin,
+            format!(
+                "`{}` is a widespread misspelling of `{meant}`: uWSGI keeps it as a placeholder \
+                 that does nothing (and its strict mode refuses it); rw accepts it, also under \
+                 strict, and it does nothing here either; write `{meant}`",
+                e.key
+            ),
+        ));
+        return;
+    }
     let guess = compat::suggest(&e.key)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
@@ -378,7 +390,10 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         let (_, d) = run(&[entry("log-4xx", "true", 1)]);
         assert!(d[0].contains("not implemented in rw"), "{d:?}");
+        // Options planned for the next issues stay warnings under strict; others are errors.
         let (_, d) = run(&[entry("strict", "true", 1), entry("log-4xx", "true", 2)]);
+        assert!(d[0].starts_with("t.ini:2: warning:"), "{d:?}");
+        let (_, d) = run(&[entry("strict", "true", 1), entry("emperor", "/etc/v", 2)]);
         assert!(d[0].starts_with("t.ini:2: error:"), "{d:?}");
     }
 
