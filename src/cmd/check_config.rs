@@ -50,6 +50,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     for d in &diags {
         writeln!(report, "{d}")?;
     }
+    // The summary goes to stderr: the report must be out first.
+    report.flush()?;
     let verdict = if errors > 0 || (args.strict && warnings > 0) {
         exit::FAILURE
     } else {
