@@ -88,8 +88,10 @@ pub fn options_markdown() -> String {
         "\nThe other {} names of uWSGI 2.0's vocabulary are {logic} config-logic keys (`if-*`, \
          `for*`, `end*`, read as uWSGI reads them) and {not_impl} options rw accepts without \
          implementing them: `check-config` and `rw serve` warn about each one that asks for \
-         something (saying what will differ), and `strict` makes that an error. The full list, \
-         with what differs for each, is [docs/uwsgi-options.md](docs/uwsgi-options.md).\n",
+         something (saying what will differ), and `strict` makes that an error except for \
+         the options planned for rw's next releases (logging, process names, recycling, \
+         cheaper, daemons, the master FIFO, the uwsgi API). The full list, with what differs \
+         for each, is [docs/uwsgi-options.md](docs/uwsgi-options.md).\n",
         logic + not_impl
     ));
     s

@@ -274,6 +274,9 @@ mod tests {
             "-p",
             "3",
             "--workers=7",
+            "--cheaper-algo",
+            "busyness",
+            "--log-4xx",
         ])
         .unwrap();
         let Command::Serve(s) = cli.command else {
@@ -292,6 +295,8 @@ mod tests {
                 ("master", Some("true")),
                 ("processes", Some("3")),
                 ("processes", Some("7")),
+                ("cheaper-algo", Some("busyness")),
+                ("log-4xx", Some("")),
             ]
         );
     }
