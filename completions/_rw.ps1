@@ -94,7 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--processes', '--processes', [CompletionResultType]::ParameterName, 'Number of worker processes [default: 1]')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Number of worker processes [default: 1]')
             [CompletionResult]::new('--threads', '--threads', [CompletionResultType]::ParameterName, 'Threads per worker [default: 1]')
-            [CompletionResult]::new('--thunder-lock', '--thunder-lock', [CompletionResultType]::ParameterName, 'Serialise accept() across workers [default: false]')
+            [CompletionResult]::new('--thunder-lock', '--thunder-lock', [CompletionResultType]::ParameterName, 'Serialise accept() across workers [default: false] (accepted; workers wait in epoll and accept non-blocking: no thundering herd to serialise)')
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Kill a worker whose request runs longer than this [default: 0]')
             [CompletionResult]::new('--harakiri', '--harakiri', [CompletionResultType]::ParameterName, 'Kill a worker whose request runs longer than this [default: 0]')
             [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Recycle a worker after this many requests [default: 0]')

@@ -90,7 +90,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --processes 'Number of worker processes [default: 1]'
             cand --workers 'Number of worker processes [default: 1]'
             cand --threads 'Threads per worker [default: 1]'
-            cand --thunder-lock 'Serialise accept() across workers [default: false]'
+            cand --thunder-lock 'Serialise accept() across workers [default: false] (accepted; workers wait in epoll and accept non-blocking: no thundering herd to serialise)'
             cand -t 'Kill a worker whose request runs longer than this [default: 0]'
             cand --harakiri 'Kill a worker whose request runs longer than this [default: 0]'
             cand -R 'Recycle a worker after this many requests [default: 0]'

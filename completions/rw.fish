@@ -70,7 +70,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l offload-threads -d 'Thre
 complete -c rw -n "__fish_rw_using_subcommand serve" -s M -l master -d 'Run the master process (rw always supervises its workers) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s p -l processes -l workers -d 'Number of worker processes [default: 1]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l threads -d 'Threads per worker [default: 1]' -r -f
-complete -c rw -n "__fish_rw_using_subcommand serve" -l thunder-lock -d 'Serialise accept() across workers [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l thunder-lock -d 'Serialise accept() across workers [default: false] (accepted; workers wait in epoll and accept non-blocking: no thundering herd to serialise)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s t -l harakiri -d 'Kill a worker whose request runs longer than this [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s R -l max-requests -d 'Recycle a worker after this many requests [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l max-requests-delta -d 'Add (worker id - 1) x this to max-requests [default: 0]' -r -f

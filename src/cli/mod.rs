@@ -3,6 +3,7 @@
 
 pub mod generate;
 
+use crate::config::compat::{self, UArg};
 use crate::config::options::{Kind, Support, OPTIONS};
 use clap::{Arg, ArgAction, ArgMatches, Args, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;
@@ -34,7 +35,9 @@ pub enum Command {
                       left to right with each --ini file read where it appears; for single-value \
                       options the last one wins, list options (socket, env, static-map, …) \
                       accumulate.",
-        after_help = "Examples:\n  rw serve --ini uwsgi.ini\n  rw serve --http :8000 --module app:application --processes 4"
+        after_help = "Every other uWSGI 2.0 option is accepted as well (not listed here; rw warns \
+                      about what it does not implement — see docs/uwsgi-options.md).\n\n\
+                      Examples:\n  rw serve --ini uwsgi.ini\n  rw serve --http :8000 --module app:application --processes 4"
     )]
     Serve(ServeArgs),
     /// Stop the server whose master pid is in PIDFILE, and wait until it has exited
@@ -153,8 +156,11 @@ impl Args for ServeArgs {
             if spec.multi {
                 help.push_str(" (repeatable)");
             }
-            if let Support::Moot(why) = spec.support {
-                help.push_str(&format!(" (accepted; {why})"));
+            match spec.support {
+                Support::Moot(why) | Support::Same(why) => {
+                    help.push_str(&format!(" (accepted; {why})"));
+                }
+                Support::Yes => {}
             }
             let mut arg = Arg::new(spec.name)
                 .long(spec.name)
@@ -171,6 +177,24 @@ impl Args for ServeArgs {
             if spec.kind == Kind::Bool {
                 arg = arg.num_args(0..=1).default_missing_value("true");
             }
+            cmd = cmd.arg(arg);
+        }
+        // The rest of uWSGI's vocabulary: accepted (rw warns about what it ignores), hidden
+        // so that --help, the man page and the completions list what rw implements (clap's
+        // completers list hidden flags too, so docs are generated without them).
+        let extra = (!FOR_DOCS.load(std::sync::atomic::Ordering::Relaxed))
+            .then(compat::cli_extra)
+            .into_iter()
+            .flatten();
+        for u in extra {
+            let mut arg = Arg::new(u.name)
+                .long(u.name)
+                .hide(true)
+                .action(ArgAction::Append);
+            arg = match u.arg {
+                UArg::Required => arg.num_args(1),
+                UArg::None | UArg::Optional => arg.num_args(0..=1).default_missing_value(""),
+            };
             cmd = cmd.arg(arg);
         }
         cmd
@@ -194,13 +218,18 @@ fn value_hint(kind: Kind) -> ValueHint {
 impl clap::FromArgMatches for ServeArgs {
     fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
         let mut seen: Vec<(usize, String, Option<String>)> = Vec::new();
-        for spec in OPTIONS.iter().filter(|o| o.name != "include") {
-            let (Some(idx), Some(vals)) = (m.indices_of(spec.name), m.get_raw(spec.name)) else {
+        let names = OPTIONS
+            .iter()
+            .filter(|o| o.name != "include")
+            .map(|o| o.name)
+            .chain(compat::cli_extra().map(|u| u.name));
+        for name in names {
+            let (Some(idx), Some(vals)) = (m.indices_of(name), m.get_raw(name)) else {
                 continue;
             };
             for (i, v) in idx.zip(vals) {
                 let v = v.to_string_lossy().into_owned();
-                seen.push((i, spec.name.to_string(), Some(v)));
+                seen.push((i, name.to_string(), Some(v)));
             }
         }
         seen.sort_by_key(|(i, _, _)| *i);
@@ -214,6 +243,9 @@ impl clap::FromArgMatches for ServeArgs {
         Ok(())
     }
 }
+
+/// Set while man pages and completions are generated: leaves the hidden uWSGI flags out.
+pub static FOR_DOCS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The full clap command, for docs generation.
 pub fn command() -> clap::Command {
@@ -242,6 +274,9 @@ mod tests {
             "-p",
             "3",
             "--workers=7",
+            "--cheaper-algo",
+            "busyness",
+            "--log-4xx",
         ])
         .unwrap();
         let Command::Serve(s) = cli.command else {
@@ -260,6 +295,8 @@ mod tests {
                 ("master", Some("true")),
                 ("processes", Some("3")),
                 ("processes", Some("7")),
+                ("cheaper-algo", Some("busyness")),
+                ("log-4xx", Some("")),
             ]
         );
     }

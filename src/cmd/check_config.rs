@@ -28,6 +28,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         .any(|d| d.is_error() && d.origin == config::Origin::Cli)
     {
         diags.extend(check::check(&loaded.config, &facts, &loaded.anchor));
+        diags.extend(app_module_missing(&loaded.config, &facts.cwd));
     }
     let errors = diags
         .iter()
@@ -49,6 +50,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     for d in &diags {
         writeln!(report, "{d}")?;
     }
+    // The summary goes to stderr: the report must be out first.
+    report.flush()?;
     let verdict = if errors > 0 || (args.strict && warnings > 0) {
         exit::FAILURE
     } else {
@@ -64,4 +67,58 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         if verdict == exit::OK { " — ok" } else { "" }
     );
     Ok(verdict)
+}
+
+/// With `need-app`, `rw serve` refuses when the app module cannot be imported; a module that
+/// Python cannot even find is the common case (a typo, the wrong chdir or venv). Asks the
+/// interpreter the server would use (the venv's, else the one rw was built with) whether the
+/// top-level package exists, without importing it. When that interpreter cannot run, says
+/// nothing: serve will tell.
+fn app_module_missing(cfg: &config::Config, cwd: &std::path::Path) -> Option<config::Diagnostic> {
+    if !cfg.bool("need-app") || cfg.get("wsgi-file").is_some() {
+        return None;
+    }
+    let module = cfg.get("module")?;
+    let name = module.value.as_str();
+    let top = name.split([':', '.']).next().unwrap_or_default();
+    if top.is_empty() || !top.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return None;
+    }
+    let dir = cfg
+        .get("chdir")
+        .map_or(cwd.to_path_buf(), |c| cwd.join(c.value.as_str()));
+    let python = cfg
+        .get("home")
+        .map(|h| cwd.join(h.value.as_str()).join("bin/python"))
+        .filter(|p| p.exists())
+        .or_else(|| option_env!("RW_BUILD_PYTHON").map(Into::into))?;
+    let paths: Vec<String> = cfg
+        .list("pythonpath")
+        .map(|s| s.value.as_str().to_string())
+        .collect();
+    let probe = "import importlib.util, sys\n\
+                 sys.path[:0] = ['.'] + sys.argv[2:]\n\
+                 sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)";
+    let status = std::process::Command::new(python)
+        .arg("-c")
+        .arg(probe)
+        .arg(top)
+        .args(&paths)
+        .current_dir(&dir)
+        .env_remove("PYTHONPATH")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    (status.code() == Some(3)).then(|| {
+        config::Diagnostic::error(
+            &module.origin,
+            format!(
+                "module = {name}: Python finds no module `{top}` in {} or the pythonpath, and \
+                 need-app makes rw serve refuse to start without the app",
+                dir.display()
+            ),
+        )
+    })
 }

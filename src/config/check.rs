@@ -103,13 +103,18 @@ fn check_limits(cfg: &Config, sys: &SystemFacts, d: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    for name in ["processes", "threads"] {
-        if let Some(s) = cfg.get(name).filter(|s| s.value.as_u64() == 0) {
-            d.push(Diagnostic::error(
-                &s.origin,
-                format!("{name} must be at least 1"),
-            ));
-        }
+    if let Some(s) = cfg.get("processes").filter(|s| s.value.as_u64() == 0) {
+        d.push(Diagnostic::warning(
+            &s.origin,
+            "processes = 0: uWSGI starts a master with no worker at all (nothing answers); rw \
+             starts 1 worker",
+        ));
+    }
+    if let Some(s) = cfg.get("threads").filter(|s| s.value.as_u64() == 0) {
+        d.push(Diagnostic::warning(
+            &s.origin,
+            "threads = 0 means one thread per worker (as in uWSGI); write threads = 1",
+        ));
     }
 }
 

@@ -9,12 +9,26 @@ pub struct Lookups<'a> {
     pub read_file: &'a dyn Fn(&str) -> Result<String, String>,
 }
 
-/// Expands every entry's value in place. Unknown `%(name)` references, reference loops,
-/// unreadable `@(file)`s and unterminated `$(`/`@(`/`%(` are errors; an unset `$(VAR)` is left
+/// Expands every entry's value in place. Reference loops, unreadable `@(file)`s and
+/// unterminated `$(`/`@(`/`%(` are errors; an unset `$(VAR)` and an unknown `%(name)` are left
 /// as written (as uWSGI does) with a warning.
 pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for e in entries.iter_mut() {
+        if let Some(u) = super::compat::uwsgi_option(&e.key).filter(|u| u.immediate) {
+            // uWSGI applies immediate options as they are read, before any expansion.
+            if ["%(", "$(", "@("].iter().any(|s| e.value.contains(s)) {
+                diags.push(Diagnostic::warning(
+                    &e.origin,
+                    format!(
+                        "{} is applied by uWSGI the moment it is read, before %(…), $(…) and \
+                         @(…) are expanded, so it gets `{}` as written",
+                        u.name, e.value
+                    ),
+                ));
+            }
+            continue;
+        }
         e.value = simple_pass(&e.value, '$', &e.origin, &mut diags, |name| {
             let v = (look.env)(name);
             if v.is_none() {
@@ -38,6 +52,10 @@ pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
             )
         });
     }
+    let immediate: Vec<bool> = entries
+        .iter()
+        .map(|e| super::compat::uwsgi_option(&e.key).is_some_and(|u| u.immediate))
+        .collect();
     let originals: Vec<(String, String)> = entries
         .iter()
         .map(|e| (e.key.clone(), e.value.clone()))
@@ -46,11 +64,35 @@ pub fn expand_all(entries: &mut [Entry], look: &Lookups) -> Vec<Diagnostic> {
         originals: &originals,
         cache: vec![None; originals.len()],
         visiting: Vec::new(),
+        unknown: Vec::new(),
+        notes: Vec::new(),
     };
     for (i, entry) in entries.iter_mut().enumerate() {
+        if immediate[i] {
+            continue;
+        }
+        resolver.unknown.clear();
+        resolver.notes.clear();
         match resolver.resolve_index(i) {
             Ok(v) => entry.value = v,
             Err(msg) => diags.push(Diagnostic::error(&entry.origin, msg)),
+        }
+        let lenient = TEMPLATE_KEYS.contains(&entry.key.as_str());
+        let mut named: Vec<String> = std::mem::take(&mut resolver.unknown);
+        named.dedup();
+        let mut notes = std::mem::take(&mut resolver.notes);
+        notes.dedup();
+        for note in notes {
+            diags.push(Diagnostic::warning(&entry.origin, note));
+        }
+        for name in named.into_iter().filter(|_| !lenient) {
+            diags.push(Diagnostic::warning(
+                &entry.origin,
+                format!(
+                    "%({name}) refers to nothing: no option or placeholder `{name}` is set, so \
+                     it stays as written (as uWSGI leaves it)"
+                ),
+            ));
         }
     }
     diags
@@ -119,10 +161,17 @@ fn matching_paren(s: &str) -> Option<usize> {
 /// unknown names in them as written, so they are not config errors there.
 const TEMPLATE_KEYS: &[&str] = &["log-format", "logformat"];
 
+/// Marks a lookup error as "no such name" (kept as written) rather than a real error.
+const UNKNOWN: &str = "\0unknown:";
+
 struct Resolver<'a> {
     originals: &'a [(String, String)],
     cache: Vec<Option<Result<String, String>>>,
     visiting: Vec<usize>,
+    /// Names that referred to nothing while resolving the current entry.
+    unknown: Vec<String>,
+    /// Math traps met while resolving the current entry (warnings).
+    notes: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -170,7 +219,12 @@ impl Resolver<'_> {
             };
             match v {
                 Ok(v) => out.push_str(&v),
-                Err(_) if lenient => out.push_str(&rest[start..start + 2 + end + 1]),
+                Err(e) if lenient || e.starts_with(UNKNOWN) => {
+                    if let Some(name) = e.strip_prefix(UNKNOWN) {
+                        self.unknown.push(name.to_string());
+                    }
+                    out.push_str(&rest[start..start + 2 + end + 1]);
+                }
                 Err(e) => return Err(e),
             }
             rest = &after[end + 1..];
@@ -193,57 +247,108 @@ impl Resolver<'_> {
             });
         match idx {
             Some(i) => self.resolve_index(i),
-            None => Err(format!(
-                "%({name}) refers to nothing: no option or placeholder `{name}` is set"
-            )),
+            None => Err(format!("{UNKNOWN}{name}")),
         }
     }
 
-    /// uWSGI's math mode: tokens left to right, `+ - * /`, `++`/`--`, juxtaposition concatenates.
+    /// uWSGI's math mode, as its placeholder code runs it: tokens left to right; numbers,
+    /// operators `+ - * /` and `++`/`--`; any other token is the first value of that name
+    /// (empty when unknown); two values without an operator concatenate; operands are read
+    /// with `strtoll` (so a word is 0) and a division by zero gives 0. Parentheses do not
+    /// group: `(2` is just an unknown name. Each such trap is noted for a warning.
     fn math(&mut self, expr: &str) -> Result<String, String> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum St {
+            Concat,
+            Sum,
+            Sub,
+            Mul,
+            Div,
+        }
+        let mut state = St::Concat;
         let mut acc: Option<String> = None;
-        let mut op: Option<&str> = None;
-        for tok in expr.split_whitespace() {
-            match tok {
-                "+" | "-" | "*" | "/" => op = Some(tok),
-                "++" | "--" => {
-                    let n = as_num(acc.as_deref().unwrap_or("0"), expr)?;
-                    acc = Some((if tok == "++" { n + 1 } else { n - 1 }).to_string());
+        let strtoll = |s: &str| {
+            super::value::atoi(s)
+                .0
+                .clamp(i64::MIN.into(), i64::MAX.into()) as i64
+        };
+        for tok in expr.split(' ').filter(|t| !t.is_empty()) {
+            let value = match tok {
+                "+" => {
+                    state = St::Sum;
+                    continue;
                 }
-                _ => {
-                    let v = if tok.bytes().all(|b| b.is_ascii_digit()) {
-                        tok.to_string()
-                    } else {
-                        self.lookup(tok)?
-                    };
-                    acc = Some(match (acc.take(), op.take()) {
-                        (None, _) => v,
-                        (Some(a), None) => a + &v,
-                        (Some(a), Some(o)) => {
-                            let (x, y) = (as_num(&a, expr)?, as_num(&v, expr)?);
-                            match o {
-                                "+" => x + y,
-                                "-" => x - y,
-                                "*" => x.saturating_mul(y),
-                                _ if y == 0 => {
-                                    return Err(format!("division by zero in %({expr})"))
-                                }
-                                _ => x / y,
-                            }
-                            .to_string()
-                        }
-                    });
+                "-" => {
+                    state = St::Sub;
+                    continue;
+                }
+                "*" => {
+                    state = St::Mul;
+                    continue;
+                }
+                "/" => {
+                    state = St::Div;
+                    continue;
+                }
+                "++" | "--" => {
+                    if let Some(a) = acc.take() {
+                        let n = strtoll(&a);
+                        let n = if tok == "++" {
+                            n.wrapping_add(1)
+                        } else {
+                            n.wrapping_sub(1)
+                        };
+                        acc = Some(n.to_string());
+                    }
+                    state = St::Concat;
+                    continue;
+                }
+                _ if tok.bytes().all(|b| b.is_ascii_digit()) => tok.to_string(),
+                _ => match self.lookup(tok) {
+                    Ok(v) => v,
+                    Err(e) if e.starts_with(UNKNOWN) => {
+                        self.notes.push(if tok.contains(['(', ')']) {
+                            format!(
+                                "%({expr}): uWSGI's %(…) math has no parentheses: `{tok}` is read \
+                                 as a name that is not set (empty); use one operator per \
+                                 placeholder or precompute the value"
+                            )
+                        } else {
+                            format!("%({expr}): `{tok}` is not set, so uWSGI uses an empty value")
+                        });
+                        String::new()
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            let a = acc.take();
+            if state != St::Concat {
+                for operand in [a.as_deref().unwrap_or(""), value.as_str()] {
+                    if super::value::atoi(operand).1 != operand.len() || operand.is_empty() {
+                        self.notes.push(format!(
+                            "%({expr}): `{operand}` is not a number; uWSGI computes with it as {}",
+                            strtoll(operand)
+                        ));
+                    }
                 }
             }
+            let (x, y) = (strtoll(a.as_deref().unwrap_or("")), strtoll(&value));
+            acc = Some(match state {
+                St::Concat => a.unwrap_or_default() + &value,
+                St::Sum => x.wrapping_add(y).to_string(),
+                St::Sub => x.wrapping_sub(y).to_string(),
+                St::Mul => x.wrapping_mul(y).to_string(),
+                St::Div if y == 0 => {
+                    self.notes
+                        .push(format!("%({expr}): division by zero gives 0 in uWSGI"));
+                    "0".to_string()
+                }
+                St::Div => x.wrapping_div(y).to_string(),
+            });
+            state = St::Concat;
         }
         Ok(acc.unwrap_or_default())
     }
-}
-
-fn as_num(s: &str, expr: &str) -> Result<i64, String> {
-    s.trim()
-        .parse::<i64>()
-        .map_err(|_| format!("`{s}` is not a number in %({expr})"))
 }
 
 #[cfg(test)]
@@ -320,11 +425,12 @@ mod tests {
 
     #[test]
     fn unknown_reference_loop_and_unterminated_are_errors() {
-        let (_, d) = run(&[("socket", "%(nope)/x")]);
+        let (v, d) = run(&[("socket", "%(nope)/x")]);
         assert!(
-            d[0].contains("t.ini:1: error: %(nope) refers to nothing"),
+            d[0].contains("t.ini:1: warning: %(nope) refers to nothing"),
             "{d:?}"
         );
+        assert_eq!(v[0], "%(nope)/x");
         let (_, d) = run(&[("a", "%(b)"), ("b", "%(a)")]);
         assert!(
             d.iter().any(|m| m.contains("reference loop: a -> b -> a")),
@@ -347,6 +453,18 @@ mod tests {
         assert_eq!(v[1], "6");
         assert_eq!(v[2], "44");
         assert_eq!(v[3], "5");
+        // uWSGI 2.0 (verified): no grouping, unknown names are empty, x / 0 = 0.
+        let (v, d) = run(&[
+            ("processes", "4"),
+            ("g", "%((2 * 2) + 1)"),
+            ("z", "%(processes / 0)"),
+            ("w", "%(processes + nope)"),
+        ]);
+        assert_eq!(v[1], "1");
+        assert_eq!(v[2], "0");
+        assert_eq!(v[3], "4");
+        assert!(d.iter().any(|m| m.contains("no parentheses")), "{d:?}");
+        assert!(d.iter().any(|m| m.contains("division by zero")), "{d:?}");
     }
 
     #[test]

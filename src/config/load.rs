@@ -3,6 +3,7 @@
 
 use super::diag::{Diagnostic, Origin};
 use super::ini;
+use super::logic::{self, Op};
 use super::magic::{self, FileFacts, HostFacts, MagicCtx};
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,24 @@ struct Loader<'a> {
     /// The most recently opened file: `ini = :section` reads from it.
     last_file: Option<String>,
     deferred: Vec<(String, Origin)>,
+    /// The `UWSGI_*`-and-all process environment (`if-env`).
+    env: &'a [(String, String)],
+    /// The open `if-*`/`for*` block, if any.
+    block: Option<Block>,
+    /// Entries a block produces are being pushed (they bypass the block, as in uWSGI).
+    running: bool,
 }
+
+/// An open config-logic block.
+struct Block {
+    op: Op,
+    key: String,
+    arg: String,
+    origin: Origin,
+}
+
+/// The variable `rw serve` counts exec-reloads in (`if-reload`), as uWSGI's UWSGI_RELOADS.
+pub const RELOADS_ENV: &str = "RW_RELOADS";
 
 /// Collects every entry; problems (missing files, loops, bad bytes) go to the diagnostics.
 pub fn collect(
@@ -67,6 +85,9 @@ pub fn collect(
         first: None,
         last_file: None,
         deferred: Vec::new(),
+        env: &sources.env,
+        block: None,
+        running: false,
     };
     for (name, value) in &sources.env {
         let Some(opt) = name.strip_prefix("UWSGI_") else {
@@ -99,11 +120,147 @@ pub fn collect(
             l.read_file(&spec, &origin);
         }
     }
+    if let Some(b) = l.block.take() {
+        l.diags.push(Diagnostic::warning(
+            &b.origin,
+            format!(
+                "`{} = {}` is never closed: uWSGI applies it to every entry after it, in this \
+                 and every later file; close it with `end{}`",
+                b.key,
+                b.arg,
+                if b.key.starts_with("for") {
+                    "for"
+                } else {
+                    "if"
+                }
+            ),
+        ));
+    }
     (l.entries, l.diags, l.first)
 }
 
 impl Loader<'_> {
+    /// One entry as uWSGI's `add_exported_option` sees it: config logic first, then the rest.
     fn push(&mut self, key: String, value: String, bare: bool, origin: Origin) {
+        if self.running {
+            if logic::opener(&key).is_some() {
+                let (okey, oorigin) = match &self.block {
+                    Some(b) => (b.key.clone(), b.origin.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                self.diags.push(Diagnostic::error(
+                    &origin,
+                    format!(
+                        "`{key}` inside the `{okey}` block opened at {oorigin}: uWSGI does not \
+                         nest config logic and exits here (\"recursive logic in options is not \
+                         supported\"); close the outer block first"
+                    ),
+                ));
+                return;
+            }
+            if super::compat::LOGIC_CLOSERS.contains(&key.as_str()) {
+                return;
+            }
+            return self.push_plain(key, value, bare, origin);
+        }
+        if super::compat::LOGIC_CLOSERS.contains(&key.as_str()) {
+            if self.block.take().is_none() {
+                self.diags.push(Diagnostic::warning(
+                    &origin,
+                    format!("`{key}` closes nothing: no if-*/for block is open"),
+                ));
+            }
+            return;
+        }
+        if self.block.is_some() {
+            return self.run_block(key, value, bare, origin);
+        }
+        if let Some(op) = logic::opener(&key) {
+            if value.contains("%(") || value.contains("$(") || value.contains("@(") {
+                self.diags.push(Diagnostic::warning(
+                    &origin,
+                    format!(
+                        "`{key} = {value}`: uWSGI reads config logic before expanding %(…), \
+                         $(…) and @(…), so the test uses this text as written"
+                    ),
+                ));
+            }
+            if matches!(op, Op::IfHostnameMatch(_)) {
+                self.diags.push(Diagnostic::warning(
+                    &origin,
+                    format!("`{key}`: rw has no regular expressions; the test is taken as false"),
+                ));
+            }
+            self.block = Some(Block {
+                op,
+                key,
+                arg: value,
+                origin,
+            });
+            return;
+        }
+        self.push_plain(key, value, bare, origin)
+    }
+
+    /// Passes one body line through the open block: dropped, kept, or repeated, each time with
+    /// `%(_)` bound; every produced entry keeps the body line's origin.
+    fn run_block(&mut self, key: String, value: String, bare: bool, origin: Origin) {
+        let Some(b) = &self.block else { return };
+        let (op, arg) = (b.op, b.arg.clone());
+        let entries = &self.entries;
+        let env = |k: &str| {
+            self.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let opt = |k: &str| entries.iter().find(|e| e.key == k).map(|e| e.value.clone());
+        let reloading = env(RELOADS_ENV)
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+        let read = |p: &Path| read_bounded(p, MAX_FILE_BYTES);
+        let world = logic::World {
+            cwd: &self.host.cwd,
+            env: &env,
+            opt: &opt,
+            reloading,
+            hostname: &self.host.hostname,
+            read_file: &read,
+        };
+        let binds = match logic::bindings(op, &arg, &world) {
+            Ok(b) => b,
+            Err(msg) => {
+                let o = self
+                    .block
+                    .as_ref()
+                    .map(|b| b.origin.clone())
+                    .unwrap_or(origin);
+                self.diags.push(Diagnostic::error(&o, msg));
+                return;
+            }
+        };
+        if binds.is_empty() && logic::opener(&key).is_some() {
+            if let Some(b) = &self.block {
+                let (bkey, borigin) = (b.key.clone(), b.origin.clone());
+                self.diags.push(Diagnostic::warning(
+                    &origin,
+                    format!(
+                        "`{key}` inside the `{bkey}` block opened at {borigin}: uWSGI does not \
+                         nest config logic; it drops this line with the block, and the next \
+                         end/endif/endfor closes the outer block"
+                    ),
+                ));
+            }
+        }
+        self.running = true;
+        for bind in binds {
+            let v = logic::bind(&value, bind.as_deref());
+            self.push(key.clone(), v, bare, origin.clone());
+        }
+        self.running = false;
+    }
+
+    fn push_plain(&mut self, key: String, value: String, bare: bool, origin: Origin) {
         match key.as_str() {
             "ini" | "include" => self.read_file(&value, &origin),
             "inherit" => self.deferred.push((value, origin)),
@@ -267,18 +424,44 @@ fn inode(p: &Path) -> u64 {
 
 /// Reads a config file, refusing what cannot be an ini file with a reason.
 fn read_text(path: &Path) -> Result<String, String> {
+    read_bounded(path, MAX_FILE_BYTES).map_err(|e| {
+        if e == "is a directory" {
+            "is a directory, not an ini file".to_string()
+        } else {
+            e
+        }
+    })
+}
+
+/// Reads a regular file of at most `max` bytes as UTF-8 text. Anything else (a directory, a
+/// FIFO that would block forever, a device such as /dev/zero that never ends) is refused
+/// before it is opened, and a file that grows past `max` while being read is cut off.
+pub fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| io_reason(&e))?;
     if meta.is_dir() {
-        return Err("is a directory, not an ini file".into());
+        return Err("is a directory".into());
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if !meta.is_file() {
+        return Err(
+            "is not a regular file (a FIFO, socket or device); rw reads only regular files here"
+                .into(),
+        );
+    }
+    if meta.len() > max {
         return Err(format!(
-            "is {} bytes; rw reads config files up to {} bytes",
-            meta.len(),
-            MAX_FILE_BYTES
+            "is {} bytes; rw reads config files up to {max} bytes",
+            meta.len()
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| io_reason(&e))?;
+    let file = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_reason(&e))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("grew past {max} bytes while being read"));
+    }
     check_text(&bytes).map(str::to_string)
 }
 
@@ -311,6 +494,71 @@ fn io_reason(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn collect_file(text: &str, env: &[(&str, &str)]) -> (Vec<Entry>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.ini");
+        std::fs::write(&p, text).unwrap();
+        let sources = Sources {
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            args: vec![("ini".into(), Some(p.display().to_string()))],
+        };
+        let host = HostFacts {
+            cwd: dir.path().display().to_string(),
+            ..Default::default()
+        };
+        let (e, d, _) = collect(&sources, &host);
+        (e, d.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn logic_blocks_keep_drop_and_repeat_with_their_lines() {
+        let (e, d) = collect_file(
+            "[uwsgi]\nif-env = NOPE\nprocesses = 7\nendif =\nif-env = MODE\nenv = M=%(_)\nend\n\
+             for = a b\nsocket = /%(_).sock\nendfor\nfor-times = 2\nx = %(_)\n",
+            &[("MODE", "prod")],
+        );
+        let got: Vec<(String, String, String)> = e
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone(), e.origin.to_string()))
+            .collect();
+        let at = |l: u32| {
+            format!(
+                "{}:{l}",
+                e[0].origin.to_string().rsplit_once(':').unwrap().0
+            )
+        };
+        assert_eq!(
+            got,
+            vec![
+                ("env".into(), "M=prod".into(), at(6)),
+                ("socket".into(), "/a.sock".into(), at(9)),
+                ("socket".into(), "/b.sock".into(), at(9)),
+                ("x".into(), "1".into(), at(12)),
+                ("x".into(), "2".into(), at(12)),
+            ]
+        );
+        assert!(d.iter().any(|m| m.contains("never closed")), "{d:?}");
+    }
+
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let e = read_bounded(Path::new("/dev/zero"), MAX_FILE_BYTES).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = read_bounded(&fifo, MAX_FILE_BYTES).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; 100]).unwrap();
+        assert!(read_bounded(&big, 10)
+            .unwrap_err()
+            .contains("up to 10 bytes"));
+    }
 
     #[test]
     fn text_checks() {

@@ -7,15 +7,18 @@
 //! last value applied wins; list options accumulate. `inherit`ed files are applied last.
 
 pub mod check;
+pub mod compat;
 pub mod diag;
 pub mod expand;
 pub mod host;
 pub mod ini;
 pub mod load;
+pub mod logic;
 pub mod magic;
 pub mod options;
 pub mod resolve;
 pub mod value;
+pub mod vocab;
 
 pub use diag::{Diagnostic, Origin, Severity};
 pub use load::Sources;
@@ -41,11 +44,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
             .map(|(_, v)| v.clone())
     };
     let cwd = std::path::PathBuf::from(&host.cwd);
-    let read_file = |p: &str| {
-        let path = cwd.join(p);
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-        load::check_text(&bytes).map(str::to_string)
-    };
+    let read_file = |p: &str| load::read_bounded(&cwd.join(p), load::MAX_FILE_BYTES);
     diagnostics.extend(expand::expand_all(
         &mut entries,
         &expand::Lookups {

@@ -71,8 +71,11 @@ impl Kind {
 pub enum Support {
     /// Implemented.
     Yes,
-    /// Accepted and meaningless in rw's design; the text says why (shown as a note).
+    /// Accepted; rw does differently what a non-default value asks for, so such a value gets
+    /// a warning saying why (the default is silent).
     Moot(&'static str),
+    /// Same effect in rw whatever the value: rw already does what the option asks (silent).
+    Same(&'static str),
 }
 
 /// One row of the option table.
@@ -88,6 +91,29 @@ pub struct OptSpec {
     pub default: Option<&'static str>,
     pub doc: &'static str,
     pub support: Support,
+    /// Accepted range of a numeric option; `None`: the kind's range ([`OptSpec::limits`]).
+    pub range: Option<(u64, u64)>,
+}
+
+/// The largest value of a C `int`, which uWSGI's `atoi` options are stored in.
+pub const C_INT_MAX: u64 = i32::MAX as u64;
+
+impl OptSpec {
+    /// Narrows the accepted range of a numeric option (shown in errors and the docs).
+    pub const fn range(mut self, min: u64, max: u64) -> Self {
+        self.range = Some((min, max));
+        self
+    }
+
+    /// The inclusive range a numeric value must fall in.
+    pub fn limits(&self) -> (u64, u64) {
+        self.range.unwrap_or(match self.kind {
+            Kind::Bytes => (0, i64::MAX as u64),
+            Kind::Bytes16 => (0, 65535),
+            Kind::Megabytes => (0, (i64::MAX as u64) >> 20),
+            _ => (0, C_INT_MAX),
+        })
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // a table row reads best as one positional call
@@ -110,11 +136,12 @@ const fn opt(
         default,
         doc,
         support,
+        range: None,
     }
 }
 
 use Kind::*;
-use Support::{Moot, Yes};
+use Support::{Same, Yes};
 
 /// Options rw understands, in the order the docs list them.
 #[rustfmt::skip]
@@ -138,35 +165,35 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("manage-script-name", &[], None, Bool, false, Some("false"), "Move the mountpoint from PATH_INFO to SCRIPT_NAME", Yes),
     opt("lazy-apps", &[], None, Bool, false, Some("false"), "Load the app in each worker instead of the master", Yes),
     opt("need-app", &[], None, Bool, false, Some("false"), "Exit if the app cannot be loaded", Yes),
-    opt("single-interpreter", &[], Some('i'), Bool, false, Some("false"), "Run every app in the main interpreter", Moot("rw always runs every app in the main interpreter")),
-    opt("enable-threads", &[], Some('T'), Bool, false, Some("true"), "Allow Python threads", Moot("Python threads are always enabled in rw")),
+    opt("single-interpreter", &[], Some('i'), Bool, false, Some("false"), "Run every app in the main interpreter", Same("rw always runs every app in the main interpreter")),
+    opt("enable-threads", &[], Some('T'), Bool, false, Some("true"), "Allow Python threads", Same("Python threads are always enabled in rw")),
     // -- listeners
     opt("socket", &["uwsgi-socket"], Some('s'), Address, true, None, "Listen on ADDR speaking the uwsgi protocol (nginx uwsgi_pass)", Yes),
     opt("http-socket", &[], None, Address, true, None, "Listen on ADDR speaking HTTP/1.1, served by the workers", Yes),
     opt("http", &[], None, Address, true, None, "Listen on ADDR speaking HTTP/1.1 (served by the workers, no router process)", Yes),
-    opt("http-keepalive", &[], None, Int, false, Some("0"), "Keep HTTP connections alive", Moot("rw keeps HTTP/1.1 connections alive on every HTTP listener")),
+    opt("http-keepalive", &[], None, Int, false, Some("0"), "Keep HTTP connections alive", Same("rw keeps HTTP/1.1 connections alive on every HTTP listener")),
     opt("chmod-socket", &[], Some('C'), Mode, false, None, "Mode of unix sockets (e.g. 660); 1 means 666", Yes),
     opt("listen", &[], Some('l'), Int, false, Some("100"), "Listen backlog of every socket", Yes),
     opt("so-keepalive", &[], None, Bool, false, Some("false"), "Enable SO_KEEPALIVE on TCP sockets", Yes),
-    opt("socket-timeout", &[], Some('z'), Seconds, false, Some("4"), "Timeout for reading requests and writing responses", Yes),
+    opt("socket-timeout", &[], Some('z'), Seconds, false, Some("4"), "Timeout for reading requests and writing responses", Yes).range(0, 86400),
     opt("buffer-size", &[], Some('b'), Bytes16, false, Some("4096"), "Largest request head (HTTP) or vars block (uwsgi)", Yes),
     opt("post-buffering", &[], None, Bytes, false, Some("0"), "Read whole bodies before calling the app; larger ones spool to disk", Yes),
     opt("limit-post", &[], None, Bytes, false, Some("0"), "Refuse request bodies larger than this (413)", Yes),
     opt("add-header", &[], None, Header, true, None, "Add a header to every response", Yes),
     opt("static-map", &[], None, Mapping, true, None, "Serve files under PATH at URL prefix MOUNT without entering Python", Yes),
     opt("check-static", &[], None, Dir, true, None, "Serve DIR + PATH_INFO as a static file when it exists", Yes),
-    opt("offload-threads", &[], None, Int, false, Some("0"), "Threads that send static files", Moot("rw workers send files with sendfile() without offload threads")),
+    opt("offload-threads", &[], None, Int, false, Some("0"), "Threads that send static files", Same("rw workers send files with sendfile() without offload threads")),
     // -- processes
     opt("master", &[], Some('M'), Bool, false, Some("false"), "Run the master process (rw always supervises its workers)", Yes),
-    opt("processes", &["workers"], Some('p'), Int, false, Some("1"), "Number of worker processes", Yes),
-    opt("threads", &[], None, Int, false, Some("1"), "Threads per worker", Yes),
-    opt("thunder-lock", &[], None, Bool, false, Some("false"), "Serialise accept() across workers", Yes),
+    opt("processes", &["workers"], Some('p'), Int, false, Some("1"), "Number of worker processes", Yes).range(0, 4096),
+    opt("threads", &[], None, Int, false, Some("1"), "Threads per worker", Yes).range(0, 4096),
+    opt("thunder-lock", &[], None, Bool, false, Some("false"), "Serialise accept() across workers", Same("workers wait in epoll and accept non-blocking: no thundering herd to serialise")),
     opt("harakiri", &[], Some('t'), Seconds, false, Some("0"), "Kill a worker whose request runs longer than this", Yes),
     opt("max-requests", &[], Some('R'), Int, false, Some("0"), "Recycle a worker after this many requests", Yes),
     opt("max-requests-delta", &[], None, Int, false, Some("0"), "Add (worker id - 1) x this to max-requests", Yes),
     opt("reload-on-rss", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its RSS exceeds this", Yes),
-    opt("worker-reload-mercy", &[], None, Seconds, false, Some("60"), "How long a worker may take to stop before SIGKILL", Yes),
-    opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes),
+    opt("worker-reload-mercy", &[], None, Seconds, false, Some("60"), "How long a worker may take to stop before SIGKILL", Yes).range(0, 86400),
+    opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes).range(0, 86400),
     opt("die-on-term", &[], None, Bool, false, Some("false"), "SIGTERM stops the server instead of reloading it", Yes),
     opt("touch-reload", &[], None, NewPath, true, None, "Gracefully reload when this file changes", Yes),
     opt("uid", &[], None, Account, false, None, "Drop to this user after binding sockets", Yes),
@@ -184,69 +211,11 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("stats-http", &[], None, Bool, false, Some("false"), "Serve the stats over HTTP (and /metrics)", Yes),
 ];
 
-/// uWSGI options rw knows by name and does not implement.
-#[rustfmt::skip]
-pub static UNSUPPORTED: &[&str] = &[
-    "async", "attach-daemon", "attach-daemon2", "auto-procname", "cache", "cache2", "carbon",
-    "catch-exceptions", "cheap", "cheaper", "cheaper-algo", "cheaper-initial", "cheaper-step",
-    "chdir2", "chmod", "chown-socket", "chroot", "cron", "cron2", "daemonize2", "disable-write-exception",
-    "emperor", "emperor-tyrant", "enable-metrics", "evil-reload-on-rss", "fastcgi-socket", "gevent",
-    "harakiri-verbose", "harakiri-graceful-timeout", "hook-accepting", "hook-asap", "hook-master-start",
-    "hook-post-app", "hook-post-fork", "hook-pre-app", "http-auto-chunked", "http-buffer-size",
-    "http-timeout", "http-to", "http-websockets", "https", "https-socket", "if-env", "if-not-env",
-    "if-exists", "if-not-exists", "if-file", "if-dir", "if-opt", "for", "endfor", "endif", "end",
-    "ignore-sigpipe", "ignore-write-errors", "lazy", "log-4xx", "log-5xx", "log-date", "log-master",
-    "log-maxsize", "log-micros", "log-reopen", "log-slow", "log-x-forwarded-for", "logfile-chmod",
-    "logger", "logto2", "master-as-root", "master-fifo", "max-fd", "max-worker-lifetime",
-    "min-worker-lifetime", "mule", "mules", "offload-threads-stats", "pidfile2", "plugin", "plugins",
-    "plugins-dir", "post-buffering-bufsize", "procname", "procname-append", "procname-master",
-    "procname-prefix", "protocol", "py-autoreload", "py-call-osafterfork", "py-tracebacker",
-    "pymodule-alias", "queue", "reload-on-as", "reuse-port", "route", "route-run", "route-uri",
-    "safe-pidfile", "shared-socket", "spooler", "spooler-processes", "ssl-socket", "static-expires",
-    "static-index", "static-map2", "static-safe", "stats-minified", "stats-no-cores",
-    "stats-push", "subscribe-to", "touch-chain-reload", "touch-workers-reload", "ugreen",
-    "umask", "unshare", "uwsgi-socket-protocol", "vhost", "wsgi-disable-file-wrapper",
-    "wsgi-env-behaviour", "wsgi-strict", "worker-exec", "zerg", "zerg-server",
-];
-
 /// Looks an option up by its name or one of its aliases.
 pub fn lookup(key: &str) -> Option<&'static OptSpec> {
     OPTIONS
         .iter()
         .find(|o| o.name == key || o.aliases.contains(&key))
-}
-
-/// Whether `key` names a uWSGI option rw does not implement.
-pub fn is_unsupported(key: &str) -> bool {
-    UNSUPPORTED.contains(&key) || key.starts_with("hook-") || key.starts_with("exec-")
-}
-
-/// The known option names closest to `key` (a typo guess), best first.
-pub fn suggest(key: &str) -> Option<&'static str> {
-    let names = OPTIONS
-        .iter()
-        .flat_map(|o| std::iter::once(o.name).chain(o.aliases.iter().copied()));
-    let limit = if key.len() <= 4 { 1 } else { 2 };
-    names
-        .map(|n| (edit_distance(key, n), n))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, n)| lookup(n).map(|o| o.name).unwrap_or(n))
-}
-
-/// Levenshtein distance; options are short, so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -255,12 +224,11 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
-    fn names_and_aliases_are_unique_and_not_also_unsupported() {
+    fn names_and_aliases_are_unique() {
         let mut seen = HashSet::new();
         for o in OPTIONS {
             for n in std::iter::once(o.name).chain(o.aliases.iter().copied()) {
                 assert!(seen.insert(n), "{n} listed twice");
-                assert!(!is_unsupported(n), "{n} is both supported and unsupported");
             }
         }
         let mut shorts = HashSet::new();
@@ -296,13 +264,5 @@ mod tests {
                     .unwrap_or_else(|e| panic!("default of {}: {e}", o.name));
             }
         }
-    }
-
-    #[test]
-    fn suggestions_catch_typos() {
-        assert_eq!(suggest("proceses"), Some("processes"));
-        assert_eq!(suggest("harakari"), Some("harakiri"));
-        assert_eq!(suggest("wokers"), Some("processes"));
-        assert_eq!(suggest("mydomain"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Applying the expanded entries to the option table: last-wins scalars, accumulated lists,
 //! placeholders, and a diagnostic for every value of the wrong kind or unknown key.
 
+use super::compat::{self, Class, UOpt};
 use super::diag::{Diagnostic, Origin};
 use super::load::Entry;
 use super::options::{self, Kind, OptSpec, Support};
@@ -20,6 +21,8 @@ pub struct Config {
     pub scalars: BTreeMap<&'static str, Setting>,
     pub lists: BTreeMap<&'static str, Vec<Setting>>,
     pub placeholders: BTreeMap<String, (String, Origin)>,
+    /// uWSGI options rw does not implement, with every value given (in order).
+    pub ignored: BTreeMap<&'static str, Vec<(String, Origin)>>,
 }
 
 impl Config {
@@ -89,7 +92,15 @@ impl Config {
             .iter()
             .map(|(k, (v, _))| (k.clone(), serde_json::Value::from(v.as_str())))
             .collect();
-        serde_json::json!({ "options": opts, "placeholders": ph })
+        let ignored: serde_json::Map<_, _> = self
+            .ignored
+            .iter()
+            .map(|(k, vs)| {
+                let vs: Vec<_> = vs.iter().map(|(v, _)| v.as_str()).collect();
+                ((*k).to_string(), serde_json::Value::from(vs))
+            })
+            .collect();
+        serde_json::json!({ "options": opts, "placeholders": ph, "not_implemented": ignored })
     }
 }
 
@@ -125,15 +136,34 @@ pub fn apply(entries: &[Entry], referenced: &BTreeSet<String>) -> (Config, Vec<D
                 .or_insert((e.value.clone(), e.origin.clone()));
             continue;
         }
-        let Some(spec) = options::lookup(&e.key) else {
-            unknown_key(e, referenced, strict, &mut cfg, &mut diags);
-            continue;
+        let spec = match compat::classify(&e.key) {
+            Class::Table(spec) => spec,
+            // Consumed by the loader; nothing to apply.
+            Class::Logic => continue,
+            Class::NotImplemented(u) => {
+                not_implemented(e, u, strict, &mut cfg, &mut diags);
+                continue;
+            }
+            Class::Placeholder => {
+                unknown_key(e, referenced, strict, &mut cfg, &mut diags);
+                continue;
+            }
         };
         if matches!(spec.kind, Kind::Include) {
             continue;
         }
-        let parsed = match value::parse(spec.kind, &e.value, e.bare) {
-            Ok(v) => v,
+        let parsed = match value::read(spec.kind, spec.limits(), &e.value, e.bare) {
+            Ok((v, warnings)) => {
+                for mut w in warnings {
+                    if spec.name == "post-buffering" && v == value::Value::Int(0) {
+                        w.push_str(
+                            " (0 leaves post-buffering off; write a size in bytes such as 8192)",
+                        );
+                    }
+                    diags.push(Diagnostic::warning(&e.origin, format!("{}: {w}", e.key)));
+                }
+                v
+            }
             Err(msg) => {
                 diags.push(Diagnostic::error(&e.origin, format!("{}: {msg}", e.key)));
                 continue;
@@ -164,6 +194,42 @@ pub fn apply(entries: &[Entry], referenced: &BTreeSet<String>) -> (Config, Vec<D
     (cfg, diags)
 }
 
+/// A uWSGI option rw does not implement: accepted (uWSGI would run it), with a warning saying
+/// what will differ unless the value asks for nothing; under `strict` rw cannot honour it.
+fn not_implemented(
+    e: &Entry,
+    u: &'static UOpt,
+    strict: bool,
+    cfg: &mut Config,
+    diags: &mut Vec<Diagnostic>,
+) {
+    cfg.ignored
+        .entry(u.name)
+        .or_default()
+        .push((e.value.clone(), e.origin.clone()));
+    if compat::asks_for_nothing(u, &e.value, e.bare) {
+        return;
+    }
+    let shown = if e.bare {
+        e.key.clone()
+    } else {
+        format!("{} = {}", e.key, e.value)
+    };
+    let msg = format!(
+        "`{shown}`: not implemented in rw: {}",
+        compat::what_differs(u)
+    );
+    diags.push(if strict && !compat::planned(u) {
+        Diagnostic::error(
+            &e.origin,
+            format!("{msg} (strict refuses options rw cannot honour)"),
+        )
+    } else {
+        Diagnostic::warning(&e.origin, msg)
+    });
+}
+
+/// Not a uWSGI option: a placeholder, as uWSGI keeps it; an error only under `strict`.
 fn unknown_key(
     e: &Entry,
     referenced: &BTreeSet<String>,
@@ -171,31 +237,39 @@ fn unknown_key(
     cfg: &mut Config,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if options::is_unsupported(&e.key) {
-        let msg = format!(
-            "`{}` is a uWSGI option that is not supported by rw; it is ignored",
-            e.key
-        );
-        diags.push(if strict {
-            Diagnostic::error(&e.origin, msg)
-        } else {
-            Diagnostic::warning(&e.origin, msg)
-        });
-        return;
-    }
     cfg.placeholders
         .entry(e.key.clone())
         .or_insert((e.value.clone(), e.origin.clone()));
-    if let Some(s) = options::suggest(&e.key) {
-        diags.push(Diagnostic::error(
+    if let Some((_, meant)) = compat::KNOWN_MISSPELLINGS.iter().find(|(m, _)| *m == e.key) {
+        diags.push(Diagnostic::warning(
             &e.origin,
-            format!("unknown option `{}`; did you mean `{s}`?", e.key),
+            format!(
+                "`{}` is a widespread misspelling of `{meant}`: uWSGI keeps it as a placeholder \
+                 that does nothing (and its strict mode refuses it); rw accepts it, also under \
+                 strict, and it does nothing here either; write `{meant}`",
+                e.key
+            ),
         ));
-    } else if strict {
+        return;
+    }
+    let guess = compat::suggest(&e.key)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    if strict {
         diags.push(Diagnostic::error(
             &e.origin,
             format!(
-                "unknown option `{}` (strict mode refuses placeholders; use set-placeholder)",
+                "`{}` is not a uWSGI option (strict mode refuses placeholders; declare it with \
+                 set-placeholder){guess}",
+                e.key
+            ),
+        ));
+    } else if !guess.is_empty() {
+        diags.push(Diagnostic::warning(
+            &e.origin,
+            format!(
+                "`{}` is not a uWSGI option: uWSGI keeps it as a placeholder and it does \
+                 nothing{guess}",
                 e.key
             ),
         ));
@@ -203,7 +277,8 @@ fn unknown_key(
         diags.push(Diagnostic::warning(
             &e.origin,
             format!(
-                "unknown option `{}`: kept as a placeholder as uWSGI does, but no %({}) uses it",
+                "`{}` is not a uWSGI option: kept as a placeholder as uWSGI does, but no %({}) \
+                 uses it",
                 e.key, e.key
             ),
         ));
@@ -260,14 +335,15 @@ mod tests {
 
     #[test]
     fn wrong_kinds_and_typos_point_at_the_line() {
-        let (_, d) = run(&[entry("processes", "four", 7), entry("proceses", "4", 8)]);
+        let (_, d) = run(&[entry("processes", "-4", 7), entry("proceses", "4", 8)]);
         assert!(
-            d[0].starts_with("t.ini:7: error: processes: `four` is not a whole number"),
+            d[0].starts_with("t.ini:7: error: processes: `-4` is negative"),
             "{d:?}"
         );
-        assert_eq!(
-            d[1],
-            "t.ini:8: error: unknown option `proceses`; did you mean `processes`?"
+        assert!(
+            d[1].starts_with("t.ini:8: warning: `proceses` is not a uWSGI option")
+                && d[1].ends_with("did you mean `processes`?"),
+            "{d:?}"
         );
     }
 
@@ -281,9 +357,12 @@ mod tests {
         ]);
         assert_eq!(c.placeholders["project"].0, "demo");
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0]
-            .contains("t.ini:3: warning: `emperor` is a uWSGI option that is not supported by rw"));
-        assert!(d[1].contains("t.ini:4: warning: unknown option `lonely`"));
+        assert!(
+            d[0].contains("t.ini:3: warning: `emperor = /etc/vassals`: not implemented in rw"),
+            "{d:?}"
+        );
+        assert!(d[1].contains("t.ini:4: warning: `lonely` is not a uWSGI option"));
+        assert_eq!(c.ignored["emperor"][0].0, "/etc/vassals");
     }
 
     #[test]
@@ -293,13 +372,41 @@ mod tests {
     }
 
     #[test]
-    fn moot_options_warn_only_when_they_ask_for_something() {
-        let (_, d) = run(&[entry("enable-threads", "true", 1)]);
+    fn same_effect_options_are_silent() {
+        for (k, v) in [
+            ("enable-threads", "true"),
+            ("single-interpreter", "true"),
+            ("offload-threads", "4"),
+            ("thunder-lock", "true"),
+        ] {
+            let (_, d) = run(&[entry(k, v, 1)]);
+            assert!(d.is_empty(), "{k}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn not_implemented_options_warn_only_when_they_ask_for_something() {
+        let (_, d) = run(&[entry("log-4xx", "false", 1), entry("cheaper", "0", 2)]);
         assert!(d.is_empty(), "{d:?}");
-        let (_, d) = run(&[entry("enable-threads", "false", 1)]);
-        assert!(
-            d[0].contains("no effect: Python threads are always enabled"),
-            "{d:?}"
-        );
+        let (_, d) = run(&[entry("log-4xx", "true", 1)]);
+        assert!(d[0].contains("not implemented in rw"), "{d:?}");
+        // Options planned for the next issues stay warnings under strict; others are errors.
+        let (_, d) = run(&[entry("strict", "true", 1), entry("log-4xx", "true", 2)]);
+        assert!(d[0].starts_with("t.ini:2: warning:"), "{d:?}");
+        let (_, d) = run(&[entry("strict", "true", 1), entry("emperor", "/etc/v", 2)]);
+        assert!(d[0].starts_with("t.ini:2: error:"), "{d:?}");
+    }
+
+    #[test]
+    fn no_uwsgi_option_is_ever_a_placeholder() {
+        for u in compat::VOCAB {
+            let (c, d) = run(&[entry(u.name, "1", 1)]);
+            assert!(c.placeholders.is_empty(), "{}", u.name);
+            assert!(
+                !d.iter().any(|m| m.contains("not a uWSGI option")),
+                "{}: {d:?}",
+                u.name
+            );
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! Parsing one option value by its kind, as uWSGI spells values but without `atoi`'s silent zeros.
+//! Reading one option value by its kind as uWSGI reads it (`atoi`/`strtoul` for numbers, its
+//! boolean words), with a warning wherever that reading is a trap (an inline `; comment`, a
+//! `4k` suffix, a word where a number belongs) and an error only where uWSGI refuses too or
+//! the value is outside the option's range.
 
 use super::options::Kind;
 use serde::Serialize;
@@ -31,24 +34,150 @@ impl Value {
     }
 }
 
-/// Parses `text` for an option of `kind`. `bare` is true for a key written without `=`.
-///
-/// Errors are one sentence that says what to write instead.
+/// Parses `text` strictly (digits only for numbers), for the table's own defaults.
 pub fn parse(kind: Kind, text: &str, bare: bool) -> Result<Value, String> {
     match kind {
-        Kind::Bool => Ok(Value::Bool(parse_bool(text))),
-        Kind::Int | Kind::Bytes | Kind::Seconds => parse_uint(text, bare, u64::MAX).map(Value::Int),
-        Kind::Bytes16 => parse_uint(text, bare, u64::MAX).and_then(|n| {
-            if n > 65535 {
-                Err(format!(
-                    "{n} is above 65535, the largest size the uwsgi protocol's 16-bit field can carry \
-                     (uWSGI silently clamps or wraps it); use 65535"
-                ))
-            } else {
-                Ok(Value::Int(n))
+        Kind::Int | Kind::Bytes | Kind::Seconds | Kind::Bytes16 | Kind::Megabytes => {
+            parse_uint(text, bare, u64::MAX).map(Value::Int)
+        }
+        _ => read(kind, (0, u64::MAX), text, bare).map(|(v, _)| v),
+    }
+}
+
+/// Where an inline comment would start if uWSGI had them: ` ;` or ` #` (after a blank).
+pub fn inline_comment(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    (1..b.len())
+        .find(|&i| (b[i] == b';' || b[i] == b'#') && (b[i - 1] == b' ' || b[i - 1] == b'\t'))
+}
+
+/// C `atoi`/`strtoul` on `text`: leading blanks, a sign, then digits; the rest is ignored.
+/// Returns the number (saturated) and the byte length that was read.
+pub fn atoi(text: &str) -> (i128, usize) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && (b[i] == b' ' || (b'\t'..=b'\r').contains(&b[i])) {
+        i += 1;
+    }
+    let neg = i < b.len() && b[i] == b'-';
+    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+        i += 1;
+    }
+    let start = i;
+    let mut n: i128 = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        n = (n * 10 + i128::from(b[i] - b'0')).min(i128::from(u64::MAX) + 1);
+        i += 1;
+    }
+    if i == start {
+        return (0, 0);
+    }
+    (if neg { -n } else { n }, i)
+}
+
+/// Reads `text` for an option of `kind` with accepted `range`, as uWSGI reads it.
+/// `bare` is true for a key written without `=`. Returns the value and the warnings about
+/// how uWSGI's reading differs from what the text seems to say; errors say what to write.
+pub fn read(
+    kind: Kind,
+    range: (u64, u64),
+    text: &str,
+    bare: bool,
+) -> Result<(Value, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let comment = inline_comment(text);
+    let value = match kind {
+        Kind::Bool => {
+            let b = parse_bool(text);
+            if let Some(at) = comment {
+                let lead = text[..at].trim_end();
+                let surprise = !parse_bool(lead) && b;
+                warnings.push(format!(
+                    "`{text}`: uWSGI has no inline comments, so the whole text is the value{}; \
+                     move the comment to its own line",
+                    if surprise {
+                        " and it reads as TRUE (only exactly false/off/no/0 are false)".to_string()
+                    } else {
+                        format!(" (read as {b})")
+                    }
+                ));
             }
-        }),
-        Kind::Megabytes => parse_uint(text, bare, u64::MAX / (1 << 20)).map(Value::Int),
+            Value::Bool(b)
+        }
+        Kind::Int | Kind::Bytes | Kind::Seconds | Kind::Bytes16 | Kind::Megabytes => {
+            let n = read_number(kind, range, text, bare, comment, &mut warnings)?;
+            Value::Int(n)
+        }
+        _ => {
+            let v = parse_text(kind, text, bare)?;
+            if let Some(at) = comment {
+                warnings.push(format!(
+                    "`{text}`: uWSGI has no inline comments, so `{}` is part of the value; \
+                     move the comment to its own line",
+                    &text[at..]
+                ));
+            }
+            v
+        }
+    };
+    Ok((value, warnings))
+}
+
+fn read_number(
+    kind: Kind,
+    (min, max): (u64, u64),
+    text: &str,
+    bare: bool,
+    comment: Option<usize>,
+    warnings: &mut Vec<String>,
+) -> Result<u64, String> {
+    let (n, used) = atoi(text);
+    if n < 0 {
+        return Err(format!(
+            "`{text}` is negative; it must be 0 or more (uWSGI exits here too)"
+        ));
+    }
+    let rest = text[used..].trim();
+    if bare || text.trim().is_empty() {
+        warnings.push("no value: uWSGI reads an empty number as 0".to_string());
+    } else if used == 0 {
+        warnings.push(format!(
+            "`{text}` is not a number: uWSGI reads it as 0; write a number"
+        ));
+    } else if let Some(at) = comment.filter(|&at| text[used..at].trim().is_empty()) {
+        warnings.push(format!(
+            "uWSGI has no inline comments: `{}` is part of the value, which uWSGI reads as {n} \
+             (its leading digits); move the comment to its own line",
+            &text[at..]
+        ));
+    } else if !rest.is_empty() {
+        warnings.push(format!(
+            "`{text}` is read as {n} by uWSGI (only the leading digits count; no suffixes such \
+             as k or M); write the plain number"
+        ));
+    }
+    let mut n = u64::try_from(n).unwrap_or(u64::MAX);
+    if kind == Kind::Bytes16 && n > 65535 {
+        warnings.push(format!(
+            "{n} is above 65535, the largest size the uwsgi protocol's 16-bit field can carry; \
+             uWSGI and rw use 65535"
+        ));
+        n = 65535;
+    }
+    if n < min || n > max {
+        return Err(format!(
+            "{n} is out of range: write a number from {min} to {max}"
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_text(kind: Kind, text: &str, bare: bool) -> Result<Value, String> {
+    match kind {
+        // Numbers and booleans are read by `read`; text is their last resort.
+        Kind::Bool | Kind::Int | Kind::Bytes | Kind::Seconds | Kind::Bytes16 | Kind::Megabytes => {
+            Ok(Value::Text(text.to_string()))
+        }
         Kind::Mode => parse_mode(text, bare).map(|m| Value::Int(u64::from(m))),
         Kind::KeyValue | Kind::Mapping | Kind::Mount => {
             if bare || text.is_empty() {
@@ -67,7 +196,9 @@ pub fn parse(kind: Kind, text: &str, bare: bool) -> Result<Value, String> {
                     Ok(Value::Text(text.to_string()))
                 }
             }
-            _ => Err(format!("`{text}` is not a header of the form `Name: value`")),
+            _ => Err(format!(
+                "`{text}` is not a header of the form `Name: value`"
+            )),
         },
         Kind::Address => {
             if text.is_empty() {
@@ -76,12 +207,7 @@ pub fn parse(kind: Kind, text: &str, bare: bool) -> Result<Value, String> {
                 Ok(Value::Text(text.to_string()))
             }
         }
-        Kind::Str
-        | Kind::File
-        | Kind::Dir
-        | Kind::NewPath
-        | Kind::Account
-        | Kind::Include => {
+        Kind::Str | Kind::File | Kind::Dir | Kind::NewPath | Kind::Account | Kind::Include => {
             if text.is_empty() && !matches!(kind, Kind::Str) {
                 Err("needs a value".into())
             } else {
@@ -159,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn integers_are_strict() {
+    fn defaults_are_strict() {
         assert_eq!(parse(Kind::Int, "4", false), Ok(Value::Int(4)));
         for bad in ["four", "4k", "+4", "0x4", " 4", "4.0", "٥"] {
             assert!(parse(Kind::Int, bad, false).is_err(), "{bad}");
@@ -176,12 +302,51 @@ mod tests {
             .contains("read it as 4"));
     }
 
+    fn rd(kind: Kind, text: &str) -> Result<(Value, Vec<String>), String> {
+        read(kind, (0, super::super::options::C_INT_MAX), text, false)
+    }
+
     #[test]
-    fn buffer_size_is_sixteen_bits() {
-        assert_eq!(parse(Kind::Bytes16, "65535", false), Ok(Value::Int(65535)));
-        assert!(parse(Kind::Bytes16, "65536", false)
-            .unwrap_err()
-            .contains("65535"));
+    fn buffer_size_is_clamped_like_uwsgi() {
+        assert_eq!(
+            rd(Kind::Bytes16, "65535").unwrap(),
+            (Value::Int(65535), vec![])
+        );
+        let (v, w) = rd(Kind::Bytes16, "65536").unwrap();
+        assert_eq!(v, Value::Int(65535));
+        assert!(w[0].contains("65535"), "{w:?}");
+    }
+
+    #[test]
+    fn numbers_read_as_atoi_with_warnings() {
+        let (v, w) = rd(Kind::Seconds, "60 ; kill after 60 s").unwrap();
+        assert_eq!(v, Value::Int(60));
+        assert!(w[0].contains("no inline comments"), "{w:?}");
+        let (v, w) = rd(Kind::Int, "4k").unwrap();
+        assert_eq!(v, Value::Int(4));
+        assert!(w[0].contains("read as 4"), "{w:?}");
+        let (v, w) = rd(Kind::Bytes, "true").unwrap();
+        assert_eq!(v, Value::Int(0));
+        assert!(w[0].contains("not a number"), "{w:?}");
+        let (v, w) = read(Kind::Int, (0, 10), "", true).unwrap();
+        assert_eq!(v, Value::Int(0));
+        assert!(w[0].contains("empty"), "{w:?}");
+        assert_eq!(rd(Kind::Int, " 7").unwrap(), (Value::Int(7), vec![]));
+        assert!(rd(Kind::Int, "-1").unwrap_err().contains("negative"));
+        let e = read(Kind::Int, (1, 4096), "4294967296", false).unwrap_err();
+        assert!(e.contains("from 1 to 4096"), "{e}");
+        assert!(rd(Kind::Int, "99999999999999999999999999").is_err());
+    }
+
+    #[test]
+    fn booleans_with_comments() {
+        let (v, w) = rd(Kind::Bool, "true ; comment").unwrap();
+        assert_eq!(v, Value::Bool(true));
+        assert_eq!(w.len(), 1);
+        let (v, w) = rd(Kind::Bool, "false ; off in dev").unwrap();
+        assert_eq!(v, Value::Bool(true));
+        assert!(w[0].contains("TRUE"), "{w:?}");
+        assert_eq!(rd(Kind::Bool, "no").unwrap(), (Value::Bool(false), vec![]));
     }
 
     #[test]
@@ -206,7 +371,11 @@ mod tests {
 
     #[test]
     fn megabytes_do_not_overflow() {
-        assert!(parse(Kind::Megabytes, "18446744073709551615", false).is_err());
-        assert_eq!(parse(Kind::Megabytes, "512", false), Ok(Value::Int(512)));
+        let limits = (0, (i64::MAX as u64) >> 20);
+        assert!(read(Kind::Megabytes, limits, "18446744073709551615", false).is_err());
+        assert_eq!(
+            read(Kind::Megabytes, limits, "512", false),
+            Ok((Value::Int(512), vec![]))
+        );
     }
 }

@@ -176,7 +176,7 @@ fn warnings_fail_only_with_strict() {
     let out = run(&["check-config", p]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains(&format!("{p}:4: warning: unknown option `lonely`")),
+        text(&out).contains(&format!("{p}:4: warning: `lonely` is not a uWSGI option")),
         "{}",
         text(&out)
     );
@@ -213,4 +213,64 @@ fn environment_and_command_line_precedence() {
         v["options"]["home"],
         format!("{}/venv", dir.path().display())
     );
+}
+
+/// Runs `rw args…` and kills it after `secs` (a read that blocks forever must not hang).
+fn run_bounded(args: &[&str], secs: u64) -> (Option<i32>, String) {
+    let mut child = crate::util::rw()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rw {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), text(&out))
+}
+
+#[test]
+fn file_expansion_refuses_devices_and_fifos_with_file_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("secret.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for target in ["/dev/zero".to_string(), fifo.display().to_string()] {
+        let ini = dir.path().join("at.ini");
+        std::fs::write(&ini, format!("[uwsgi]\nhttp = :8000\npw = @({target})\n")).unwrap();
+        let p = ini.to_str().unwrap();
+        let (code, all) = run_bounded(&["check-config", p], 20);
+        assert_eq!(code, Some(1), "{all}");
+        assert!(
+            all.contains(&format!("{p}:3: error: @({target}): is not a regular file")),
+            "{all}"
+        );
+        // serve refuses the same way, without blocking or growing.
+        let (code, all) = run_bounded(&["serve", "--ini", p], 20);
+        assert_eq!(code, Some(1), "{all}");
+        assert!(all.contains("is not a regular file"), "{all}");
+    }
+}
+
+#[test]
+fn absurd_numbers_fail_with_the_range_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("t.ini");
+    std::fs::write(&ini, "[uwsgi]\nhttp = 127.0.0.1:1\nthreads = 4294967296\n").unwrap();
+    let p = ini.to_str().unwrap();
+    let want =
+        format!("{p}:3: error: threads: 4294967296 is out of range: write a number from 0 to 4096");
+    let (code, all) = run_bounded(&["check-config", p], 20);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains(&want), "{all}");
+    let (code, all) = run_bounded(&["serve", "--ini", p], 20);
+    assert_eq!(code, Some(1), "{all}");
+    assert!(all.contains(&want), "{all}");
+    assert!(!all.contains("Cannot allocate memory"), "{all}");
 }

@@ -112,3 +112,18 @@ fn readme_option_table_is_fresh() {
         "README option table is stale: run `RW_BLESS=1 cargo test --test it generated` and commit"
     );
 }
+
+#[test]
+fn vocabulary_doc_is_fresh() {
+    let path = root().join("docs/uwsgi-options.md");
+    let fresh = rw::cli::generate::vocabulary_markdown();
+    if bless() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/uwsgi-options.md is stale: run `RW_BLESS=1 cargo test --test it generated` and commit"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod apps;
 mod check_config;
+mod corpus;
 mod generated;
 mod hostile;
 mod http_conformance;
