@@ -7,6 +7,7 @@
 //! last value applied wins; list options accumulate. `inherit`ed files are applied last.
 
 pub mod check;
+pub mod compat;
 pub mod diag;
 pub mod expand;
 pub mod host;
@@ -55,6 +56,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
     ));
     let (config, applied) = resolve::apply(&entries, &referenced);
     diagnostics.extend(applied);
+    diagnostics.extend(compat::check(&config));
     let anchor = match first {
         Some(f) => Origin::File {
             path: f.given,
