@@ -254,8 +254,15 @@ pub fn is_unsupported(key: &str) -> bool {
     UNSUPPORTED.contains(&key) || key.starts_with("hook-") || key.starts_with("exec-")
 }
 
+/// Misspellings that circulate in real configs and that uWSGI keeps as placeholders: they are
+/// warned about as unknown keys, never refused with a did-you-mean (issue 10).
+const PLACEHOLDER_TYPOS: &[&str] = &["py-callos-afterfork"];
+
 /// The known option names closest to `key` (a typo guess), best first.
 pub fn suggest(key: &str) -> Option<&'static str> {
+    if PLACEHOLDER_TYPOS.contains(&key) {
+        return None;
+    }
     let names = OPTIONS
         .iter()
         .flat_map(|o| std::iter::once(o.name).chain(o.aliases.iter().copied()));

@@ -672,8 +672,18 @@ fn no_orphans_workers_die_with_a_killed_master() {
 #[test]
 fn python_signal_handlers_work_in_workers_with_py_call_osafterfork() {
     let app = "import os, signal\nGOT = []\nsignal.signal(signal.SIGUSR2, lambda n, f: GOT.append(n))\n\ndef application(environ, start_response):\n    body = ('%d %d' % (os.getpid(), len(GOT))).encode()\n    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
+    // The circulating misspelling is a placeholder in uWSGI: warned about, never refused.
+    let (code, out) = check_config(
+        "[uwsgi]\nhttp-socket = :8000\nwsgi-file = app.py\ndie-on-term = true\npy-callos-afterfork = true\n",
+        &[("app.py", app)],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("uwsgi.ini:5: warning: unknown option `py-callos-afterfork`"),
+        "{out}"
+    );
     let s = Server::start(
-        &probe_ini("lazy-apps = true\npy-call-osafterfork = true"),
+        &probe_ini("lazy-apps = true\npy-call-osafterfork = true\npy-callos-afterfork = true"),
         &[("app.py", app)],
     );
     let first = body_of(&s, "/");
