@@ -95,6 +95,8 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--plugin', '--plugin', [CompletionResultType]::ParameterName, 'Load uWSGI plugins: python variants are built in; rw has no other plugins (repeatable)')
             [CompletionResult]::new('--paste', '--paste', [CompletionResultType]::ParameterName, 'Load the app with PasteDeploy''s loadapp (e.g. config:/srv/app/production.ini)')
             [CompletionResult]::new('--paste-logger', '--paste-logger', [CompletionResultType]::ParameterName, 'Configure logging from the paste ini file (logging.config.fileConfig) [default: false]')
+            [CompletionResult]::new('--ini-paste', '--ini-paste', [CompletionResultType]::ParameterName, 'Read FILE''s [uwsgi] section, then load the app from FILE with PasteDeploy (repeatable)')
+            [CompletionResult]::new('--ini-paste-logged', '--ini-paste-logged', [CompletionResultType]::ParameterName, 'ini-paste, plus paste-logger (repeatable)')
             [CompletionResult]::new('--pymodule-alias', '--pymodule-alias', [CompletionResultType]::ParameterName, 'Make `import NAME` give another module or a file: NAME=module or NAME=/path/file.py (repeatable)')
             [CompletionResult]::new('--honour-stdin', '--honour-stdin', [CompletionResultType]::ParameterName, 'Keep stdin instead of reading /dev/null (for pdb and friends) [default: false]')
             [CompletionResult]::new('--no-site', '--no-site', [CompletionResultType]::ParameterName, 'Do not import the site module (a virtualenv''s packages are then not on sys.path) [default: false]')

@@ -91,6 +91,8 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --plugin 'Load uWSGI plugins: python variants are built in; rw has no other plugins (repeatable)'
             cand --paste 'Load the app with PasteDeploy''s loadapp (e.g. config:/srv/app/production.ini)'
             cand --paste-logger 'Configure logging from the paste ini file (logging.config.fileConfig) [default: false]'
+            cand --ini-paste 'Read FILE''s [uwsgi] section, then load the app from FILE with PasteDeploy (repeatable)'
+            cand --ini-paste-logged 'ini-paste, plus paste-logger (repeatable)'
             cand --pymodule-alias 'Make `import NAME` give another module or a file: NAME=module or NAME=/path/file.py (repeatable)'
             cand --honour-stdin 'Keep stdin instead of reading /dev/null (for pdb and friends) [default: false]'
             cand --no-site 'Do not import the site module (a virtualenv''s packages are then not on sys.path) [default: false]'

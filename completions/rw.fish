@@ -72,6 +72,8 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l protocol -l socket-proto
 complete -c rw -n "__fish_rw_using_subcommand serve" -l plugins -l plugin -d 'Load uWSGI plugins: python variants are built in; rw has no other plugins (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l paste -d 'Load the app with PasteDeploy\'s loadapp (e.g. config:/srv/app/production.ini)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l paste-logger -d 'Configure logging from the paste ini file (logging.config.fileConfig) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l ini-paste -d 'Read FILE\'s [uwsgi] section, then load the app from FILE with PasteDeploy (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l ini-paste-logged -d 'ini-paste, plus paste-logger (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l pymodule-alias -d 'Make `import NAME` give another module or a file: NAME=module or NAME=/path/file.py (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l honour-stdin -d 'Keep stdin instead of reading /dev/null (for pdb and friends) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l no-site -d 'Do not import the site module (a virtualenv\'s packages are then not on sys.path) [default: false]' -r -f

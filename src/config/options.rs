@@ -163,6 +163,8 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("plugins", &["plugin"], None, Str, true, None, "Load uWSGI plugins: python variants are built in; rw has no other plugins", Yes),
     opt("paste", &[], None, Str, false, None, "Load the app with PasteDeploy's loadapp (e.g. config:/srv/app/production.ini)", Yes),
     opt("paste-logger", &[], None, Bool, false, Some("false"), "Configure logging from the paste ini file (logging.config.fileConfig)", Yes),
+    opt("ini-paste", &[], None, Include, true, None, "Read FILE's [uwsgi] section, then load the app from FILE with PasteDeploy", Yes),
+    opt("ini-paste-logged", &[], None, Include, true, None, "ini-paste, plus paste-logger", Yes),
     opt("pymodule-alias", &[], None, Str, true, None, "Make `import NAME` give another module or a file: NAME=module or NAME=/path/file.py", Yes),
     opt("honour-stdin", &[], None, Bool, false, Some("false"), "Keep stdin instead of reading /dev/null (for pdb and friends)", Yes),
     opt("no-site", &[], None, Bool, false, Some("false"), "Do not import the site module (a virtualenv's packages are then not on sys.path)", Yes),

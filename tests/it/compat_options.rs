@@ -228,6 +228,42 @@ fn paste_loads_the_app_with_pastedeploy_and_paste_logger_configures_logging() {
 }
 
 #[test]
+fn ini_paste_reads_uwsgi_and_the_app_from_one_pyramid_style_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let production = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nhome = {}\nprocesses = 1\ndie-on-term = true\n\n{PASTE_INI}",
+        crate::util::venv().display()
+    );
+    std::fs::write(dir.path().join("production.ini"), production).unwrap();
+    std::fs::write(dir.path().join("pasteapp.py"), PASTE_APP).unwrap();
+    let log = dir.path().join("rw.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = rw()
+        .args(["serve", "--ini-paste-logged", "production.ini"])
+        .current_dir(dir.path())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let mut s = Server {
+        child,
+        dir,
+        port,
+        log,
+    };
+    s.wait_port(port);
+    assert_eq!(body_of(&s, "/"), "hello from paste");
+    let log = s.log_text();
+    let abs = s.path("production.ini").display().to_string();
+    assert!(
+        log.contains(&format!("Loading paste environment: config:{abs}")),
+        "{log}"
+    );
+    assert!(log.contains("PASTELOG factory called"), "{log}");
+}
+
+#[test]
 fn pymodule_alias_maps_modules_and_files() {
     let app = "import fakejson, helper\n\ndef application(environ, start_response):\n    body = (fakejson.dumps([1]) + ' ' + helper.NAME).encode()\n    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
     let ini = probe_ini(
