@@ -452,7 +452,7 @@ impl StaticMap {
         let Some((file, meta)) = opened.or_else(|| open_regular(&real)) else {
             return Lookup::Missing;
         };
-        let expires = self.expires(real_bytes, path_info, req.uri, content_type, meta.mtime());
+        let expires = self.expires(&real, path_info, req.uri, content_type, meta.mtime());
         Lookup::Found(StaticFile {
             file,
             len: meta.len(),
@@ -471,23 +471,36 @@ impl StaticMap {
     /// `.css.gz` exists).
     fn expires(
         &self,
-        filename: &[u8],
+        file: &Path,
         path_info: &[u8],
         uri: &[u8],
-        content_type: &str,
+        content_type: &'static str,
         mtime: i64,
     ) -> Option<i64> {
-        let mime = content_type
-            .split(';')
-            .next()
-            .unwrap_or(content_type)
-            .trim();
+        if self.opts.expires.is_empty() {
+            return None;
+        }
+        let bare = |t: &'static str| t.split(';').next().unwrap_or(t).trim();
+        let mime = bare(content_type);
+        // uWSGI knows types from /etc/mime.types only; a rule naming the system's type for the
+        // extension (`application/javascript` on older systems) matches too.
+        let system = file
+            .extension()
+            .and_then(OsStr::to_str)
+            .and_then(|e| {
+                system_mime_types()
+                    .by_ext
+                    .get(&e.to_ascii_lowercase())
+                    .copied()
+            })
+            .map(bare);
+        let filename = file.as_os_str().as_bytes();
         let rule = self
             .opts
             .expires
             .iter()
             .find(|(rule, re)| match (rule.on, re) {
-                (ExpiresOn::Type, _) => rule.key == mime,
+                (ExpiresOn::Type, _) => rule.key == mime || Some(rule.key.as_str()) == system,
                 (ExpiresOn::Filename, Some(re)) => re.is_match(filename),
                 (ExpiresOn::PathInfo, Some(re)) => re.is_match(path_info),
                 (ExpiresOn::Uri, Some(re)) => re.is_match(uri),
