@@ -67,6 +67,38 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l add-header -d 'Add a hea
 complete -c rw -n "__fish_rw_using_subcommand serve" -l static-map -d 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l check-static -d 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)' -r -f -a "(__fish_complete_directories)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l offload-threads -d 'Threads that send static files [default: 0] (accepted; rw workers send files with sendfile() without offload threads)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http11-socket -d 'Listen on ADDR speaking HTTP/1.1 with keep-alive (same as http-socket in rw) (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l protocol -l socket-protocol -d 'Protocol of `socket` listeners: uwsgi (default), http or http11' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l plugins -l plugin -d 'Load uWSGI plugins: python variants are built in; rw has no other plugins (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l paste -d 'Load the app with PasteDeploy\'s loadapp (e.g. config:/srv/app/production.ini)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l paste-logger -d 'Configure logging from the paste ini file (logging.config.fileConfig) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l ini-paste -d 'Read FILE\'s [uwsgi] section, then load the app from FILE with PasteDeploy (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l ini-paste-logged -d 'ini-paste, plus paste-logger (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l pymodule-alias -d 'Make `import NAME` give another module or a file: NAME=module or NAME=/path/file.py (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l honour-stdin -d 'Keep stdin instead of reading /dev/null (for pdb and friends) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l no-site -d 'Do not import the site module (a virtualenv\'s packages are then not on sys.path) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l no-orphans -d 'Kill workers when the master dies (rw always does) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l master-as-root -d 'Keep the master as root; only workers switch to uid/gid, after fork [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l py-call-osafterfork -d 'Let workers trap OS signals in Python (rw always calls PyOS_AfterFork_Child) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l chdir2 -d 'Change to this directory after loading the app' -r -f -a "(__fish_complete_directories)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umask -d 'Set the process umask (three octal digits, e.g. 022)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l chown-socket -d 'chown unix sockets to USER[:GROUP] after binding' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http-timeout -d 'Timeout of connections on `http` listeners (socket-timeout when unset) [default: 60]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http-auto-chunked -d 'Send bodies without a length chunked on HTTP/1.1 (rw always does) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l http-enable-proxy-protocol -d 'Read a PROXY protocol (v1 or v2) header on `http` listeners: REMOTE_ADDR is the client [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l enable-proxy-protocol -d 'Read a PROXY protocol (v1 or v2) header on http-socket listeners [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-index -d 'File to serve when a static path is a directory (e.g. index.html) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-skip-ext -d 'Never serve static files ending with this (they go to the app) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-safe -d 'Serve static files under this path even when a symlink leads there from outside the root (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-gzip-all -d 'Serve FILE.br or FILE.gz instead of FILE when the client accepts it [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-type -d 'Expires = now + SECS for static files of a MIME type: TYPE=SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-type-mtime -d 'Expires = mtime + SECS for static files of a MIME type: TYPE=SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires -d 'Expires = now + SECS for static files whose path matches: REGEXP SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-mtime -d 'Expires = mtime + SECS for static files whose path matches: REGEXP SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-uri -d 'Expires = now + SECS for static files whose REQUEST_URI matches: REGEXP SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-uri-mtime -d 'Expires = mtime + SECS for static files whose REQUEST_URI matches: REGEXP SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-path-info -d 'Expires = now + SECS for static files whose PATH_INFO matches: REGEXP SECS (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l static-expires-path-info-mtime -d 'Expires = mtime + SECS for static files whose PATH_INFO matches: REGEXP SECS (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s M -l master -d 'Run the master process (rw always supervises its workers) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s p -l processes -l workers -d 'Number of worker processes [default: 1]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l threads -d 'Threads per worker [default: 1]' -r -f

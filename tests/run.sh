@@ -9,6 +9,8 @@ log() { printf '\n== %s\n' "$*"; }
 # -- system packages the integration tests drive (real peers, never mocks)
 need_apt=()
 command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
+# nginx's stream module sends the PROXY protocol header (http-enable-proxy-protocol tests).
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need_apt+=(libnginx-mod-stream)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
@@ -27,7 +29,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     mkdir -p target
     "$PY" -m venv "$VENV"
 fi
-if ! { "$VENV/bin/python" -c 'import flask, django, prometheus_client' && [ -x "$VENV/bin/uwsgitop" ] && [ -x "$VENV/bin/uwsgi_curl" ]; } >/dev/null 2>&1; then
+if ! { "$VENV/bin/python" -c 'import flask, django, prometheus_client, paste.deploy' && [ -x "$VENV/bin/uwsgitop" ] && [ -x "$VENV/bin/uwsgi_curl" ]; } >/dev/null 2>&1; then
     log "pip install test dependencies"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi

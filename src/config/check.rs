@@ -40,6 +40,12 @@ pub fn check(cfg: &Config, sys: &SystemFacts, anchor: &Origin) -> Vec<Diagnostic
     }
     check_limits(cfg, sys, &mut d);
     check_accounts(cfg, sys, &mut d);
+    d.extend(super::option_values::check_system(
+        cfg,
+        sys.euid,
+        sys.user_exists,
+        sys.group_exists,
+    ));
     check_traps(cfg, anchor, &mut d);
     d
 }
@@ -142,18 +148,19 @@ fn check_accounts(cfg: &Config, sys: &SystemFacts, d: &mut Vec<Diagnostic>) {
 }
 
 fn check_traps(cfg: &Config, anchor: &Origin, d: &mut Vec<Diagnostic>) {
-    let listeners = ["socket", "http", "http-socket"]
+    let listeners = ["socket", "http", "http-socket", "http11-socket"]
         .iter()
         .map(|n| cfg.list(n).count())
         .sum::<usize>();
     if listeners == 0 {
         d.push(Diagnostic::error(
             anchor,
-            "nothing to listen on: set socket, http or http-socket",
+            "nothing to listen on: set socket, http, http-socket or http11-socket",
         ));
     }
     let has_app = cfg.get("module").is_some()
         || cfg.get("wsgi-file").is_some()
+        || cfg.get("paste").is_some()
         || cfg.list("mount").count() > 0;
     if !has_app {
         d.push(Diagnostic::warning(

@@ -263,6 +263,7 @@ impl Loader<'_> {
     fn push_plain(&mut self, key: String, value: String, bare: bool, origin: Origin) {
         match key.as_str() {
             "ini" | "include" => self.read_file(&value, &origin),
+            "ini-paste" | "ini-paste-logged" => self.ini_paste(&key, &value, origin),
             "inherit" => self.deferred.push((value, origin)),
             "set-placeholder" | "set-ph" | "set" => match value.split_once('=') {
                 Some((k, v)) if !k.trim().is_empty() => self.entries.push(Entry {
@@ -284,6 +285,30 @@ impl Loader<'_> {
                 placeholder: false,
                 origin,
             }),
+        }
+    }
+
+    /// uWSGI's `ini-paste`: read the file's `[uwsgi]` section, then load the app from the same
+    /// file with PasteDeploy (`paste = config:ABSOLUTE`; `-logged` adds `paste-logger`).
+    fn ini_paste(&mut self, key: &str, value: &str, origin: Origin) {
+        self.read_file(value, &origin);
+        let file = if value.starts_with('/') {
+            value.to_string()
+        } else {
+            format!("{}/{value}", self.host.cwd)
+        };
+        let mut push = |key: &str, value: String| {
+            self.entries.push(Entry {
+                key: key.into(),
+                value,
+                bare: false,
+                placeholder: false,
+                origin: origin.clone(),
+            })
+        };
+        push("paste", format!("config:{file}"));
+        if key == "ini-paste-logged" {
+            push("paste-logger", "true".into());
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod compat;
+pub mod option_values;
 pub mod diag;
 pub mod expand;
 pub mod host;
@@ -54,6 +55,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
     ));
     let (config, applied) = resolve::apply(&entries, &referenced);
     diagnostics.extend(applied);
+    diagnostics.extend(option_values::check(&config));
     let anchor = match first {
         Some(f) => Origin::File {
             path: f.given,

@@ -2,6 +2,7 @@
 
 pub mod chunked;
 pub mod http;
+pub mod proxy;
 pub mod uwsgi;
 
 #[cfg(test)]

@@ -97,6 +97,18 @@ pub fn load_app(spec: &AppSpec) -> Result<App, String> {
                     .map_err(|e| format_exception(py, &e))?;
                 (module, modname, spec.callable.clone())
             }
+            AppSource::Paste { uri, logger } => {
+                let app = load_paste(py, uri, *logger).map_err(|e| format_exception(py, &e))?;
+                if !app.is_callable() {
+                    return Err(format!("paste app from {uri} is not callable"));
+                }
+                return Ok(App {
+                    callable: app.unbind(),
+                    mountpoint: spec.mountpoint.clone(),
+                    id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                    name: format!("paste:{uri}"),
+                });
+            }
         };
         let (attr, call_factory) = match attr.strip_suffix("()") {
             Some(a) => (a.to_owned(), true),
@@ -128,6 +140,71 @@ pub fn load_app(spec: &AppSpec) -> Result<App, String> {
             name: format!("{modname}:{attr}{}", if call_factory { "()" } else { "" }),
         })
     })
+}
+
+/// uWSGI's paste loader: log `Loading paste environment: URI`, with `paste-logger` hand the
+/// file after `config:` to `logging.config.fileConfig` (uWSGI cuts 7 characters whatever the
+/// scheme; so does rw), then `paste.deploy.loadapp(URI)`.
+fn load_paste<'py>(py: Python<'py>, uri: &str, logger: bool) -> PyResult<Bound<'py, PyAny>> {
+    super::pyerr::log_raw(&format!("Loading paste environment: {uri}"));
+    if logger {
+        let file = uri.get(7..).unwrap_or_default();
+        let config = py.import("logging.config")?;
+        if let Err(e) = config.call_method1("fileConfig", (file,)) {
+            // uWSGI prints the error and goes on loading the app.
+            super::pyerr::print_exception(py, &e);
+        }
+    }
+    py.import("paste.deploy")?.call_method1("loadapp", (uri,))
+}
+
+/// `pymodule-alias`: each `NAME=module` makes `import NAME` give `module`; `NAME=/path/x.py`
+/// (a value with a `/`) loads that file as module `NAME`. Entries without `=` are logged and
+/// skipped, as uWSGI does. Returns the traceback of the first alias that fails to import
+/// (uWSGI exits then).
+pub fn alias_modules(aliases: &[String]) -> Result<(), String> {
+    if aliases.is_empty() {
+        return Ok(());
+    }
+    super::interp::pin_thread_state();
+    Python::attach(|py| {
+        for entry in aliases {
+            let Some((name, target)) = entry.split_once('=') else {
+                super::pyerr::log_raw("invalid pymodule-alias syntax");
+                continue;
+            };
+            alias_one(py, name, target).map_err(|e| format_exception(py, &e))?;
+            super::pyerr::log_raw(&format!(
+                "mapped virtual pymodule \"{name}\" to real pymodule \"{target}\""
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn alias_one(py: Python<'_>, name: &str, target: &str) -> PyResult<()> {
+    let modules = py.import("sys")?.getattr("modules")?;
+    if !target.contains('/') {
+        let module = py.import(target)?;
+        return modules.set_item(name, module);
+    }
+    let util = py.import("importlib.util")?;
+    let spec = util.call_method1("spec_from_file_location", (name, target))?;
+    if spec.is_none() {
+        return Err(pyo3::exceptions::PyImportError::new_err(format!(
+            "cannot load {target} as module {name}"
+        )));
+    }
+    let module = util.call_method1("module_from_spec", (&spec,))?;
+    modules.set_item(name, &module)?;
+    if let Err(e) = spec
+        .getattr("loader")?
+        .call_method1("exec_module", (&module,))
+    {
+        let _ = modules.del_item(name);
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn exec_file<'py>(

@@ -65,6 +65,9 @@ pub fn init_interpreter(opts: &InterpreterOptions) -> anyhow::Result<String> {
     let mut config = unsafe { config.assume_init() };
     config.install_signal_handlers = 0;
     config.parse_argv = 0;
+    if opts.no_site {
+        config.site_import = 0;
+    }
 
     let result = (|| -> anyhow::Result<()> {
         if let Some(p) = &program_name {

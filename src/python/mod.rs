@@ -35,7 +35,7 @@ mod tests;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 
-pub use app::{load_app, App};
+pub use app::{alias_modules, load_app, App};
 pub use call::call_app;
 pub use environ::WorkerContext;
 pub use interp::{blocking, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks};
@@ -57,6 +57,8 @@ pub struct InterpreterOptions {
     /// Program name used when there is no `home` (e.g. the build interpreter's executable), so
     /// that `sys.prefix` resolves to the interpreter we were built against.
     pub program_name_fallback: Option<PathBuf>,
+    /// `no-site`: do not import `site` (PyConfig.site_import = 0).
+    pub no_site: bool,
 }
 
 /// Where the app comes from.
@@ -66,6 +68,9 @@ pub enum AppSource {
     Module { spec: String },
     /// `wsgi-file`.
     File { path: PathBuf },
+    /// `paste`: `paste.deploy.loadapp(uri)`; `logger` (`paste-logger`) first runs
+    /// `logging.config.fileConfig` on the file after `config:`.
+    Paste { uri: String, logger: bool },
 }
 
 /// One app to load.

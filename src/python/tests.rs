@@ -123,6 +123,7 @@ fn init() {
             home: None,
             pythonpath: vec![],
             program_name_fallback: option_env!("RW_BUILD_PYTHON").map(PathBuf::from),
+            no_site: false,
         };
         init_interpreter(&opts).expect("init_interpreter")
     });
@@ -1169,6 +1170,7 @@ fn home_child() {
         home: Some(PathBuf::from(home)),
         pythonpath: vec![format!("{}/*", std::env::var("RW_TEST_PP").unwrap())],
         program_name_fallback: None,
+        no_site: false,
     };
     init_interpreter(&opts).unwrap();
     Python::attach(|py| {

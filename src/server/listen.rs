@@ -71,6 +71,10 @@ pub struct Listener {
     pub inherited: bool,
     /// Passed by systemd socket activation: systemd owns the file, so vacuum leaves it.
     pub activated: bool,
+    /// Connections may start with a PROXY protocol header.
+    pub proxy_protocol: bool,
+    /// Read/write timeout of its connections when not socket-timeout (`http-timeout`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Listener {
@@ -94,6 +98,8 @@ pub struct BindOptions {
     /// first bytes arrived, so a worker never wakes for a connection it cannot read yet.
     /// Only for protocols where the client speaks first (not the stats socket).
     pub defer_accept: u32,
+    /// `chown-socket`: owner (uid, gid; `None` keeps that one) of unix sockets bound now.
+    pub chown: Option<(Option<u32>, Option<u32>)>,
 }
 
 /// Environment variable that carries listeners across an exec-reload: `fd=name;fd=name`, with
@@ -164,6 +170,8 @@ pub fn bind(
         port: port.clone(),
         inherited,
         activated,
+        proxy_protocol: false,
+        timeout: None,
     };
     if let Some(pos) = inherited.iter().position(|i| i.name == text) {
         let i = inherited.remove(pos);
@@ -279,8 +287,41 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .with_context(|| format!("chmod-socket {mode:o} on {}", path.display()))?;
     }
+    if let Some((uid, gid)) = opts.chown {
+        std::os::unix::fs::chown(path, uid, gid)
+            .with_context(|| format!("chown-socket on {}", path.display()))?;
+    }
     socket::listen(&fd, backlog(opts.backlog)?)?;
     Ok(fd)
+}
+
+/// Resolves `chown-socket`'s `USER[:GROUP]` to ids, as uWSGI does: numbers are ids, names are
+/// looked up, and a missing group keeps the socket's group.
+pub fn chown_ids(owner: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
+    use nix::unistd::{Group, User};
+    let (user, group) = crate::config::option_values::chown_owner(owner);
+    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let uid = if numeric(user) {
+        user.parse().ok()
+    } else {
+        Some(
+            User::from_name(user)?
+                .with_context(|| format!("chown-socket: unable to find user {user}"))?
+                .uid
+                .as_raw(),
+        )
+    };
+    let gid = match group {
+        Some(g) if numeric(g) => g.parse().ok(),
+        Some(g) => Some(
+            Group::from_name(g)?
+                .with_context(|| format!("chown-socket: unable to find group {g}"))?
+                .gid
+                .as_raw(),
+        ),
+        None => None,
+    };
+    Ok((uid, gid))
 }
 
 /// Whether a socket systemd bound serves for a configured address: equal, or both "any
@@ -371,6 +412,7 @@ mod tests {
             chmod: Some(0o660),
             so_keepalive: false,
             defer_accept: 0,
+            chown: None,
         };
         let first = bind_unix(&path, &opts).unwrap();
         let err = bind_unix(&path, &opts).unwrap_err();

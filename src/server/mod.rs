@@ -52,9 +52,17 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
     if s.listeners.is_empty() {
         bail!("nothing to listen on: set socket, http or http-socket");
     }
+    if let Some(mask) = s.compat.umask {
+        // uWSGI applies it while reading the config, before anything is created.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
     if reloads == 0 {
         if let Some(log) = &s.daemonize {
             process::daemonize(log)?;
+            if let Some(mask) = s.compat.umask {
+                // daemonize sets umask 000 unless `umask` is given (uWSGI's rule too).
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+            }
         } else if let Some(log) = &s.logto {
             process::redirect_output(log)?;
         }
@@ -111,7 +119,14 @@ fn start(
         so_keepalive: s.so_keepalive,
         // uWSGI does the same, with socket-timeout as the value.
         defer_accept: s.socket_timeout.as_secs() as u32,
+        chown: match &s.compat.chown_socket {
+            Some(owner) => Some(listen::chown_ids(owner)?),
+            None => None,
+        },
     };
+    if !s.compat.honour_stdin {
+        stdin_from_dev_null();
+    }
     if let Some(max) = config::host::somaxconn() {
         if u64::from(s.listen) > max {
             bail!("Listen queue size is greater than the system max net.core.somaxconn ({max}).");
@@ -121,8 +136,11 @@ fn start(
     let mut inherited = listen::take_inherited();
     let mut activated = systemd::take_activated();
     let mut listeners = Vec::new();
-    for (i, (addr, proto)) in s.listeners.iter().enumerate() {
-        let l = listen::bind(addr, *proto, &base, &opts, &mut inherited, &mut activated)?;
+    for (i, spec) in s.listeners.iter().enumerate() {
+        let (addr, proto) = (&spec.addr, &spec.proto);
+        let mut l = listen::bind(addr, *proto, &base, &opts, &mut inherited, &mut activated)?;
+        l.proxy_protocol = spec.proxy_protocol;
+        l.timeout = spec.timeout;
         eprintln!(
             "{} socket {i} {} {} fd {}",
             proto.name(),
@@ -142,7 +160,9 @@ fn start(
         // SAFETY: an fd handed over by the previous generation that nothing here uses.
         unsafe { libc::close(i.fd) };
     }
-    if s.uid.is_some() || s.gid.is_some() {
+    if s.compat.master_as_root {
+        // Workers drop right after fork (worker.rs); the master keeps root.
+    } else if s.uid.is_some() || s.gid.is_some() {
         process::drop_privileges(s.uid.as_deref(), s.gid.as_deref())?;
     }
     if let Some(dir) = &s.chdir {
@@ -157,14 +177,25 @@ fn start(
         home: s.home.clone(),
         pythonpath: s.pythonpath.clone(),
         program_name_fallback: option_env!("RW_BUILD_PYTHON").map(Into::into),
+        no_site: s.compat.no_site,
     })?;
     eprintln!("Python version: {py_version}");
+    if let Err(e) = python::alias_modules(&s.compat.pymodule_alias) {
+        // uWSGI exits here too.
+        eprint!("{e}");
+        bail!("pymodule-alias failed (see above)");
+    }
     python::set_numproc(s.processes as u32);
     let apps = if s.lazy_apps {
         Vec::new()
     } else {
         load_apps(&s)
     };
+    let paste_only = s.module.is_none() && s.wsgi_file.is_none() && s.compat.paste.is_some();
+    if !s.lazy_apps && paste_only && !apps.iter().any(|a| a.mountpoint().is_empty()) {
+        // uWSGI exits (code 22) when the paste app does not load, whatever need-app says.
+        bail!("the paste app did not load (see above)");
+    }
     if !s.lazy_apps && apps.is_empty() {
         if s.need_app {
             eprintln!("*** no app loaded. GAME OVER ***");
@@ -173,6 +204,27 @@ fn start(
         eprintln!("*** no app loaded. going in full dynamic mode ***");
     }
     master::Master::new(s, listeners, apps, pipe, argv, reloads, cwd)?.run()
+}
+
+/// uWSGI reads stdin from /dev/null unless `honour-stdin` (or fd 0 is a socket it inherited),
+/// so an app that reads stdin sees EOF instead of blocking on a terminal.
+fn stdin_from_dev_null() {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fstat on fd 0 into a zeroed stat buffer.
+    let is_socket = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(0, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
+    };
+    if is_socket {
+        return;
+    }
+    match std::fs::File::open("/dev/null") {
+        // SAFETY: dup2 of a valid fd onto fd 0.
+        Ok(null) => unsafe {
+            libc::dup2(null.as_raw_fd(), 0);
+        },
+        Err(e) => eprintln!("WARNING: unable to remap stdin, /dev/null not available: {e}"),
+    }
 }
 
 /// After a uid drop the embedded Python's stdlib must still be readable; say so plainly
@@ -213,6 +265,15 @@ pub fn load_apps(s: &Settings) -> Vec<python::App> {
     } else if let Some(f) = &s.wsgi_file {
         specs.push(python::AppSpec {
             source: python::AppSource::File { path: f.clone() },
+            callable: s.callable.clone(),
+            mountpoint: String::new(),
+        });
+    } else if let Some(uri) = &s.compat.paste {
+        specs.push(python::AppSpec {
+            source: python::AppSource::Paste {
+                uri: uri.clone(),
+                logger: s.compat.paste_logger,
+            },
             callable: s.callable.clone(),
             mountpoint: String::new(),
         });

@@ -32,6 +32,10 @@ pub struct Conn {
     pub head_started: Option<Instant>,
     /// Added to the worker's poller (done the first time it has to wait).
     pub registered: bool,
+    /// Its read/write timeout (socket-timeout, or http-timeout on `http` listeners).
+    pub timeout: std::time::Duration,
+    /// A PROXY protocol header may still come first (until the first bytes are read).
+    pub proxy_pending: bool,
 }
 
 /// What to do with a connection after serving what it had.
@@ -59,7 +63,14 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 return Next::Park;
             }
         }
-        if conn.buf.len() > conn.pos {
+        if conn.proxy_pending && conn.buf.len() > conn.pos {
+            match proxy_step(conn, w) {
+                Some(Step::NeedMore) => {}
+                Some(_) => return Next::Close,
+                None => continue,
+            }
+        }
+        if !conn.proxy_pending && conn.buf.len() > conn.pos {
             let step = match conn.proto {
                 Proto::Http => http_step(conn, w, core, &mut head),
                 Proto::Uwsgi => uwsgi_step(conn, w, core),
@@ -102,6 +113,38 @@ pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
                 );
             }
             return Next::Close;
+        }
+    }
+}
+
+/// Reads the optional PROXY header at the start of a connection: `None` once it is consumed
+/// (the peer address is now the client's) or absent; a malformed one is answered with 400.
+fn proxy_step(conn: &mut Conn, w: &Shared) -> Option<Step> {
+    use crate::proto::proxy;
+    match proxy::parse(&conn.buf[conn.pos..]) {
+        Ok(proxy::Parsed::Incomplete) => Some(Step::NeedMore),
+        Ok(proxy::Parsed::NotProxy) => {
+            conn.proxy_pending = false;
+            None
+        }
+        Ok(proxy::Parsed::Header { len, source }) => {
+            conn.proxy_pending = false;
+            conn.pos += len;
+            if let Some(src) = source {
+                conn.peer_addr = src.ip().to_string().into_bytes();
+                conn.peer_port = src.port().to_string().into_bytes();
+            }
+            None
+        }
+        Err(e) => {
+            let err = http::HttpError::new(400, "malformed PROXY protocol header");
+            let _ = conn.sock.write_all(&http::error_response(&err));
+            eprintln!(
+                "{e} (from {})",
+                crate::log::sanitize::escaped(&conn.peer_addr)
+            );
+            w.log_rejected(&conn.peer_addr, 400, err.reason);
+            Some(Step::Close)
         }
     }
 }
@@ -156,6 +199,7 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
         start_us,
         head.server_protocol().as_bytes(),
         head.target(),
+        head.header(b"accept-encoding"),
     ) {
         return step;
     }
@@ -284,8 +328,20 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
         keep_alive: false,
         raw_protocol: Some(protocol),
     };
+    let accept_encoding = packet.get(b"HTTP_ACCEPT_ENCODING");
     if let Some(step) = try_static(
-        conn, w, core, method, raw_path, &sreq, ims, start, start_us, protocol, uri,
+        conn,
+        w,
+        core,
+        method,
+        raw_path,
+        &sreq,
+        ims,
+        start,
+        start_us,
+        protocol,
+        uri,
+        accept_encoding,
     ) {
         return step;
     }
@@ -350,11 +406,18 @@ fn try_static(
     start_us: u64,
     protocol: &[u8],
     uri: &[u8],
+    accept_encoding: Option<&[u8]>,
 ) -> Option<Step> {
     if w.statics.is_empty() {
         return None;
     }
-    let (status, file) = match w.statics.resolve(method, raw_path) {
+    let req = super::static_files::StaticRequest {
+        method,
+        raw_path,
+        uri,
+        accept_encoding,
+    };
+    let (status, file) = match w.statics.resolve_request(&req) {
         Resolution::NotMine => return None,
         Resolution::Forbidden => ("403 Forbidden", None),
         Resolution::File(f) => {
@@ -366,7 +429,7 @@ fn try_static(
         }
     };
     let mut sink = Sink::new(&conn.sock, *sreq, &w.settings.add_headers);
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(3);
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(6);
     let mut sent = 0u64;
     let r = (|| -> std::io::Result<()> {
         match &file {
@@ -377,6 +440,17 @@ fn try_static(
                     "Last-Modified".into(),
                     super::static_files::http_date(f.mtime_unix),
                 ));
+                if status.starts_with("200") {
+                    if let Some(at) = f.expires {
+                        headers.push(("Expires".into(), super::static_files::http_date(at)));
+                    }
+                    if let Some(enc) = f.content_encoding {
+                        headers.push(("Content-Encoding".into(), enc.into()));
+                    }
+                }
+                if f.vary_encoding {
+                    headers.push(("Vary".into(), "Accept-Encoding".into()));
+                }
                 sink.start(status, &headers)?;
                 if status.starts_with("200") {
                     use std::os::fd::AsRawFd;

@@ -1,7 +1,8 @@
 //! The typed settings `rw serve` runs with, taken from a resolved [`Config`].
 
 use super::listen::Proto;
-use crate::config::Config;
+use super::static_files::StaticOptions;
+use crate::config::{option_values, Config};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub struct Settings {
     pub manage_script_name: bool,
     pub lazy_apps: bool,
     pub need_app: bool,
-    pub listeners: Vec<(String, Proto)>,
+    pub listeners: Vec<ListenSpec>,
     pub chmod_socket: Option<u32>,
     pub listen: u32,
     pub so_keepalive: bool,
@@ -52,6 +53,40 @@ pub struct Settings {
     pub memory_report: bool,
     pub stats: Option<String>,
     pub stats_http: bool,
+    pub compat: CompatSettings,
+}
+
+/// One configured listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    pub addr: String,
+    pub proto: Proto,
+    /// Read an optional PROXY protocol header first (`http-enable-proxy-protocol` for `http`,
+    /// `enable-proxy-protocol` for the HTTP sockets, as uWSGI splits them).
+    pub proxy_protocol: bool,
+    /// Read/write timeout of its connections when it differs from socket-timeout (`http` with
+    /// `http-timeout`: uWSGI's http router has its own timeout).
+    pub timeout: Option<Duration>,
+}
+
+/// The options of issue 10 item 4 (uWSGI options real configs use), typed.
+#[derive(Debug, Clone, Default)]
+pub struct CompatSettings {
+    /// `chown-socket`: USER[:GROUP].
+    pub chown_socket: Option<String>,
+    /// `umask`, as uWSGI reads it.
+    pub umask: Option<u32>,
+    pub honour_stdin: bool,
+    pub master_as_root: bool,
+    /// `chdir2`, absolute (relative to the directory after `chdir`).
+    pub chdir2: Option<PathBuf>,
+    /// `paste`: the URI given to `paste.deploy.loadapp`.
+    pub paste: Option<String>,
+    pub paste_logger: bool,
+    /// `pymodule-alias` entries, `NAME=module` or `NAME=/path/file.py`.
+    pub pymodule_alias: Vec<String>,
+    pub no_site: bool,
+    pub statics: StaticOptions,
 }
 
 fn text(c: &Config, name: &str) -> Option<String> {
@@ -75,17 +110,52 @@ impl Settings {
     /// Types the config. `cwd` absolutises the paths used before `chdir` happens.
     pub fn from_config(c: &Config, cwd: &std::path::Path) -> Settings {
         let before_chdir = |name: &str| text(c, name).map(|p| cwd.join(p));
-        let mut listeners: Vec<(String, Proto)> = Vec::new();
-        for s in c.list("socket") {
-            listeners.push((s.value.as_str().to_string(), Proto::Uwsgi));
-        }
-        for name in ["http-socket", "http"] {
+        let socket_proto = match c.text("protocol").map(option_values::socket_protocol) {
+            Some(Ok(option_values::SocketProtocol::Http)) => Proto::Http,
+            _ => Proto::Uwsgi,
+        };
+        let http_timeout = c
+            .get("http-timeout")
+            .map(|s| Duration::from_secs(s.value.as_u64().max(1)));
+        let mut listeners: Vec<ListenSpec> = Vec::new();
+        for (name, proto) in [
+            ("socket", socket_proto),
+            ("http-socket", Proto::Http),
+            ("http11-socket", Proto::Http),
+            ("http", Proto::Http),
+        ] {
+            let router = name == "http";
+            let proxy = if router {
+                c.bool("http-enable-proxy-protocol") || c.bool("enable-proxy-protocol")
+            } else {
+                proto == Proto::Http && c.bool("enable-proxy-protocol")
+            };
             for s in c.list(name) {
-                listeners.push((s.value.as_str().to_string(), Proto::Http));
+                listeners.push(ListenSpec {
+                    addr: s.value.as_str().to_string(),
+                    proto,
+                    proxy_protocol: proxy,
+                    timeout: if router { http_timeout } else { None },
+                });
             }
         }
+        let chdir = before_chdir("chdir");
+        let after_chdir =
+            |name: &str| text(c, name).map(|p| chdir.as_deref().unwrap_or(cwd).join(p));
+        let compat = CompatSettings {
+            chown_socket: text(c, "chown-socket"),
+            umask: text(c, "umask").map(|v| option_values::umask(&v).0),
+            honour_stdin: c.bool("honour-stdin"),
+            master_as_root: c.bool("master-as-root"),
+            chdir2: after_chdir("chdir2"),
+            paste: text(c, "paste"),
+            paste_logger: c.bool("paste-logger"),
+            pymodule_alias: list(c, "pymodule-alias"),
+            no_site: c.bool("no-site"),
+            statics: StaticOptions::from_config(c),
+        };
         Settings {
-            chdir: before_chdir("chdir"),
+            chdir,
             module: text(c, "module"),
             wsgi_file: text(c, "wsgi-file").map(PathBuf::from),
             callable: c.text("callable").unwrap_or("application").to_string(),
@@ -132,6 +202,7 @@ impl Settings {
             memory_report: c.bool("memory-report"),
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
+            compat,
         }
     }
 

@@ -22,6 +22,115 @@ const MIME_TYPES_FILE: &str = "/etc/mime.types";
 pub struct StaticMap {
     maps: Vec<Mapping>,
     checks: Vec<PathBuf>,
+    opts: Compiled,
+}
+
+/// `static-index`, `static-skip-ext`, `static-safe`, `static-gzip-all` and the
+/// `static-expires*` rules, as configured (compiled by [`StaticMap::with_options`]).
+#[derive(Debug, Clone, Default)]
+pub struct StaticOptions {
+    pub index: Vec<String>,
+    pub skip_ext: Vec<String>,
+    pub safe: Vec<String>,
+    pub gzip_all: bool,
+    pub expires: Vec<ExpiresRule>,
+}
+
+/// What an `Expires` rule matches against, in the order uWSGI tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExpiresOn {
+    /// `static-expires`: the file's real path (regexp).
+    Filename,
+    /// `static-expires-path-info` (regexp).
+    PathInfo,
+    /// `static-expires-uri`: REQUEST_URI with its query (regexp).
+    Uri,
+    /// `static-expires-type`: the MIME type, exactly.
+    Type,
+}
+
+/// One `static-expires*` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiresRule {
+    pub on: ExpiresOn,
+    /// A regexp, or the MIME type for [`ExpiresOn::Type`].
+    pub key: String,
+    pub seconds: i64,
+    /// `-mtime` variants: from the file's mtime rather than now.
+    pub from_mtime: bool,
+}
+
+impl StaticOptions {
+    /// Reads the options from the config (values were checked when it loaded).
+    pub fn from_config(c: &crate::config::Config) -> StaticOptions {
+        use crate::config::option_values;
+        let list =
+            |n: &str| -> Vec<String> { c.list(n).map(|s| s.value.as_str().to_string()).collect() };
+        let mut expires = Vec::new();
+        #[rustfmt::skip]
+        let families = [
+            ("static-expires", ExpiresOn::Filename, false),
+            ("static-expires-mtime", ExpiresOn::Filename, true),
+            ("static-expires-path-info", ExpiresOn::PathInfo, false),
+            ("static-expires-path-info-mtime", ExpiresOn::PathInfo, true),
+            ("static-expires-uri", ExpiresOn::Uri, false),
+            ("static-expires-uri-mtime", ExpiresOn::Uri, true),
+            ("static-expires-type", ExpiresOn::Type, false),
+            ("static-expires-type-mtime", ExpiresOn::Type, true),
+        ];
+        for (name, on, from_mtime) in families {
+            for v in list(name) {
+                let split = if on == ExpiresOn::Type {
+                    v.split_once('=')
+                } else {
+                    option_values::split_regex_rule(&v)
+                };
+                if let Some((key, secs)) = split {
+                    expires.push(ExpiresRule {
+                        on,
+                        key: key.to_string(),
+                        seconds: option_values::expires_seconds(secs).0,
+                        from_mtime,
+                    });
+                }
+            }
+        }
+        StaticOptions {
+            index: list("static-index"),
+            skip_ext: list("static-skip-ext"),
+            safe: list("static-safe"),
+            gzip_all: c.bool("static-gzip-all"),
+            expires,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.index.is_empty()
+            && self.skip_ext.is_empty()
+            && self.safe.is_empty()
+            && !self.gzip_all
+            && self.expires.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Compiled {
+    index: Vec<String>,
+    skip_ext: Vec<Vec<u8>>,
+    safe: Vec<PathBuf>,
+    gzip_all: bool,
+    expires: Vec<(ExpiresRule, Option<regex::bytes::Regex>)>,
+}
+
+/// The parts of a request the static options look at.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaticRequest<'a> {
+    pub method: &'a [u8],
+    /// The path as sent, before percent-decoding (a query, if attached, is ignored).
+    pub raw_path: &'a [u8],
+    /// REQUEST_URI (for `static-expires-uri`).
+    pub uri: &'a [u8],
+    pub accept_encoding: Option<&'a [u8]>,
 }
 
 #[derive(Debug)]
@@ -52,6 +161,12 @@ pub struct StaticFile {
     pub len: u64,
     pub mtime_unix: i64,
     pub content_type: &'static str,
+    /// `gzip` or `br` when a precompressed variant is served (`static-gzip-all`).
+    pub content_encoding: Option<&'static str>,
+    /// The response varies with Accept-Encoding (`static-gzip-all` is on).
+    pub vary_encoding: bool,
+    /// Unix time for an `Expires` header (`static-expires*`).
+    pub expires: Option<i64>,
 }
 
 impl StaticMap {
@@ -89,11 +204,55 @@ impl StaticMap {
             }
             checks.push(dir_path);
         }
-        let map = StaticMap { maps, checks };
+        let map = StaticMap {
+            maps,
+            checks,
+            opts: Compiled::default(),
+        };
         if !map.is_empty() {
             system_mime_types();
         }
         Ok(map)
+    }
+
+    /// Adds `static-index`, `static-skip-ext`, `static-safe`, `static-gzip-all` and the
+    /// `static-expires*` rules. `static-safe` paths resolve against `base_dir` and are
+    /// canonicalized (uWSGI compares the configured bytes, so a safe path reached through a
+    /// symlink never matched there).
+    pub fn with_options(mut self, o: &StaticOptions, base_dir: &Path) -> Result<StaticMap, String> {
+        if o.is_empty() {
+            return Ok(self);
+        }
+        let mut safe = Vec::with_capacity(o.safe.len());
+        for p in &o.safe {
+            match base_dir.join(p).canonicalize() {
+                Ok(c) => safe.push(c),
+                // A safe path that does not exist admits nothing; uWSGI starts anyway.
+                Err(_) => eprintln!("static-safe {p}: no such path; it admits nothing"),
+            }
+        }
+        let mut expires = Vec::with_capacity(o.expires.len());
+        for rule in &o.expires {
+            let re = if rule.on == ExpiresOn::Type {
+                None
+            } else {
+                Some(
+                    regex::bytes::Regex::new(&rule.key)
+                        .map_err(|e| format!("static-expires regexp `{}`: {e}", rule.key))?,
+                )
+            };
+            expires.push((rule.clone(), re));
+        }
+        // uWSGI tries the families in a fixed order (stable: `-mtime` lists follow their family).
+        expires.sort_by_key(|(rule, _)| rule.on);
+        self.opts = Compiled {
+            index: o.index.clone(),
+            skip_ext: o.skip_ext.iter().map(|e| e.as_bytes().to_vec()).collect(),
+            safe,
+            gzip_all: o.gzip_all,
+            expires,
+        };
+        Ok(self)
     }
 
     /// True when neither `static-map` nor `check-static` is configured.
@@ -129,6 +288,17 @@ impl StaticMap {
     /// if still attached, is ignored. Mappings are tried in order, then the `check-static`
     /// directories; the first existing regular file wins.
     pub fn resolve(&self, method: &[u8], raw_path: &[u8]) -> Resolution {
+        self.resolve_request(&StaticRequest {
+            method,
+            raw_path,
+            uri: raw_path,
+            accept_encoding: None,
+        })
+    }
+
+    /// [`Self::resolve`] with the request headers the static options need.
+    pub fn resolve_request(&self, req: &StaticRequest<'_>) -> Resolution {
+        let (method, raw_path) = (req.method, req.raw_path);
         if self.is_empty() || !(method == b"GET" || method == b"HEAD") {
             return Resolution::NotMine;
         }
@@ -169,7 +339,7 @@ impl StaticMap {
             } else {
                 join(&m.target, rest)
             };
-            match open_under(&candidate, &m.target) {
+            match self.open_under(&candidate, &m.target, req, &path) {
                 Lookup::Found(file) => return Resolution::File(file),
                 Lookup::Escapes => return Resolution::Forbidden,
                 Lookup::Missing => {}
@@ -179,7 +349,7 @@ impl StaticMap {
             if dot_dot {
                 return Resolution::Forbidden;
             }
-            match open_under(&join(dir, &path), dir) {
+            match self.open_under(&join(dir, &path), dir, req, &path) {
                 Lookup::Found(file) => return Resolution::File(file),
                 Lookup::Escapes => return Resolution::Forbidden,
                 Lookup::Missing => {}
@@ -214,40 +384,155 @@ enum Lookup {
     Escapes,
 }
 
-fn open_under(candidate: &Path, root: &Path) -> Lookup {
-    let Ok(real) = candidate.canonicalize() else {
-        return Lookup::Missing;
-    };
-    // Component-wise, so root `/srv/static` does not admit `/srv/static2` (uWSGI compares bytes).
-    if !real.starts_with(root) {
-        return Lookup::Escapes;
+impl StaticMap {
+    /// uWSGI's `uwsgi_file_serve` for one candidate: resolve it, refuse what lies outside the
+    /// root (unless under a `static-safe` path), try the `static-index` files for a directory,
+    /// skip `static-skip-ext`, pick a precompressed variant, and compute `Expires`.
+    fn open_under(
+        &self,
+        candidate: &Path,
+        root: &Path,
+        req: &StaticRequest<'_>,
+        path_info: &[u8],
+    ) -> Lookup {
+        let o = &self.opts;
+        let Ok(mut real) = candidate.canonicalize() else {
+            return Lookup::Missing;
+        };
+        // Component-wise, so root `/srv/static` does not admit `/srv/static2` (uWSGI compares
+        // bytes).
+        let inside = |p: &Path| p.starts_with(root) || o.safe.iter().any(|s| p.starts_with(s));
+        if !inside(&real) {
+            return Lookup::Escapes;
+        }
+        // Check before opening: opening a FIFO would block the worker.
+        let Ok(meta) = std::fs::metadata(&real) else {
+            return Lookup::Missing;
+        };
+        if meta.is_dir() {
+            // The index file is held to the same root as the directory (uWSGI does not check
+            // it again, so a symlinked index.html could point anywhere).
+            let found = o.index.iter().find_map(|name| {
+                let c = real.join(name).canonicalize().ok()?;
+                (c.is_file() && inside(&c)).then_some(c)
+            });
+            match found {
+                Some(c) => real = c,
+                None => return Lookup::Missing,
+            }
+        } else if !meta.is_file() {
+            return Lookup::Missing;
+        }
+        let real_bytes = real.as_os_str().as_bytes();
+        if o.skip_ext.iter().any(|e| real_bytes.ends_with(e)) {
+            return Lookup::Missing;
+        }
+        let content_type = content_type(&real);
+        let mut encoding = None;
+        let mut opened = None;
+        if o.gzip_all {
+            // uWSGI looks for the substrings, so `gzip;q=0` still counts.
+            let accepts = |what: &[u8]| {
+                req.accept_encoding
+                    .is_some_and(|a| a.windows(what.len()).any(|w| w == what))
+            };
+            for (token, ext) in [("br", ".br"), ("gzip", ".gz")] {
+                if !accepts(token.as_bytes()) {
+                    continue;
+                }
+                let mut variant = real.clone().into_os_string();
+                variant.push(ext);
+                if let Some(f) = open_regular(Path::new(&variant)) {
+                    opened = Some(f);
+                    encoding = Some(token);
+                    break;
+                }
+            }
+        }
+        let Some((file, meta)) = opened.or_else(|| open_regular(&real)) else {
+            return Lookup::Missing;
+        };
+        let expires = self.expires(&real, path_info, req.uri, content_type, meta.mtime());
+        Lookup::Found(StaticFile {
+            file,
+            len: meta.len(),
+            mtime_unix: meta.mtime(),
+            content_type,
+            content_encoding: encoding,
+            vary_encoding: o.gzip_all,
+            expires,
+        })
     }
+
+    /// The first matching `static-expires*` rule, in uWSGI's order (filename, PATH_INFO,
+    /// REQUEST_URI, MIME type). uWSGI adds one `Expires` per matching family, so a file can
+    /// get several; rw sends the first only. The filename rules see the file's own name, not
+    /// the `.gz` variant's (uWSGI matches the variant, so `\.css$` stops matching once a
+    /// `.css.gz` exists).
+    fn expires(
+        &self,
+        file: &Path,
+        path_info: &[u8],
+        uri: &[u8],
+        content_type: &'static str,
+        mtime: i64,
+    ) -> Option<i64> {
+        if self.opts.expires.is_empty() {
+            return None;
+        }
+        let bare = |t: &'static str| t.split(';').next().unwrap_or(t).trim();
+        let mime = bare(content_type);
+        // uWSGI knows types from /etc/mime.types only; a rule naming the system's type for the
+        // extension (`application/javascript` on older systems) matches too.
+        let system = file
+            .extension()
+            .and_then(OsStr::to_str)
+            .and_then(|e| {
+                system_mime_types()
+                    .by_ext
+                    .get(&e.to_ascii_lowercase())
+                    .copied()
+            })
+            .map(bare);
+        let filename = file.as_os_str().as_bytes();
+        let rule = self
+            .opts
+            .expires
+            .iter()
+            .find(|(rule, re)| match (rule.on, re) {
+                (ExpiresOn::Type, _) => rule.key == mime || Some(rule.key.as_str()) == system,
+                (ExpiresOn::Filename, Some(re)) => re.is_match(filename),
+                (ExpiresOn::PathInfo, Some(re)) => re.is_match(path_info),
+                (ExpiresOn::Uri, Some(re)) => re.is_match(uri),
+                _ => false,
+            })?;
+        let base = if rule.0.from_mtime {
+            mtime
+        } else {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        };
+        Some(base.saturating_add(rule.0.seconds))
+    }
+}
+
+/// Opens a regular file without following a last-component symlink and without blocking.
+fn open_regular(real: &Path) -> Option<(File, std::fs::Metadata)> {
     // Check before opening: opening a FIFO would block the worker.
-    match std::fs::metadata(&real) {
-        Ok(meta) if meta.is_file() => {}
-        _ => return Lookup::Missing,
+    if !std::fs::symlink_metadata(real).is_ok_and(|m| m.is_file()) {
+        return None;
     }
-    // `real` has no symlinks left, so O_NOFOLLOW only trips if the last component was swapped for
-    // a symlink since canonicalize; O_NONBLOCK keeps a FIFO swapped in at that moment from
-    // blocking (it changes nothing for regular files).
-    let file = match OpenOptions::new()
+    // `real` has no symlinks left (the variants are checked above), so O_NOFOLLOW only trips
+    // if the last component was swapped for a symlink meanwhile; O_NONBLOCK keeps a FIFO
+    // swapped in at that moment from blocking (it changes nothing for regular files).
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&real)
-    {
-        Ok(file) => file,
-        Err(_) => return Lookup::Missing,
-    };
-    let meta = match file.metadata() {
-        Ok(meta) if meta.is_file() => meta,
-        _ => return Lookup::Missing,
-    };
-    Lookup::Found(StaticFile {
-        file,
-        len: meta.len(),
-        mtime_unix: meta.mtime(),
-        content_type: content_type(&real),
-    })
+        .open(real)
+        .ok()?;
+    let meta = file.metadata().ok().filter(|m| m.is_file())?;
+    Some((file, meta))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -793,6 +1078,155 @@ mod tests {
             panic!("expected file");
         };
         assert_eq!(f.content_type, OCTET_STREAM);
+    }
+
+    fn with(fx: &Fixture, maps: &[&str], o: StaticOptions) -> StaticMap {
+        fx.map(maps, &[]).with_options(&o, fx.dir.path()).unwrap()
+    }
+
+    fn get<'a>(path: &'a [u8], accept_encoding: Option<&'a [u8]>) -> StaticRequest<'a> {
+        StaticRequest {
+            method: b"GET",
+            raw_path: path,
+            uri: path,
+            accept_encoding,
+        }
+    }
+
+    #[test]
+    fn static_index_serves_a_directory_file_in_order() {
+        let fx = Fixture::new();
+        std::fs::write(fx.www().join("sub/index.htm"), "htm").unwrap();
+        let o = StaticOptions {
+            index: vec!["index.html".into(), "index.htm".into()],
+            ..Default::default()
+        };
+        let m = with(&fx, &["/s=www"], o.clone());
+        assert_eq!(body(m.resolve(b"GET", b"/s/sub")), "htm");
+        assert_eq!(body(m.resolve(b"GET", b"/s/sub/")), "htm");
+        std::fs::write(fx.www().join("sub/index.html"), "html").unwrap();
+        let m = with(&fx, &["/s=www"], o);
+        assert_eq!(body(m.resolve(b"GET", b"/s/sub/")), "html");
+        // No index in the root: the directory goes to the app, as without static-index.
+        assert!(is_not_mine(&m.resolve(b"GET", b"/s/")));
+        // An index symlinked out of the root is refused like any other escape.
+        std::fs::remove_file(fx.www().join("sub/index.html")).unwrap();
+        std::fs::remove_file(fx.www().join("sub/index.htm")).unwrap();
+        symlink(
+            fx.dir.path().join("secret.txt"),
+            fx.www().join("sub/index.html"),
+        )
+        .unwrap();
+        let m = with(
+            &fx,
+            &["/s=www"],
+            StaticOptions {
+                index: vec!["index.html".into()],
+                ..Default::default()
+            },
+        );
+        assert!(is_not_mine(&m.resolve(b"GET", b"/s/sub/")));
+    }
+
+    #[test]
+    fn static_skip_ext_goes_to_the_app() {
+        let fx = Fixture::new();
+        let o = StaticOptions {
+            skip_ext: vec![".css".into()],
+            ..Default::default()
+        };
+        let m = with(&fx, &["/s=www"], o);
+        assert!(is_not_mine(&m.resolve(b"GET", b"/s/app.css")));
+        assert_eq!(body(m.resolve(b"GET", b"/s/sub/page.html")), "<p>hi</p>");
+    }
+
+    #[test]
+    fn static_safe_admits_a_symlink_target_outside_the_root() {
+        let fx = Fixture::new();
+        let shared = fx.dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::write(shared.join("logo.txt"), "logo").unwrap();
+        symlink(&shared, fx.www().join("shared")).unwrap();
+        let m = fx.map(&["/s=www"], &[]);
+        assert!(is_forbidden(&m.resolve(b"GET", b"/s/shared/logo.txt")));
+        let o = StaticOptions {
+            safe: vec!["shared".into()],
+            ..Default::default()
+        };
+        let m = with(&fx, &["/s=www"], o);
+        assert_eq!(body(m.resolve(b"GET", b"/s/shared/logo.txt")), "logo");
+        // Still nothing outside both: the secret next to the root stays refused.
+        symlink(fx.dir.path().join("secret.txt"), fx.www().join("leak.txt")).unwrap();
+        assert!(is_forbidden(&m.resolve(b"GET", b"/s/leak.txt")));
+    }
+
+    #[test]
+    fn static_gzip_all_prefers_br_then_gzip_when_accepted() {
+        let fx = Fixture::new();
+        std::fs::write(fx.www().join("app.css.gz"), "GZ").unwrap();
+        let o = StaticOptions {
+            gzip_all: true,
+            ..Default::default()
+        };
+        let m = with(&fx, &["/s=www"], o);
+        let pick = |ae: Option<&[u8]>| match m.resolve_request(&get(b"/s/app.css", ae)) {
+            Resolution::File(f) => (f.content_encoding, f.len, f.content_type, f.vary_encoding),
+            other => panic!("{other:?}"),
+        };
+        let css = "text/css; charset=utf-8";
+        assert_eq!(pick(None), (None, 6, css, true));
+        assert_eq!(pick(Some(b"gzip, deflate")), (Some("gzip"), 2, css, true));
+        assert_eq!(pick(Some(b"br")), (None, 6, css, true), "no .br file");
+        std::fs::write(fx.www().join("app.css.br"), "B").unwrap();
+        assert_eq!(pick(Some(b"gzip, br")), (Some("br"), 1, css, true));
+        assert_eq!(pick(Some(b"gzip")), (Some("gzip"), 2, css, true));
+    }
+
+    #[test]
+    fn static_expires_rules_in_uwsgi_order() {
+        let fx = Fixture::new();
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+        };
+        let rule = |on, key: &str, seconds, from_mtime| ExpiresRule {
+            on,
+            key: key.into(),
+            seconds,
+            from_mtime,
+        };
+        let o = StaticOptions {
+            expires: vec![
+                rule(ExpiresOn::Type, "text/css", 100, false),
+                rule(ExpiresOn::Uri, r"\?v=\d+$", 1000, false),
+                rule(ExpiresOn::Type, "text/html", 50, true),
+            ],
+            ..Default::default()
+        };
+        let m = with(&fx, &["/s=www"], o);
+        let expires = |path: &[u8]| match m.resolve_request(&get(path, None)) {
+            Resolution::File(f) => f.expires.map(|e| (e, f.mtime_unix)),
+            other => panic!("{other:?}"),
+        };
+        let before = now();
+        let (e, _) = expires(b"/s/app.css").unwrap();
+        assert!((before + 100..=now() + 100).contains(&e), "{e}");
+        // REQUEST_URI rules come before type rules.
+        let (e, _) = expires(b"/s/app.css?v=3").unwrap();
+        assert!((before + 1000..=now() + 1000).contains(&e), "{e}");
+        let (e, mtime) = expires(b"/s/sub/page.html").unwrap();
+        assert_eq!(e, mtime + 50);
+        assert_eq!(expires(b"/s/a%20b.txt"), None);
+        let bad = StaticOptions {
+            expires: vec![rule(ExpiresOn::Uri, "(", 1, false)],
+            ..Default::default()
+        };
+        assert!(fx
+            .map(&["/s=www"], &[])
+            .with_options(&bad, fx.dir.path())
+            .is_err());
     }
 
     #[test]

@@ -129,6 +129,14 @@ const BUF_POOL_MAX_CAPACITY: usize = 64 << 10;
 /// Runs a worker until it is told to stop; never returns.
 pub fn run(env: WorkerEnv) -> ! {
     super::process::die_with_parent(env.master);
+    let s = env.settings;
+    if s.compat.master_as_root && (s.uid.is_some() || s.gid.is_some()) {
+        // master-as-root: the master stayed root; each worker drops right after fork.
+        if let Err(e) = super::process::drop_privileges(s.uid.as_deref(), s.gid.as_deref()) {
+            eprintln!("worker {} failed to drop privileges: {e:#}", env.id);
+            std::process::exit(1);
+        }
+    }
     super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
     install_handlers();
     // The master forked with every signal blocked; ours are installed now.
@@ -172,6 +180,12 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         env.apps.iter().collect()
     };
     python::run_post_fork_hooks();
+    if let Some(dir) = &s.compat.chdir2 {
+        // uWSGI: in each worker, once its apps are loaded.
+        std::env::set_current_dir(dir)
+            .map_err(|e| anyhow::anyhow!("chdir() to {}: {e}", dir.display()))?;
+        eprintln!("chdir() to {}", dir.display());
+    }
     let (wr, ww) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
     WAKE_FD.store(ww.as_raw_fd(), Relaxed);
@@ -194,11 +208,14 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     }
     poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
     let base = s
-        .chdir
+        .compat
+        .chdir2
         .clone()
+        .or_else(|| s.chdir.clone())
         .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let statics =
-        StaticMap::new(&s.static_map, &s.check_static, &base).map_err(anyhow::Error::msg)?;
+    let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
+        .and_then(|m| m.with_options(&s.compat.statics, &base))
+        .map_err(anyhow::Error::msg)?;
     let hostname = crate::config::host::hostname();
     let shared = Shared {
         settings: s,
@@ -571,8 +588,12 @@ impl<'a> Shared<'a> {
     ) -> Conn {
         // TCP_NODELAY is set on the listening socket; accepted sockets inherit it.
         let (addr, port) = peer;
+        let l = &self.listeners[listener];
+        let timeout = l.timeout.unwrap_or(self.settings.socket_timeout);
         Conn {
-            sock: Socket::new(fd, self.settings.socket_timeout),
+            sock: Socket::new(fd, timeout),
+            timeout,
+            proxy_pending: l.proxy_protocol,
             buf: self.take_buf(),
             pos: 0,
             proto,
@@ -658,11 +679,10 @@ impl<'a> Shared<'a> {
     /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408); when
     /// stopping, idle connections after [`STOP_IDLE_GRACE`].
     fn sweep(&self) {
-        let timeout = self.settings.socket_timeout;
         let stop_grace_over = |c: &Conn| {
             c.buf.len() == c.pos
                 && self.stopped_at.get().is_some_and(|t| {
-                    t.elapsed().min(c.parked_at.elapsed()) >= STOP_IDLE_GRACE.min(timeout)
+                    t.elapsed().min(c.parked_at.elapsed()) >= STOP_IDLE_GRACE.min(c.timeout)
                 })
         };
         let expired: Vec<Conn> = {
@@ -670,7 +690,8 @@ impl<'a> Shared<'a> {
             let keys: Vec<usize> = parked
                 .iter()
                 .filter(|(_, c)| {
-                    c.head_started.unwrap_or(c.parked_at).elapsed() >= timeout || stop_grace_over(c)
+                    c.head_started.unwrap_or(c.parked_at).elapsed() >= c.timeout
+                        || stop_grace_over(c)
                 })
                 .map(|(k, _)| *k)
                 .collect();

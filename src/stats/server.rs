@@ -82,6 +82,7 @@ impl StatsServer {
             so_keepalive: false,
             // Stats clients never speak first.
             defer_accept: 0,
+            chown: None,
         };
         let l = listen::bind(
             addr,

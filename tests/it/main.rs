@@ -2,6 +2,7 @@
 
 mod apps;
 mod check_config;
+mod compat_options;
 mod corpus;
 mod generated;
 mod hostile;

@@ -1,0 +1,428 @@
+//! How uWSGI 2.0 reads the values of the options real configs carry over (plugins, protocol,
+//! umask, chown-socket, the static-expires family, paste), and the traps among them worth a
+//! warning. Pure: the readers here are shared by the config checks and the server, so both
+//! give a value the same meaning.
+
+use super::diag::{Diagnostic, Origin};
+use super::resolve::Config;
+
+/// What a `plugins` entry asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plugin {
+    /// `python`, `python3`, `python311`, `python3.11`, `0:python3`, `/usr/lib/uwsgi/python3_plugin.so`:
+    /// rw is the python plugin.
+    Python,
+    /// A Python 2 build: rw embeds Python 3.
+    Python2,
+    /// Anything else, by its bare name.
+    Other(String),
+}
+
+/// Reads one entry of a `plugins` list as uWSGI does: an optional `modifier:` prefix, an
+/// optional `|init` suffix, a path or a name, an optional `_plugin.so` suffix.
+pub fn plugin(entry: &str) -> Plugin {
+    let mut name = entry.trim();
+    if let Some((modifier, rest)) = name.split_once(':') {
+        if modifier.bytes().all(|b| b.is_ascii_digit()) {
+            name = rest;
+        }
+    }
+    name = name.split('|').next().unwrap_or(name);
+    name = name.rsplit('/').next().unwrap_or(name);
+    name = name.strip_suffix("_plugin.so").unwrap_or(name);
+    let Some(version) = name.strip_prefix("python") else {
+        return Plugin::Other(name.to_string());
+    };
+    if !version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Plugin::Other(name.to_string());
+    }
+    if version.starts_with('2') {
+        Plugin::Python2
+    } else {
+        Plugin::Python
+    }
+}
+
+/// Every plugin named by a `plugins`/`plugin` value (comma-separated, as uWSGI splits it).
+pub fn plugins(value: &str) -> impl Iterator<Item = (&str, Plugin)> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| (p, plugin(p)))
+}
+
+/// What `protocol` asks of the `socket` listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketProtocol {
+    Uwsgi,
+    /// `http` or `http11` (rw speaks full HTTP/1.1 on both).
+    Http,
+}
+
+/// uWSGI's protocol names rw does not speak, with what they are.
+const OTHER_PROTOCOLS: &[(&str, &str)] = &[
+    ("puwsgi", "persistent uwsgi"),
+    ("suwsgi", "uwsgi over TLS"),
+    ("https", "HTTPS"),
+    ("fastcgi", "FastCGI"),
+    ("fastcgi-nph", "FastCGI"),
+    ("scgi", "SCGI"),
+    ("scgi-nph", "SCGI"),
+    ("raw", "raw"),
+];
+
+/// Reads a `protocol` value; the error says why rw cannot honour it.
+pub fn socket_protocol(value: &str) -> Result<SocketProtocol, String> {
+    match value {
+        "uwsgi" => Ok(SocketProtocol::Uwsgi),
+        "http" | "http11" => Ok(SocketProtocol::Http),
+        _ => match OTHER_PROTOCOLS.iter().find(|(n, _)| *n == value) {
+            Some((_, what)) => Err(format!(
+                "protocol = {value}: rw speaks only uwsgi and HTTP on its sockets, not {what}"
+            )),
+            None => Err(format!(
+                "protocol = {value} is not a protocol uWSGI knows (it exits with `unable to find \
+                 protocol`); use uwsgi, http or http11"
+            )),
+        },
+    }
+}
+
+/// `umask` as uWSGI 2.0 reads it (`uwsgi_mode_t`): three characters are the mode; a longer
+/// value uses its 2nd to 4th characters (so `0022` is 022, and `00022` is 002); a shorter one is
+/// an error that uWSGI only logs, setting umask 000. Each character counts as `c - '0'`, so
+/// digits 8 and 9 spill into the next octal place. Returns the mask and, for a trap, why.
+pub fn umask(value: &str) -> (u32, Option<String>) {
+    let b = value.as_bytes();
+    if b.len() < 3 {
+        return (
+            0,
+            Some(format!(
+                "umask = {value} is too short: uWSGI logs `invalid umask` and sets umask 000 \
+                 (files and sockets world-writable); rw does the same; write three octal digits \
+                 such as 022"
+            )),
+        );
+    }
+    let digits = if b.len() == 3 { &b[..3] } else { &b[1..4] };
+    let mut mask: i64 = 0;
+    for &c in digits {
+        mask = (mask << 3) + (i64::from(c) - i64::from(b'0'));
+    }
+    let mask = (mask as u32) & 0o7777;
+    let clean = digits.iter().all(|c| (b'0'..=b'7').contains(c));
+    let why = if !clean {
+        Some(format!(
+            "umask = {value} has characters that are not octal digits: uWSGI (and rw) read it \
+             as {mask:03o}"
+        ))
+    } else if b.len() > 4 || (b.len() == 4 && b[0] != b'0') {
+        Some(format!(
+            "umask = {value}: uWSGI reads only the 2nd to 4th characters, so this is {mask:03o}"
+        ))
+    } else {
+        None
+    };
+    (mask, why)
+}
+
+/// uWSGI's `uwsgi_str_num` over the seconds of a static-expires rule: every character counts
+/// as `c - '0'` in its decimal place, so `1d` is 62. Returns the number and whether it was
+/// plain digits.
+pub fn expires_seconds(text: &str) -> (i64, bool) {
+    let mut n: i64 = 0;
+    for c in text.bytes() {
+        n = n
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(c) - i64::from(b'0'));
+    }
+    // uWSGI stores it in an int.
+    (
+        i64::from(n as i32),
+        !text.is_empty() && text.bytes().all(|c| c.is_ascii_digit()),
+    )
+}
+
+/// The static-expires options and what their key is matched against.
+pub const EXPIRES_REGEX_OPTIONS: &[&str] = &[
+    "static-expires",
+    "static-expires-mtime",
+    "static-expires-path-info",
+    "static-expires-path-info-mtime",
+    "static-expires-uri",
+    "static-expires-uri-mtime",
+];
+
+/// Splits a `REGEXP SECS` rule at its first space, as uWSGI does.
+pub fn split_regex_rule(value: &str) -> Option<(&str, &str)> {
+    value.split_once(' ')
+}
+
+/// `USER[:GROUP]` of `chown-socket`.
+pub fn chown_owner(value: &str) -> (&str, Option<&str>) {
+    match value.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (value, None),
+    }
+}
+
+/// The value checks of these options; part of loading, so `rw serve` and `rw check-config`
+/// refuse the same configs.
+pub fn check(cfg: &Config) -> Vec<Diagnostic> {
+    let mut d = Vec::new();
+    for s in cfg.list("plugins") {
+        for (name, p) in plugins(s.value.as_str()) {
+            let why = match p {
+                Plugin::Python => continue,
+                Plugin::Python2 => format!(
+                    "plugin `{name}` is Python 2; rw embeds Python 3 and runs the app with it"
+                ),
+                Plugin::Other(n) if n == "http" || n == "corerouter" => format!(
+                    "plugin `{name}`: rw has only the python plugin; http and http-socket are \
+                     built in, so this changes nothing"
+                ),
+                Plugin::Other(_) => format!(
+                    "plugin `{name}` is not loaded: rw has only the python plugin (the options \
+                     of `{name}` are unknown to rw)"
+                ),
+            };
+            d.push(Diagnostic::warning(&s.origin, why));
+        }
+    }
+    if let Some(s) = cfg.get("protocol") {
+        if let Err(e) = socket_protocol(s.value.as_str()) {
+            if cfg.list("socket").count() > 0 {
+                d.push(Diagnostic::error(&s.origin, e));
+            } else {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{e} (no `socket` uses it here)"),
+                ));
+            }
+        }
+    }
+    if let Some(s) = cfg.get("umask") {
+        if let (_, Some(why)) = umask(s.value.as_str()) {
+            d.push(Diagnostic::warning(&s.origin, why));
+        }
+    }
+    for name in EXPIRES_REGEX_OPTIONS {
+        for s in cfg.list(name) {
+            let v = s.value.as_str();
+            let Some((re, secs)) = split_regex_rule(v) else {
+                d.push(Diagnostic::error(
+                    &s.origin,
+                    format!(
+                        "{name} needs `REGEXP SECONDS` (uWSGI exits with `invalid dictionary syntax`)"
+                    ),
+                ));
+                continue;
+            };
+            if let Err(e) = regex::bytes::Regex::new(re) {
+                d.push(Diagnostic::error(
+                    &s.origin,
+                    format!(
+                        "{name}: `{re}` is not a regular expression rw can use: {}",
+                        e.to_string().lines().last().unwrap_or_default()
+                    ),
+                ));
+            }
+            seconds_trap(name, secs, &s.origin, &mut d);
+        }
+    }
+    for name in ["static-expires-type", "static-expires-type-mtime"] {
+        for s in cfg.list(name) {
+            if let Some((_, secs)) = s.value.as_str().split_once('=') {
+                seconds_trap(name, secs, &s.origin, &mut d);
+            }
+        }
+    }
+    if let Some(s) = cfg.get("paste") {
+        let v = s.value.as_str();
+        if !v.contains(':') {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!(
+                    "paste = {v} has no scheme, which PasteDeploy refuses (uWSGI then exits); \
+                     write paste = config:{v}"
+                ),
+            ));
+        } else if v
+            .strip_prefix("config:")
+            .is_some_and(|f| !f.starts_with('/'))
+        {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!(
+                    "paste = {v}: PasteDeploy refuses a relative config path (uWSGI then \
+                     exits); write an absolute one, e.g. config:%d{}",
+                    &v[7..]
+                ),
+            ));
+        } else if cfg.bool("paste-logger") && !v.starts_with("config:") {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "paste-logger reads the logging setup from the file after `config:`; this \
+                 value does not start with it, so uWSGI (and rw) pass a mangled file name",
+            ));
+        }
+    }
+    if cfg.bool("no-site") {
+        if let Some(h) = cfg.get("home") {
+            d.push(Diagnostic::warning(
+                &h.origin,
+                "no-site is set: without the site module the virtualenv's site-packages are \
+                 not on sys.path (as in uWSGI); add them with pythonpath if the app needs them",
+            ));
+        }
+    }
+    for name in ["http-enable-proxy-protocol", "enable-proxy-protocol"] {
+        if let Some(s) = cfg.get(name).filter(|s| s.value.as_bool()) {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!(
+                    "{name}: as in uWSGI the PROXY header is optional, so any client that can \
+                     reach these listeners can claim any REMOTE_ADDR; let only the load \
+                     balancer reach them"
+                ),
+            ));
+        }
+    }
+    if let Some(s) = cfg.get("no-orphans").filter(|s| !s.value.as_bool()) {
+        d.push(Diagnostic::warning(
+            &s.origin,
+            "no-orphans = false has no effect: rw workers always die with the master",
+        ));
+    }
+    if let Some(s) = cfg
+        .get("py-call-osafterfork")
+        .filter(|s| !s.value.as_bool())
+    {
+        d.push(Diagnostic::warning(
+            &s.origin,
+            "py-call-osafterfork = false has no effect: rw always runs PyOS_AfterFork_Child in \
+             workers, so Python signal handlers work there",
+        ));
+    }
+    d
+}
+
+fn seconds_trap(name: &str, secs: &str, origin: &Origin, d: &mut Vec<Diagnostic>) {
+    let (n, clean) = expires_seconds(secs);
+    if !clean {
+        d.push(Diagnostic::warning(
+            origin,
+            format!(
+                "{name}: `{secs}` is not a plain number of seconds; uWSGI (and rw) read it as {n}"
+            ),
+        ));
+    }
+}
+
+/// Checks against the machine: the `chown-socket` owner must exist, and changing a socket's
+/// owner to someone else needs root (uWSGI exits at `chown()` otherwise).
+pub fn check_system(
+    cfg: &Config,
+    euid: u32,
+    user_exists: &dyn Fn(&str) -> bool,
+    group_exists: &dyn Fn(&str) -> bool,
+) -> Vec<Diagnostic> {
+    let mut d = Vec::new();
+    let Some(s) = cfg.get("chown-socket") else {
+        return d;
+    };
+    let (user, group) = chown_owner(s.value.as_str());
+    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !numeric(user) && !user_exists(user) {
+        d.push(Diagnostic::error(
+            &s.origin,
+            format!("chown-socket: no such user `{user}`"),
+        ));
+    }
+    if let Some(g) = group {
+        if !numeric(g) && !group_exists(g) {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!("chown-socket: no such group `{g}`"),
+            ));
+        }
+    }
+    if euid != 0 && !(numeric(user) && user.parse() == Ok(euid)) {
+        d.push(Diagnostic::error(
+            &s.origin,
+            format!(
+                "chown-socket = {} needs root, and rw runs as uid {euid}",
+                s.value.as_str()
+            ),
+        ));
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_plugins_in_every_spelling() {
+        for p in [
+            "python",
+            "python3",
+            "python311",
+            "python3.11",
+            " python3 ",
+            "0:python3",
+            "/usr/lib/uwsgi/plugins/python3_plugin.so",
+            "python3_plugin.so",
+        ] {
+            assert_eq!(plugin(p), Plugin::Python, "{p}");
+        }
+        assert_eq!(plugin("python27"), Plugin::Python2);
+        assert_eq!(plugin("gevent"), Plugin::Other("gevent".into()));
+        assert_eq!(plugin("pythonx"), Plugin::Other("pythonx".into()));
+        let all: Vec<_> = plugins("python3, http,,logfile").map(|(n, _)| n).collect();
+        assert_eq!(all, ["python3", "http", "logfile"]);
+    }
+
+    #[test]
+    fn protocols() {
+        assert_eq!(socket_protocol("uwsgi"), Ok(SocketProtocol::Uwsgi));
+        assert_eq!(socket_protocol("http"), Ok(SocketProtocol::Http));
+        assert_eq!(socket_protocol("http11"), Ok(SocketProtocol::Http));
+        assert!(socket_protocol("fastcgi").unwrap_err().contains("FastCGI"));
+        assert!(socket_protocol("gopher")
+            .unwrap_err()
+            .contains("unable to find protocol"));
+    }
+
+    #[test]
+    fn umask_as_uwsgi_reads_it() {
+        assert_eq!(umask("022"), (0o022, None));
+        assert_eq!(umask("0022"), (0o022, None));
+        assert_eq!(umask("002"), (0o002, None));
+        let (m, why) = umask("00022");
+        assert_eq!(m, 0o002);
+        assert!(why.unwrap().contains("2nd to 4th"));
+        let (m, why) = umask("22");
+        assert_eq!(m, 0);
+        assert!(why.unwrap().contains("umask 000"));
+        // '8' is 8 in the last octal place: 0o070 + 8 = 0o100.
+        let (m, why) = umask("078");
+        assert_eq!(m, 0o100);
+        assert!(why.unwrap().contains("not octal"));
+    }
+
+    #[test]
+    fn expires_seconds_as_uwsgi_counts_them() {
+        assert_eq!(expires_seconds("86400"), (86400, true));
+        assert_eq!(expires_seconds("1d"), (62, false));
+        assert_eq!(expires_seconds(""), (0, false));
+    }
+
+    #[test]
+    fn chown_owner_forms() {
+        assert_eq!(chown_owner("www-data"), ("www-data", None));
+        assert_eq!(chown_owner("www-data:nginx"), ("www-data", Some("nginx")));
+    }
+}
