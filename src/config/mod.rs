@@ -8,7 +8,6 @@
 
 pub mod check;
 pub mod compat;
-pub mod option_values;
 pub mod diag;
 pub mod expand;
 pub mod host;
@@ -16,6 +15,7 @@ pub mod ini;
 pub mod load;
 pub mod logic;
 pub mod magic;
+pub mod option_values;
 pub mod options;
 pub mod resolve;
 pub mod value;
