@@ -214,6 +214,7 @@ pub fn fork_with_gil(f: impl FnOnce() -> nix::Result<ForkResult>) -> nix::Result
     // one ("init_threadstate: thread state already initialized").
     pin_thread_state();
     Python::attach(|py| {
+        warn_threads_before_fork(py);
         // SAFETY: this thread holds the GIL (inside attach), as PyOS_BeforeFork requires.
         unsafe { ffi::PyOS_BeforeFork() };
         let r = f();
@@ -230,6 +231,60 @@ pub fn fork_with_gil(f: impl FnOnce() -> nix::Result<ForkResult>) -> nix::Result
         }
         r
     })
+}
+
+/// The names of the Python threads alive besides the calling one (`threading.enumerate()`),
+/// daemon threads marked. Empty when `threading` was never imported (no thread was started
+/// through it).
+fn other_python_threads(py: Python<'_>) -> PyResult<Vec<String>> {
+    let modules = py.import("sys")?.getattr("modules")?;
+    let threading = modules.call_method1("get", ("threading",))?;
+    if threading.is_none() {
+        return Ok(Vec::new());
+    }
+    let me = threading.call_method0("current_thread")?;
+    let mut names = Vec::new();
+    for t in threading.call_method0("enumerate")?.try_iter()? {
+        let t = t?;
+        if t.is(&me) || !t.call_method0("is_alive")?.is_truthy()? {
+            continue;
+        }
+        let name: String = t.getattr("name")?.extract()?;
+        let daemon = t.getattr("daemon")?.is_truthy()?;
+        names.push(if daemon {
+            format!("'{name}' (daemon)")
+        } else {
+            format!("'{name}'")
+        });
+    }
+    Ok(names)
+}
+
+/// fork() copies only the forking thread: a thread the app started at import time does not run
+/// in the workers, and a lock it held at that moment stays locked there forever. uWSGI says
+/// nothing; rw warns (once per set of threads) with their names and the fix.
+fn warn_threads_before_fork(py: Python<'_>) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let names = match other_python_threads(py) {
+        Ok(n) => n,
+        Err(e) => {
+            print_exception(py, &e);
+            return;
+        }
+    };
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if names.is_empty() || *warned == names {
+        return;
+    }
+    log_raw(&format!(
+        "!!! WARNING: {} Python thread(s) running in the master before fork: {}. fork() copies \
+         only the calling thread, so they do not run in the workers, and a lock one of them \
+         holds stays locked there (requests can deadlock). Start threads from \
+         uwsgi.post_fork_hook, or set `lazy-apps = true` to load the app in each worker. !!!",
+        names.len(),
+        names.join(", ")
+    ));
+    *warned = names;
 }
 
 fn reseed_random(py: Python<'_>) {
