@@ -77,7 +77,8 @@ pub fn call_app(
             inp: &inp,
             resp: &resp,
         };
-        let exception = run(py, app, ctx, vars, inp.bind(py), resp.bind(py), core_id);
+        let (exception, harakiri) = run(py, app, ctx, vars, inp.bind(py), resp.bind(py), core_id);
+        super::harakiri::disarm_current(py);
         drop(guard);
         let st = super::input::lock_detached(py, &resp.get().state);
         let outcome = CallOutcome {
@@ -89,6 +90,7 @@ pub fn call_app(
             io_error: st.io_error,
             via_sendfile: st.via_sendfile,
             finished: st.finished,
+            harakiri,
         };
         drop(st);
         SPARE.set(Some((inp, resp)));
@@ -138,9 +140,12 @@ enum Stop {
     NoHeaders,
     /// Client gone.
     Io,
+    /// Harakiri interrupted the request (`uwsgi.HarakiriTimeout`, traceback logged).
+    Harakiri,
 }
 
-/// Returns whether an exception escaped. All outcome counters live in the responder state.
+/// Returns whether an exception escaped, and whether it was harakiri's interrupt. All outcome
+/// counters live in the responder state.
 fn run(
     py: Python<'_>,
     app: &App,
@@ -149,14 +154,14 @@ fn run(
     inp: &Bound<'_, Input>,
     resp: &Bound<'_, Responder>,
     core_id: u32,
-) -> bool {
+) -> (bool, bool) {
     let r = resp.get();
     let env = match build_environ(py, ctx, vars, inp.as_any(), core_id) {
         Ok(e) => e,
         Err(e) => {
             print_exception(py, &e);
             r.io(py, RespState::send_500);
-            return true;
+            return (true, false);
         }
     };
     let stop = match app.callable().bind(py).call1((env, resp)) {
@@ -187,18 +192,22 @@ fn run(
             if no_headers {
                 log_no_start_response();
             }
-            false
+            (false, false)
         }
         Stop::NoHeaders => {
             log_no_start_response();
             r.io(py, RespState::send_500);
-            false
+            (false, false)
         }
         Stop::Exception => {
             r.io(py, RespState::send_500);
-            true
+            (true, false)
         }
-        Stop::Io => false,
+        Stop::Harakiri => {
+            r.io(py, RespState::send_504);
+            (false, true)
+        }
+        Stop::Io => (false, false),
     }
 }
 
@@ -216,6 +225,9 @@ fn app_error(py: Python<'_>, r: &Responder, e: PyErr) -> Stop {
         return Stop::Io;
     }
     print_exception(py, &e);
+    if super::harakiri::is_harakiri(py, &e) {
+        return Stop::Harakiri;
+    }
     Stop::Exception
 }
 

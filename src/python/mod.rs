@@ -23,6 +23,7 @@
 mod app;
 mod call;
 mod environ;
+mod harakiri;
 mod input;
 mod interp;
 mod pyerr;
@@ -38,6 +39,7 @@ use std::path::PathBuf;
 pub use app::{alias_modules, load_app, App};
 pub use call::call_app;
 pub use environ::WorkerContext;
+pub use harakiri::{current_thread_id, interrupt_thread};
 pub use interp::{blocking, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks};
 pub use response::{encode_latin1, validate_header_name, validate_header_value, validate_status};
 pub use uwsgi_module::{
@@ -132,4 +134,7 @@ pub struct CallOutcome {
     /// `sink.finish()` was called and succeeded: the response is complete on the wire (this
     /// includes a server-made 500). When false the server must close the connection.
     pub finished: bool,
+    /// The request was interrupted by harakiri (`uwsgi.HarakiriTimeout` raised in its thread):
+    /// answered 504 when no header had gone out.
+    pub harakiri: bool,
 }

@@ -274,13 +274,22 @@ impl RespState {
 
     /// Server-made `500 Internal Server Error`, only possible while no header was sent.
     pub(crate) fn send_500(&mut self) {
+        self.send_error(500, ERROR_500_STATUS, ERROR_500_BODY);
+    }
+
+    /// Server-made `504 Gateway Timeout`: the request ran past harakiri and was interrupted.
+    pub(crate) fn send_504(&mut self) {
+        self.send_error(504, "504 Gateway Timeout", b"Gateway Timeout");
+    }
+
+    fn send_error(&mut self, code: u16, status: &str, body: &[u8]) {
         if self.headers_sent || self.io_error || self.sink.is_none() {
             return;
         }
-        self.status = Some(ERROR_500_STATUS.to_owned());
-        self.code = 500;
+        self.status = Some(status.to_owned());
+        self.code = code;
         self.headers = vec![("Content-Type".to_owned(), "text/plain".to_owned())];
-        if self.send_body(ERROR_500_BODY, true, true).is_ok() {
+        if self.send_body(body, true, true).is_ok() {
             let _ = self.finish();
         }
     }

@@ -246,6 +246,7 @@ def application(environ, start_response):
             io_error: false,
             via_sendfile: false,
             finished: true,
+            harakiri: false,
         }
     );
 }

@@ -96,6 +96,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add("SPOOL_OK", -2)?;
     m.add("SPOOL_RETRY", -1)?;
     m.add("SPOOL_IGNORE", 0)?;
+    m.add("HarakiriTimeout", super::harakiri::exception_type(py))?;
     py.import("sys")?
         .getattr("modules")?
         .set_item("uwsgi", &m)?;

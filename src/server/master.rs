@@ -66,6 +66,7 @@ pub struct Master {
     ready_notified: bool,
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
+    harakiri: super::harakiri::Watch,
 }
 
 impl Master {
@@ -135,6 +136,7 @@ impl Master {
             touch_mtimes,
             ready_notified: false,
             stats,
+            harakiri: Default::default(),
         })
     }
 
@@ -406,46 +408,15 @@ impl Master {
         }
     }
 
-    /// SIGKILLs a worker whose request has run longer than `harakiri` seconds.
+    /// Requests running longer than `harakiri` seconds: interrupted, then their worker killed
+    /// if they do not return (see `server/harakiri.rs`).
     fn check_harakiri(&mut self) {
-        if self.s.harakiri == 0 {
-            return;
-        }
-        let now = process::now_us();
-        let limit = self.s.harakiri * 1_000_000;
-        for slot in &mut self.slots {
-            let Some(pid) = slot.pid else { continue };
-            for core in 0..self.s.threads {
-                let c = self.scoreboard.core(slot.id, core);
-                let start = c.request_start_us.load(Relaxed);
-                if c.in_request.load(Relaxed) == 0
-                    || start == 0
-                    || now.saturating_sub(start) < limit
-                {
-                    continue;
-                }
-                let esc = |k: &[u8]| crate::log::sanitize::escaped(&c.var(k).unwrap_or_default());
-                eprintln!(
-                    "*** HARAKIRI ON WORKER {} (pid: {pid}, try: 1) ***",
-                    slot.id
-                );
-                eprintln!(
-                    "HARAKIRI [core {core}] {} - {} {} since {}",
-                    esc(b"REMOTE_ADDR"),
-                    esc(b"REQUEST_METHOD"),
-                    esc(b"REQUEST_URI"),
-                    start / 1_000_000
-                );
-                eprintln!("HARAKIRI triggered by worker {} core {core} !!!", slot.id);
-                self.scoreboard
-                    .worker(slot.id)
-                    .harakiri_count
-                    .fetch_add(1, Relaxed);
-                c.request_start_us.store(0, Relaxed);
-                let _ = kill(pid, Signal::SIGKILL);
-                break;
-            }
-        }
+        let live: Vec<(usize, Pid)> = self
+            .slots
+            .iter()
+            .filter_map(|s| Some((s.id, s.pid?)))
+            .collect();
+        self.harakiri.check(&self.s, &self.scoreboard, &live);
     }
 
     /// Workers told to stop that take longer than `worker-reload-mercy` are SIGKILLed.

@@ -2,6 +2,7 @@
 //! pidfile, bind listeners, drop privileges, chdir, Python, app, fork workers.
 
 pub mod body;
+pub mod harakiri;
 pub mod listen;
 pub mod master;
 pub mod pidfile;

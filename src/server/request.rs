@@ -480,6 +480,7 @@ fn try_static(
         io_error: r.is_err(),
         via_sendfile: file.is_some(),
         finished: r.is_ok(),
+        harakiri: false,
     };
     w.finish_request(
         &LogInfo {

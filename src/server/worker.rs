@@ -104,6 +104,9 @@ pub struct Shared<'a> {
     /// `backoff` holds a failure not yet cleared by a successful accept (a lock-free check on the
     /// accept path).
     backoff_dirty: AtomicBool,
+    /// The thread serving each core (Python's thread id), for harakiri's interrupt.
+    core_threads: Vec<AtomicU64>,
+    watchdog: super::harakiri::Watchdog,
 }
 
 /// Stops counting a connection as busy when its serving ends, even if the request unwinds.
@@ -139,12 +142,15 @@ pub fn run(env: WorkerEnv) -> ! {
     }
     super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
     install_handlers();
-    // The master forked with every signal blocked; ours are installed now.
-    let _ = nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
+    // The master forked with every signal blocked; ours are installed now. Harakiri's signal
+    // stays blocked in every thread: the watchdog takes it with sigwait.
+    // SAFETY: a sigset we own, filled before use; pthread_sigmask on the calling thread.
+    unsafe {
+        let mut mask: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut mask);
+        super::harakiri::prepare_worker_signals(&mut mask);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+    }
     super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
@@ -256,18 +262,39 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         busy: AtomicUsize::new(0),
         backoff: Mutex::new(AcceptBackoff::default()),
         backoff_dirty: AtomicBool::new(false),
+        core_threads: (0..s.threads).map(|_| AtomicU64::new(0)).collect(),
+        watchdog: Default::default(),
     };
     let slot = env.scoreboard.worker(env.id);
     slot.accepting.store(1, Relaxed);
     std::thread::scope(|scope| {
-        for core in 1..s.threads {
-            let shared = &shared;
+        let shared = &shared;
+        if s.harakiri > 0 {
             std::thread::Builder::new()
-                .name(format!("rw-w{}-c{core}", env.id))
-                .spawn_scoped(scope, move || shared.thread_loop(core))
-                .expect("spawning a worker thread");
+                .name(format!("rw-w{}-harakiri", env.id))
+                .spawn_scoped(scope, move || {
+                    shared.watchdog.run(
+                        shared.scoreboard,
+                        shared.id,
+                        &shared.core_threads,
+                        s.harakiri_verbose,
+                    )
+                })
+                .expect("spawning the harakiri thread");
         }
+        let cores: Vec<_> = (1..s.threads)
+            .map(|core| {
+                std::thread::Builder::new()
+                    .name(format!("rw-w{}-c{core}", env.id))
+                    .spawn_scoped(scope, move || shared.thread_loop(core))
+                    .expect("spawning a worker thread")
+            })
+            .collect();
         shared.thread_loop(0);
+        for c in cores {
+            let _ = c.join();
+        }
+        shared.watchdog.stop();
     });
     Ok(EXIT_GRACEFUL)
 }
@@ -388,6 +415,11 @@ impl<'a> Shared<'a> {
     }
 
     fn thread_loop(&self, core: usize) {
+        self.core_threads[core].store(python::current_thread_id(), Relaxed);
+        // SAFETY: gettid has no preconditions.
+        self.core(core)
+            .tid
+            .store(unsafe { libc::gettid() }, Relaxed);
         loop {
             if STOP_REQUESTED.load(Relaxed) {
                 self.begin_stop();

@@ -112,7 +112,7 @@ pub fn render(s: &Stats) -> String {
         s,
         "rw_harakiri_total",
         "counter",
-        "Workers killed by harakiri.",
+        "Requests that ran past harakiri (interrupted, or their worker killed).",
         |w| w.harakiri_count,
     );
     o.per_worker(

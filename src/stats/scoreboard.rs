@@ -31,6 +31,10 @@ pub struct CoreSlot {
     pub in_request: AtomicU32,
     /// Unix µs when the current request's head was read; 0 when idle. Harakiri reads it.
     pub request_start_us: AtomicU64,
+    /// Set by the master: interrupt the request that started at this stamp (harakiri).
+    pub interrupt_us: AtomicU64,
+    /// Kernel thread id serving this core (harakiri-verbose reads its /proc entries).
+    pub tid: AtomicI32,
     vars_len: AtomicU32,
     /// The vars bytes, eight to a word (word stores are what make recording them cheap).
     vars: [AtomicU64; VARS_CAP / 8],

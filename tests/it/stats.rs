@@ -249,7 +249,7 @@ fn counters_are_true_and_survive_respawns() {
     let before = stats(&s, &addr);
     let _ = crate::util::raw_request(
         s.port,
-        b"GET /sleep?5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /sleep?30 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     wait_until(15, "harakiri counted", || {
         sum(&stats(&s, &addr), "harakiri_count") == 1
