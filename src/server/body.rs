@@ -105,24 +105,40 @@ impl<'a> Body<'a> {
     }
 
     /// Reads the whole body now (post-buffering): into memory below `threshold` bytes, else
-    /// into an unlinked temp file. Returns the body size.
-    pub fn spool(&mut self, threshold: u64) -> io::Result<u64> {
+    /// into an unlinked temp file in the spool directory. Returns the body size, or why it
+    /// could not be spooled: the client's fault (stalled, went away, bad framing) or ours (the
+    /// spool directory is full or unwritable).
+    pub fn spool(&mut self, threshold: u64) -> Result<u64, SpoolError> {
+        let declared = match &self.kind {
+            Kind::Length { remaining } => Some(*remaining),
+            _ => None,
+        };
         let mut mem = Vec::new();
         let mut file: Option<std::fs::File> = None;
         let mut chunk = vec![0u8; 64 * 1024];
         let mut total = 0u64;
+        let disk = |error: io::Error| SpoolError::Disk {
+            dir: spool_dir(),
+            error,
+            declared,
+        };
         loop {
-            let n = self.read_body(&mut chunk)?;
+            let n = self.read_body(&mut chunk).map_err(|e| {
+                match self.framing_error.and_then(|f| f.get()) {
+                    Some(fe) => SpoolError::Framing(*fe),
+                    None => SpoolError::from_read(e, total, declared),
+                }
+            })?;
             if n == 0 {
                 break;
             }
             total += n as u64;
             match &mut file {
-                Some(f) => f.write_all(&chunk[..n])?,
+                Some(f) => f.write_all(&chunk[..n]).map_err(disk)?,
                 None if total >= threshold => {
-                    let mut f = temp_file()?;
-                    f.write_all(&mem)?;
-                    f.write_all(&chunk[..n])?;
+                    let mut f = temp_file().map_err(disk)?;
+                    f.write_all(&mem).map_err(disk)?;
+                    f.write_all(&chunk[..n]).map_err(disk)?;
                     mem = Vec::new();
                     file = Some(f);
                 }
@@ -131,7 +147,7 @@ impl<'a> Body<'a> {
         }
         self.kind = match file {
             Some(mut f) => {
-                f.rewind()?;
+                f.rewind().map_err(disk)?;
                 Kind::File { file: f }
             }
             None => Kind::Memory { data: mem, pos: 0 },
@@ -294,8 +310,16 @@ impl crate::python::BodySource for Body<'_> {
     }
 }
 
+/// Where post-buffering spools bodies: `$TMPDIR`, else `/tmp` (as uWSGI).
+fn spool_dir() -> std::path::PathBuf {
+    std::env::var_os("TMPDIR")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/tmp".into())
+        .into()
+}
+
 fn temp_file() -> io::Result<std::fs::File> {
-    let dir = std::env::var_os("TMPDIR").unwrap_or_else(|| "/tmp".into());
+    let dir = spool_dir();
     use std::os::unix::fs::OpenOptionsExt;
     // O_TMPFILE: the file has no name, so nothing is left behind whatever happens.
     std::fs::OpenOptions::new()
@@ -304,7 +328,7 @@ fn temp_file() -> io::Result<std::fs::File> {
         .custom_flags(libc::O_TMPFILE)
         .open(&dir)
         .or_else(|_| {
-            let path = std::path::Path::new(&dir).join(format!(
+            let path = dir.join(format!(
                 "rw-body-{}-{}",
                 std::process::id(),
                 crate::server::process::now_us()
@@ -317,4 +341,113 @@ fn temp_file() -> io::Result<std::fs::File> {
             std::fs::remove_file(&path)?;
             Ok(f)
         })
+}
+
+/// Why a body could not be spooled (post-buffering).
+#[derive(Debug)]
+pub enum SpoolError {
+    /// The client sent nothing for `socket-timeout`: 408.
+    ClientTimeout {
+        received: u64,
+        declared: Option<u64>,
+    },
+    /// The client closed or reset the connection mid-body: 400.
+    ClientAborted {
+        received: u64,
+        declared: Option<u64>,
+        error: io::Error,
+    },
+    /// A malformed chunked body (already reported to the framing-error slot): its 4xx.
+    Framing(HttpError),
+    /// The spool file could not be created or written: 503, or 413 when the body can never
+    /// fit (larger than the whole filesystem, or than the file size limit).
+    Disk {
+        dir: std::path::PathBuf,
+        error: io::Error,
+        declared: Option<u64>,
+    },
+}
+
+impl SpoolError {
+    fn from_read(e: io::Error, received: u64, declared: Option<u64>) -> SpoolError {
+        match e.kind() {
+            io::ErrorKind::TimedOut => SpoolError::ClientTimeout { received, declared },
+            io::ErrorKind::InvalidData => {
+                SpoolError::Framing(HttpError::new(400, "malformed chunked body"))
+            }
+            _ => SpoolError::ClientAborted {
+                received,
+                declared,
+                error: e,
+            },
+        }
+    }
+
+    /// The client's fault (logged and counted as a client error), not the server's.
+    pub fn is_client(&self) -> bool {
+        !matches!(self, SpoolError::Disk { .. })
+    }
+
+    /// The answer.
+    pub fn http_error(&self) -> HttpError {
+        match self {
+            SpoolError::ClientTimeout { .. } => HttpError::TIMEOUT,
+            SpoolError::ClientAborted { .. } => {
+                HttpError::new(400, "the request body ended before its length")
+            }
+            SpoolError::Framing(e) => *e,
+            SpoolError::Disk {
+                dir,
+                error,
+                declared,
+            } => {
+                if error.raw_os_error() == Some(libc::EFBIG)
+                    || declared.is_some_and(|n| n > filesystem_size(dir))
+                {
+                    HttpError::new(413, "request body larger than the spool directory can hold")
+                } else {
+                    HttpError::new(503, "cannot spool the request body")
+                }
+            }
+        }
+    }
+
+    /// The log line (without the peer).
+    pub fn describe(&self) -> String {
+        let of = |declared: &Option<u64>| match declared {
+            Some(n) => format!(" of {n}"),
+            None => String::new(),
+        };
+        match self {
+            SpoolError::ClientTimeout { received, declared } => format!(
+                "client error: the client stopped sending the request body after {received}{} bytes (socket-timeout)",
+                of(declared)
+            ),
+            SpoolError::ClientAborted {
+                received,
+                declared,
+                error,
+            } => format!(
+                "client error: the client went away after {received}{} bytes of the request body ({error})",
+                of(declared)
+            ),
+            SpoolError::Framing(e) => format!("client error: {e}"),
+            SpoolError::Disk {
+                dir,
+                error,
+                declared,
+            } => format!(
+                "server error: cannot spool the request body{} to {}: {error}",
+                declared.map(|n| format!(" ({n} bytes)")).unwrap_or_default(),
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// Total bytes of the filesystem holding `dir` (u64::MAX when unknown).
+fn filesystem_size(dir: &std::path::Path) -> u64 {
+    nix::sys::statvfs::statvfs(dir)
+        .map(|st| st.blocks().saturating_mul(st.fragment_size()))
+        .unwrap_or(u64::MAX)
 }

@@ -1,7 +1,7 @@
 //! Serving requests on one connection: parse the head (HTTP or uwsgi), answer framing errors,
 //! static files, or call the app, then account and log the request.
 
-use super::body::{Body, FramingError};
+use super::body::{Body, FramingError, SpoolError};
 use super::listen::Proto;
 use super::sink::{self, Sink};
 use super::socket::Socket;
@@ -541,40 +541,23 @@ fn run_app(
         get(b"REQUEST_URI"),
         get(b"SERVER_PROTOCOL"),
     );
-    let mut spool_failed = false;
-    if w.settings.post_buffering > 0 && body.spool(w.settings.post_buffering).is_err() {
-        spool_failed = true;
+    let mut spool_error = None;
+    if w.settings.post_buffering > 0 {
+        if let Err(e) = body.spool(w.settings.post_buffering) {
+            spool_failed(w, peer, &e);
+            spool_error = Some(e.http_error());
+        }
     }
-    let (mut outcome, app_id) = match (selected, spool_failed) {
-        (Some(app), false) => (
+    let (mut outcome, app_id) = match (selected, spool_error) {
+        (Some(app), None) => (
             python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32),
             app.id() as i32,
         ),
-        (app, _) => {
-            if app.is_none() {
-                eprintln!(
-                    "--- no python application found, check your startup logs for errors ---"
-                );
-            }
-            let msg = b"Internal Server Error";
-            let hdrs = [
-                ("Content-Type".to_string(), "text/plain".to_string()),
-                ("Content-Length".to_string(), msg.len().to_string()),
-            ];
-            let ok = sink
-                .start("500 Internal Server Error", &hdrs)
-                .and_then(|_| sink.body(msg, true))
-                .and_then(|_| sink.finish())
-                .is_ok();
-            let o = python::CallOutcome {
-                status: 500,
-                headers_sent: ok,
-                body_bytes: msg.len() as u64,
-                finished: ok,
-                io_error: !ok,
-                ..Default::default()
-            };
-            (o, -1)
+        (_, Some(e)) => (answer_error(&mut sink, &e), -1),
+        (None, None) => {
+            eprintln!("--- no python application found, check your startup logs for errors ---");
+            let e = http::HttpError::new(500, "no application");
+            (answer_error(&mut sink, &e), -1)
         }
     };
     if sink.refused {
@@ -611,6 +594,67 @@ fn run_app(
         sink.tx,
     );
     keep
+}
+
+/// A server-made error response through the sink (HTTP or uwsgi framing), closing the
+/// connection. With a framing refusal pending, the sink answers that instead.
+fn answer_error(sink: &mut Sink, e: &http::HttpError) -> python::CallOutcome {
+    let msg = if e.status == 500 {
+        "Internal Server Error".to_string()
+    } else {
+        format!(
+            "{} {}: {}\n",
+            e.status,
+            http::reason_phrase(e.status),
+            e.reason
+        )
+    };
+    let hdrs = [
+        ("Content-Type".to_string(), "text/plain".to_string()),
+        ("Content-Length".to_string(), msg.len().to_string()),
+    ];
+    sink.keep_alive = false;
+    let status = format!("{} {}", e.status, http::reason_phrase(e.status));
+    let ok = sink
+        .start(&status, &hdrs)
+        .and_then(|_| sink.body(msg.as_bytes(), true))
+        .and_then(|_| sink.finish())
+        .is_ok();
+    python::CallOutcome {
+        status: e.status,
+        headers_sent: ok,
+        body_bytes: msg.len() as u64,
+        finished: ok,
+        io_error: !ok,
+        ..Default::default()
+    }
+}
+
+/// Logs a body that could not be spooled, as the client's error or the server's, and counts
+/// it apart (stats `body_errors`). Framing errors are logged as refusals by the caller.
+fn spool_failed(w: &Shared, peer: &[u8], e: &SpoolError) {
+    let slot = w.scoreboard.worker(w.id);
+    let counter = match e {
+        SpoolError::ClientTimeout { .. } => &slot.body_client_timeouts,
+        SpoolError::ClientAborted { .. } | SpoolError::Framing(_) => &slot.body_client_aborts,
+        SpoolError::Disk { .. } => &slot.body_spool_failures,
+    };
+    counter.fetch_add(1, Relaxed);
+    if matches!(e, SpoolError::Framing(_)) {
+        return;
+    }
+    let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", w.pid).into_bytes();
+    crate::log::sanitize::push_escaped(&mut line, peer);
+    line.extend_from_slice(
+        format!(
+            " post-buffering {}: answering {}\n",
+            e.describe(),
+            e.http_error().status
+        )
+        .as_bytes(),
+    );
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(&line);
 }
 
 /// What the request log line needs beyond the worker's state.

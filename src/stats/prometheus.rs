@@ -148,6 +148,18 @@ pub fn render(s: &Stats) -> String {
         o.sample(name, &[("class", class)], n);
     }
 
+    let name = "rw_request_body_errors_total";
+    o.head(
+        name,
+        "counter",
+        "Request bodies that could not be buffered: client_timeout and client_abort are the client's, spool the server's.",
+    );
+    for w in &s.workers {
+        for (cause, n) in w.body_errors.iter().flatten() {
+            o.sample(name, &[("worker", &w.id.to_string()), ("cause", cause)], *n);
+        }
+    }
+
     let name = "rw_workers";
     o.head(name, "gauge", "Worker processes by status.");
     let mut statuses: Vec<&str> = vec!["idle", "busy"];

@@ -87,6 +87,11 @@ pub struct Worker {
     /// than 2^(i-1) µs); the last entry counts everything slower.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_buckets: Option<Vec<u64>>,
+    /// rw extra: request bodies that could not be buffered (post-buffering), by cause:
+    /// `client_timeout` (408) and `client_abort` (400) are the client's, `spool` (503/413) the
+    /// server's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_errors: Option<BTreeMap<String, u64>>,
 }
 
 /// `workers[].apps[]`.

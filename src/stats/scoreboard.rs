@@ -71,6 +71,12 @@ pub struct WorkerSlot {
     pub status_classes: [AtomicU64; 5],
     /// kept
     pub latency: [AtomicU64; LATENCY_BUCKETS],
+    /// kept: post-buffering bodies the client stopped sending (408)
+    pub body_client_timeouts: AtomicU64,
+    /// kept: post-buffering bodies the client cut short or framed badly (400)
+    pub body_client_aborts: AtomicU64,
+    /// kept: post-buffering bodies the server could not spool (503/413)
+    pub body_spool_failures: AtomicU64,
 }
 
 /// Instance-wide counters.

@@ -198,6 +198,17 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
         latency_p99_us: quantile_us(&buckets, 0.99),
         status_counts: Some(status_counts),
         latency_buckets: Some(buckets),
+        body_errors: Some(BTreeMap::from([
+            (
+                "client_timeout".to_string(),
+                w.body_client_timeouts.load(Relaxed),
+            ),
+            (
+                "client_abort".to_string(),
+                w.body_client_aborts.load(Relaxed),
+            ),
+            ("spool".to_string(), w.body_spool_failures.load(Relaxed)),
+        ])),
     }
 }
 

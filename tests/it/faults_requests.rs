@@ -2,7 +2,8 @@
 //! stalled and aborted uploads), harakiri that interrupts the stuck thread before it kills the
 //! worker, and Python threads started in the master before the fork.
 
-use crate::util::{raw_request, split_response, wait_until, Server};
+use crate::util::{free_port, raw_request, split_response, wait_until, Server};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 fn ini(extra: &str) -> String {
@@ -189,4 +190,204 @@ fn harakiri_kills_the_worker_when_the_thread_cannot_be_interrupted_and_logs_ever
     let (status, pid_after) = s.get("/pid");
     assert_eq!(status, 200);
     assert_ne!(pid_after, pid_before);
+}
+
+const BODY_APP: &str = r#"
+def application(environ, start_response):
+    data = environ['wsgi.input'].read()
+    body = str(len(data)).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+/// The stats JSON and the /metrics text from a `stats-http` stats server.
+fn stats_http(port: u16) -> (serde_json::Value, String) {
+    let (status, json) = split_response(&raw_request(
+        port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ));
+    assert_eq!(status, 200);
+    let (status, metrics) = split_response(&raw_request(
+        port,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ));
+    assert_eq!(status, 200);
+    (
+        serde_json::from_slice(&json).unwrap(),
+        String::from_utf8(metrics).unwrap(),
+    )
+}
+
+/// Sends a POST head announcing `len` bytes and the first `sent` of them; `then` runs on the
+/// connection before the response is read.
+fn partial_post(
+    port: u16,
+    len: usize,
+    sent: usize,
+    then: impl FnOnce(&std::net::TcpStream),
+) -> Vec<u8> {
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        c,
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    c.write_all(&vec![b'x'; sent]).unwrap();
+    then(&c);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn post_buffering_stalled_and_aborted_uploads_are_client_errors_408_and_400() {
+    let sport = free_port();
+    let s = Server::start(
+        &ini(&format!(
+            "post-buffering = 4096\nsocket-timeout = 1\nstats = 127.0.0.1:{sport}\nstats-http = true"
+        )),
+        &[("app.py", BODY_APP)],
+    );
+    // A client that stalls mid-upload: 408 once socket-timeout passes without a byte.
+    let t = Instant::now();
+    let resp = partial_post(s.port, 10_000, 100, |_| {});
+    assert!(
+        resp.starts_with(b"HTTP/1.1 408 Request Timeout"),
+        "{:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+    // A client that gives up mid-upload (half-closes): 400.
+    let resp = partial_post(s.port, 10_000, 100, |c| {
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    assert!(
+        resp.starts_with(b"HTTP/1.1 400 Bad Request"),
+        "{:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let log = s.wait_log("(HTTP/1.1 400)", 10);
+    assert!(
+        log.contains("post-buffering client error: the client stopped sending the request body after 100 of 10000 bytes (socket-timeout): answering 408"),
+        "{log}"
+    );
+    assert!(
+        log.contains("post-buffering client error: the client went away after 100 of 10000 bytes"),
+        "{log}"
+    );
+    assert!(log.contains("(HTTP/1.1 408)"), "{log}");
+    assert!(
+        !log.contains("server error") && !log.contains("Traceback"),
+        "{log}"
+    );
+    // A whole body still works.
+    let mut req =
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10000\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&[b'y'; 10_000]);
+    assert_eq!(split_response(&s.raw(&req)), (200, b"10000".to_vec()));
+
+    let (v, metrics) = stats_http(sport);
+    let w = &v["workers"][0];
+    assert_eq!(w["body_errors"]["client_timeout"], 1, "{w}");
+    assert_eq!(w["body_errors"]["client_abort"], 1, "{w}");
+    assert_eq!(w["body_errors"]["spool"], 0, "{w}");
+    assert_eq!(w["exceptions"], 0, "{w}");
+    assert!(
+        metrics.contains("rw_request_body_errors_total{worker=\"1\",cause=\"client_timeout\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rw_request_body_errors_total{worker=\"1\",cause=\"spool\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// A tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_spool_directory_is_logged_with_its_path_and_answered_503_or_413() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: mounting a small tmpfs as the spool directory needs root");
+        return;
+    }
+    let spool_dir = tempfile::tempdir().unwrap();
+    let Some(spool) = Tmpfs::mount(spool_dir.path(), "64k") else {
+        eprintln!("skipped: could not mount a tmpfs (no CAP_SYS_ADMIN here?)");
+        return;
+    };
+    let sport = free_port();
+    let tmpdir = spool.0.display().to_string();
+    let s = Server::start_with(
+        &ini(&format!(
+            "post-buffering = 4096\nstats = 127.0.0.1:{sport}\nstats-http = true"
+        )),
+        &[("app.py", BODY_APP)],
+        &[("TMPDIR", &tmpdir)],
+    );
+    let post = |n: usize| {
+        let mut req = format!(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {n}\r\n\r\n"
+        )
+        .into_bytes();
+        req.extend_from_slice(&vec![b'z'; n]);
+        s.raw(&req)
+    };
+    // Larger than the whole filesystem: it can never fit.
+    let resp = post(200_000);
+    assert!(
+        resp.starts_with(b"HTTP/1.1 413 Content Too Large"),
+        "{:?}\n{}",
+        String::from_utf8_lossy(&resp),
+        s.log_text()
+    );
+    // Would fit, but the filesystem is full: try again later.
+    let filler = spool.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 56 << 10]).unwrap();
+    let resp = post(32_000);
+    assert!(
+        resp.starts_with(b"HTTP/1.1 503 Service Unavailable"),
+        "{:?}\n{}",
+        String::from_utf8_lossy(&resp),
+        s.log_text()
+    );
+    let log = s.wait_log("(HTTP/1.1 503)", 10);
+    let needle = format!(
+        "post-buffering server error: cannot spool the request body (32000 bytes) to {tmpdir}: No space left on device"
+    );
+    assert!(log.contains(&needle), "{needle}\n{log}");
+    assert!(log.contains("(200000 bytes)"), "{log}");
+    assert!(!log.contains("Traceback"), "{log}");
+    // Space again: the same upload goes through.
+    std::fs::remove_file(&filler).unwrap();
+    assert_eq!(split_response(&post(32_000)), (200, b"32000".to_vec()));
+    let (v, metrics) = stats_http(sport);
+    let w = &v["workers"][0];
+    assert_eq!(w["body_errors"]["spool"], 2, "{w}");
+    assert_eq!(w["body_errors"]["client_abort"], 0, "{w}");
+    assert!(
+        metrics.contains("rw_request_body_errors_total{worker=\"1\",cause=\"spool\"} 2"),
+        "{metrics}"
+    );
+    drop(s);
 }
