@@ -43,6 +43,26 @@ pub struct Body<'a> {
     framing_error: Option<&'a FramingError>,
     /// A read failed (timeout, reset, bad chunk): the connection cannot be reused.
     pub broken: bool,
+    /// The client stopped sending or went away mid-body (not a framing error).
+    pub client_fault: Option<ClientFault>,
+}
+
+/// How a client failed to deliver its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFault {
+    /// Nothing for `socket-timeout`: 408.
+    Timeout,
+    /// Closed or reset the connection before the end: 400.
+    Aborted,
+}
+
+impl ClientFault {
+    pub fn http_error(self) -> HttpError {
+        match self {
+            ClientFault::Timeout => HttpError::TIMEOUT,
+            ClientFault::Aborted => HttpError::new(400, "the request body ended before its length"),
+        }
+    }
 }
 
 impl<'a> Body<'a> {
@@ -61,6 +81,7 @@ impl<'a> Body<'a> {
             send_continue,
             framing_error: None,
             broken: false,
+            client_fault: None,
         }
     }
 
@@ -125,8 +146,8 @@ impl<'a> Body<'a> {
         loop {
             let n = self.read_body(&mut chunk).map_err(|e| {
                 match self.framing_error.and_then(|f| f.get()) {
-                    Some(fe) => SpoolError::Framing(*fe),
-                    None => SpoolError::from_read(e, total, declared),
+                    Some(fe) if e.kind() == io::ErrorKind::InvalidData => SpoolError::Framing(*fe),
+                    _ => SpoolError::from_read(e, total, declared),
                 }
             })?;
             if n == 0 {
@@ -175,6 +196,25 @@ impl<'a> Body<'a> {
             }
         }
         false
+    }
+
+    /// A read from the client failed: the connection is done, and the request gets the
+    /// client's 408/400 instead of whatever the app makes of the error (a 500), unless the
+    /// response is already on its way.
+    fn client_failed(&mut self, e: io::Error) -> io::Error {
+        self.broken = true;
+        let fault = if e.kind() == io::ErrorKind::TimedOut {
+            ClientFault::Timeout
+        } else {
+            ClientFault::Aborted
+        };
+        if self.client_fault.is_none() {
+            self.client_fault = Some(fault);
+            if let Some(slot) = self.framing_error {
+                let _ = slot.set(fault.http_error());
+            }
+        }
+        e
     }
 
     fn fill_from_socket(&mut self) -> io::Result<usize> {
@@ -227,16 +267,12 @@ impl<'a> Body<'a> {
                                 *remaining -= n as u64;
                                 return Ok(n);
                             }
-                            Err(e) => {
-                                self.broken = true;
-                                return Err(e);
-                            }
+                            Err(e) => return Err(self.client_failed(e)),
                         }
-                        self.broken = true;
-                        return Err(io::Error::new(
+                        return Err(self.client_failed(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
                             "client closed the connection mid-body",
-                        ));
+                        )));
                     }
                 }
                 Kind::Chunked {
@@ -279,17 +315,13 @@ impl<'a> Body<'a> {
             // Nothing buffered: wait for the client.
             match self.fill_from_socket() {
                 Ok(0) => {
-                    self.broken = true;
-                    return Err(io::Error::new(
+                    return Err(self.client_failed(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "client closed the connection mid-body",
-                    ));
+                    )));
                 }
                 Ok(_) => {}
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
-                }
+                Err(e) => return Err(self.client_failed(e)),
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Serving requests on one connection: parse the head (HTTP or uwsgi), answer framing errors,
 //! static files, or call the app, then account and log the request.
 
-use super::body::{Body, FramingError, SpoolError};
+use super::body::{Body, ClientFault, FramingError, SpoolError};
 use super::listen::Proto;
 use super::sink::{self, Sink};
 use super::socket::Socket;
@@ -219,7 +219,9 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
     let Conn { sock, buf, pos, .. } = conn;
     let body = match head.framing {
         http::BodyFraming::None => Body::empty(sock, buf, pos),
-        http::BodyFraming::Length(n) => Body::length(sock, buf, pos, n, send_continue),
+        http::BodyFraming::Length(n) => {
+            Body::length(sock, buf, pos, n, send_continue).report_framing_errors(&framing_error)
+        }
         http::BodyFraming::Chunked => Body::chunked(sock, buf, pos, limit, send_continue)
             .report_framing_errors(&framing_error),
     };
@@ -345,9 +347,21 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
     ) {
         return step;
     }
+    let framing_error = FramingError::new();
     let Conn { sock, buf, pos, .. } = conn;
-    let body = Body::length(sock, buf, pos, len, false);
-    run_app(w, core, sock, vars, body, sreq, peer, start, start_us, None);
+    let body = Body::length(sock, buf, pos, len, false).report_framing_errors(&framing_error);
+    run_app(
+        w,
+        core,
+        sock,
+        vars,
+        body,
+        sreq,
+        peer,
+        start,
+        start_us,
+        Some(&framing_error),
+    );
     // One request per uwsgi connection; whatever follows the body is discarded (uWSGI #2336).
     Step::Close
 }
@@ -546,6 +560,7 @@ fn run_app(
         if let Err(e) = body.spool(w.settings.post_buffering) {
             spool_failed(w, peer, &e);
             spool_error = Some(e.http_error());
+            body.client_fault = None; // counted and logged
         }
     }
     let (mut outcome, app_id) = match (selected, spool_error) {
@@ -560,10 +575,23 @@ fn run_app(
             (answer_error(&mut sink, &e), -1)
         }
     };
+    if let Some(fault) = body.client_fault {
+        // The app read a body the client never finished: the client's error, whatever the
+        // app made of it.
+        let slot = w.scoreboard.worker(w.id);
+        match fault {
+            ClientFault::Timeout => &slot.body_client_timeouts,
+            ClientFault::Aborted => &slot.body_client_aborts,
+        }
+        .fetch_add(1, Relaxed);
+    }
     if sink.refused {
-        // The request body was malformed: what went out is the 4xx, not the app's answer.
+        // The request body was malformed or cut short: what went out is the 4xx, not the app's
+        // answer.
         if let Some(e) = framing_error.and_then(|f| f.get()) {
-            w.log_rejected(peer, e.status, e.reason);
+            if spool_error.is_none() {
+                w.log_rejected(peer, e.status, e.reason);
+            }
         }
         outcome.status = sink.status;
     }

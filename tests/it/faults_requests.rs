@@ -391,3 +391,43 @@ fn a_full_spool_directory_is_logged_with_its_path_and_answered_503_or_413() {
     );
     drop(s);
 }
+
+#[test]
+fn without_post_buffering_a_stalled_or_aborted_body_is_the_clients_408_or_400_not_a_500() {
+    let sport = free_port();
+    let s = Server::start(
+        &ini(&format!(
+            "socket-timeout = 1\nstats = 127.0.0.1:{sport}\nstats-http = true"
+        )),
+        &[("app.py", BODY_APP)],
+    );
+    // The app's read raises (its traceback is logged), but the answer is the client's error.
+    let resp = partial_post(s.port, 10_000, 100, |_| {});
+    assert!(
+        resp.starts_with(b"HTTP/1.1 408 Request Timeout"),
+        "{:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let resp = partial_post(s.port, 10_000, 100, |c| {
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    assert!(
+        resp.starts_with(b"HTTP/1.1 400 Bad Request"),
+        "{:?}",
+        String::from_utf8_lossy(&resp)
+    );
+    let log = s.wait_log("(HTTP/1.1 400)", 10);
+    assert!(
+        log.contains("rejected: 408 (timed out reading the request)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("rejected: 400 (the request body ended before its length)"),
+        "{log}"
+    );
+    assert!(!log.contains("(HTTP/1.1 500)"), "{log}");
+    let (v, _) = stats_http(sport);
+    let w = &v["workers"][0];
+    assert_eq!(w["body_errors"]["client_timeout"], 1, "{w}");
+    assert_eq!(w["body_errors"]["client_abort"], 1, "{w}");
+}
