@@ -128,8 +128,8 @@ impl<'a> Body<'a> {
     /// Reads the whole body now (post-buffering): into memory below `threshold` bytes, else
     /// into an unlinked temp file in the spool directory. Returns the body size, or why it
     /// could not be spooled: the client's fault (stalled, went away, bad framing) or ours (the
-    /// spool directory is full or unwritable).
-    pub fn spool(&mut self, threshold: u64) -> Result<u64, SpoolError> {
+    /// spool directory is full or unwritable). `progress` runs after every chunk received.
+    pub fn spool(&mut self, threshold: u64, progress: &dyn Fn()) -> Result<u64, SpoolError> {
         let declared = match &self.kind {
             Kind::Length { remaining } => Some(*remaining),
             _ => None,
@@ -153,6 +153,7 @@ impl<'a> Body<'a> {
             if n == 0 {
                 break;
             }
+            progress();
             total += n as u64;
             match &mut file {
                 Some(f) => f.write_all(&chunk[..n]).map_err(disk)?,

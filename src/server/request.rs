@@ -557,7 +557,14 @@ fn run_app(
     );
     let mut spool_error = None;
     if w.settings.post_buffering > 0 {
-        if let Err(e) = body.spool(w.settings.post_buffering) {
+        // As uWSGI, harakiri does not count the upload: each chunk received restarts it.
+        let restart_harakiri = || {
+            if w.settings.harakiri > 0 {
+                slot.request_start_us
+                    .store(super::process::now_us(), Relaxed);
+            }
+        };
+        if let Err(e) = body.spool(w.settings.post_buffering, &restart_harakiri) {
             spool_failed(w, peer, &e);
             spool_error = Some(e.http_error());
             body.client_fault = None; // counted and logged

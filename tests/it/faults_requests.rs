@@ -431,3 +431,35 @@ fn without_post_buffering_a_stalled_or_aborted_body_is_the_clients_408_or_400_no
     assert_eq!(w["body_errors"]["client_timeout"], 1, "{w}");
     assert_eq!(w["body_errors"]["client_abort"], 1, "{w}");
 }
+
+#[test]
+fn harakiri_does_not_count_a_post_buffered_upload_that_keeps_coming() {
+    let s = Server::start(
+        &ini("post-buffering = 4096\nharakiri = 2"),
+        &[("app.py", BODY_APP)],
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        c,
+        "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 6000\r\n\r\n"
+    )
+    .unwrap();
+    // A slow client: the upload takes 6 s in all, longer than harakiri, but never pauses long.
+    let t = Instant::now();
+    for _ in 0..12 {
+        c.write_all(&[b'u'; 500]).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(t.elapsed() > Duration::from_secs(2));
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    assert_eq!(
+        split_response(&out),
+        (200, b"6000".to_vec()),
+        "{}",
+        s.log_text()
+    );
+    let log = s.wait_log("POST /upload =>", 10);
+    assert!(!log.contains("HARAKIRI"), "{log}");
+}
