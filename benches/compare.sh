@@ -3,6 +3,7 @@
 #
 #   benches/compare.sh            # full run: 3 interleaved rounds (~11 min + build)
 #   benches/compare.sh --quick    # 1 round, short durations (a smoke test, ~2 min)
+#   RW_WHEEL=1 benches/compare.sh # rw from the release wheel (`rw` of target/bench-venv)
 #
 # Installs what it needs when missing: wrk and nginx (apt-get), pyuwsgi, gunicorn and granian in
 # target/bench-venv (made with the python3 on PATH, the one rw embeds), then builds rw with
@@ -43,6 +44,17 @@ if ! { [ -x "$VENV/bin/uwsgi" ] && [ -x "$VENV/bin/gunicorn" ] && [ -x "$VENV/bi
     "$VENV/bin/pip" install -q --disable-pip-version-check pyuwsgi gunicorn granian
 fi
 
+if [ -n "${RW_WHEEL:-}" ]; then
+    # The wheel's `rw` script in the bench venv: rw inside that venv's interpreter.
+    log "maturin build --release; pip install into $VENV"
+    [ -x target/build-venv/bin/maturin ] || { "$PY" -m venv target/build-venv &&
+        target/build-venv/bin/pip install -q -r tests/requirements-build.txt; }
+    rm -rf target/bench-wheel
+    target/build-venv/bin/maturin build --locked --release --quiet --out target/bench-wheel \
+        -i "$("$VENV/bin/python" -c 'import sys; print(sys.executable)')"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps target/bench-wheel/*.whl
+    export RW_BIN="$PWD/$VENV/bin/rw" RW_REV="${RW_REV:-$(git rev-parse --short=12 HEAD) (wheel)}"
+fi
 if [ -n "${RW_BIN:-}" ]; then
     # A binary built elsewhere, e.g. from a clean export of a commit while src/ is being edited:
     #   git archive HEAD | tar -x -C /tmp/rw-head && (cd /tmp/rw-head && cargo build --release)

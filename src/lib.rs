@@ -1,6 +1,12 @@
 //! rw: a uWSGI-compatible, pre-fork Python WSGI application server.
 //!
-//! The binary (`src/main.rs`) only parses the command line and dispatches to [`cmd`].
+//! Two entry points share everything else:
+//! * the binary (`src/main.rs`), which embeds the libpython it was built against;
+//! * the wheel's extension module `rw_server._rw` (feature `extension-module`, built by maturin
+//!   from `pyproject.toml`), which runs inside the interpreter of the venv it is installed in:
+//!   the `rw` console script calls `rw_server._rw.run(sys.argv)`.
+//!
+//! Both only parse the command line and dispatch to [`cmd`].
 
 pub mod cli;
 pub mod cmd;
@@ -12,3 +18,11 @@ pub mod python;
 pub mod server;
 pub mod stats;
 pub mod ui;
+
+/// `PyInit__rw`: the module the wheel's `rw` script imports.
+#[cfg(feature = "extension-module")]
+#[pyo3::pymodule]
+#[pyo3(name = "_rw")]
+fn rw_extension_module(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {
+    python::extension::init_module(m, cmd::main_with_args)
+}

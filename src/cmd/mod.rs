@@ -20,12 +20,30 @@ pub mod exit {
 
 /// Runs the parsed command line and turns the outcome into an exit status.
 pub fn main(cli: Cli) -> ExitCode {
+    ExitCode::from(status(cli))
+}
+
+/// The wheel's entry (`rw_server._rw.run(sys.argv)`): parses `args` (the first is the program
+/// name) as the binary does and returns the exit status instead of exiting, so that Python
+/// shuts down normally. `--help` and usage errors print as they do from the binary.
+pub fn main_with_args(args: Vec<std::ffi::OsString>) -> u8 {
+    use clap::Parser;
+    match Cli::try_parse_from(args) {
+        Ok(cli) => status(cli),
+        Err(e) => {
+            let _ = e.print();
+            e.exit_code().clamp(0, 255) as u8
+        }
+    }
+}
+
+fn status(cli: Cli) -> u8 {
     match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::from(exit::OK),
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
             eprintln!("rw: error: {e:#}");
-            ExitCode::from(exit::FAILURE)
+            exit::FAILURE
         }
     }
 }

@@ -28,11 +28,17 @@ use super::{uwsgi_module, InterpreterOptions};
 ///   in order, so the last given ends up first; log `added %s to pythonpath.` for each.
 /// * the `uwsgi` module is put into `sys.modules`.
 ///
+/// Inside the wheel (rw runs in an interpreter that was there first, [`super::extension`]),
+/// that interpreter is adopted instead: see [`adopt_interpreter`].
+///
 /// Returns `sys.version` (for the `Python version: %s` banner line). Fails if the interpreter
-/// was already initialised.
+/// was already initialised by anyone but the wheel's entry.
 pub fn init_interpreter(opts: &InterpreterOptions) -> anyhow::Result<String> {
     // SAFETY: Py_IsInitialized may be called at any time.
     if unsafe { ffi::Py_IsInitialized() } != 0 {
+        if super::extension::host().is_some() {
+            return adopt_interpreter(opts);
+        }
         bail!("the Python interpreter is already initialized");
     }
 
@@ -97,17 +103,125 @@ pub fn init_interpreter(opts: &InterpreterOptions) -> anyhow::Result<String> {
     // SAFETY: the interpreter is initialised and this thread holds the GIL.
     unsafe { ffi::PyEval_SaveThread() };
 
-    Python::attach(|py| -> anyhow::Result<String> {
-        keep_sigint(py, saved_sigint).map_err(|e| py_anyhow(py, e))?;
-        setup_sys_path(py, &opts.pythonpath).map_err(|e| py_anyhow(py, e))?;
-        uwsgi_module::install(py).map_err(|e| py_anyhow(py, e))?;
-        let version: String = py
+    Python::attach(|py| finish_setup(py, opts, saved_sigint))
+}
+
+/// What both ways of starting share: signals, `sys.path`, the `uwsgi` module; `sys.version`.
+fn finish_setup(
+    py: Python<'_>,
+    opts: &InterpreterOptions,
+    saved_sigint: Option<libc::sigaction>,
+) -> anyhow::Result<String> {
+    keep_sigint(py, saved_sigint).map_err(|e| py_anyhow(py, e))?;
+    setup_sys_path(py, &opts.pythonpath).map_err(|e| py_anyhow(py, e))?;
+    uwsgi_module::install(py).map_err(|e| py_anyhow(py, e))?;
+    let version: String = py
+        .import("sys")
+        .and_then(|s| s.getattr("version"))
+        .and_then(|v| v.extract())
+        .map_err(|e| py_anyhow(py, e))?;
+    Ok(version)
+}
+
+/// The wheel's start: the interpreter running the `rw` script is the one rw uses. Its
+/// `sys.prefix` was settled before rw read the config, so `home`:
+///
+/// * naming that same venv: logged as in the binary (`PEP 405 virtualenv detected: %s`);
+/// * naming another venv made by a Python of the same minor version: its site-packages go
+///   first on `sys.path` (with its `.pth` files), `sys.prefix`/`sys.exec_prefix` and
+///   `VIRTUAL_ENV` become it, as virtualenv's `activate_this.py` does, with a warning (the
+///   interpreter and its stdlib stay those of the venv rw was installed in);
+/// * naming a venv of another Python (no `lib/pythonX.Y/site-packages` for this one): refused,
+///   since its compiled packages cannot load here;
+/// * naming a Python home (no `pyvenv.cfg`): ignored with a warning (uWSGI's pyuwsgi ignores
+///   it silently).
+fn adopt_interpreter(opts: &InterpreterOptions) -> anyhow::Result<String> {
+    let saved_sigint = sigint_disposition();
+    pin_thread_state();
+    Python::attach(|py| {
+        let exe: String = py
             .import("sys")
-            .and_then(|s| s.getattr("version"))
+            .and_then(|s| s.getattr("executable"))
             .and_then(|v| v.extract())
             .map_err(|e| py_anyhow(py, e))?;
-        Ok(version)
+        log_raw(&format!(
+            "Python already initialized: rw runs inside {exe} (the rw-server wheel)"
+        ));
+        if let Some(home) = &opts.home {
+            adopt_home(py, home)?;
+        }
+        finish_setup(py, opts, saved_sigint)
     })
+}
+
+fn adopt_home(py: Python<'_>, home: &Path) -> anyhow::Result<()> {
+    let pyerr = |e| py_anyhow(py, e);
+    let sys = py.import("sys").map_err(pyerr)?;
+    let prefix: std::path::PathBuf = sys
+        .getattr("prefix")
+        .and_then(|v| v.extract())
+        .map_err(pyerr)?;
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if same(home, &prefix) {
+        log_raw(&format!("PEP 405 virtualenv detected: {}", home.display()));
+        return Ok(());
+    }
+    if !home.join("pyvenv.cfg").is_file() {
+        log_raw(&format!(
+            "!!! home = {} is not a virtualenv and rw from the wheel runs in the interpreter of {}: \
+             home ignored !!!",
+            home.display(),
+            prefix.display()
+        ));
+        return Ok(());
+    }
+    let (major, minor): (u8, u8) = sys
+        .getattr("version_info")
+        .and_then(|v| Ok((v.get_item(0)?.extract()?, v.get_item(1)?.extract()?)))
+        .map_err(pyerr)?;
+    let site = home
+        .join("lib")
+        .join(format!("python{major}.{minor}"))
+        .join("site-packages");
+    if !site.is_dir() {
+        bail!(
+            "home = {}: no {} there, so that virtualenv belongs to another Python than the one \
+             rw runs in (Python {major}.{minor} of {}); install rw-server into it and run its \
+             bin/rw, or point home at {}",
+            home.display(),
+            site.display(),
+            prefix.display(),
+            prefix.display()
+        );
+    }
+    log_raw(&format!(
+        "!!! home = {} is another virtualenv than the one rw runs in ({}): its site-packages \
+         go first on sys.path, the interpreter stays {} !!!",
+        home.display(),
+        prefix.display(),
+        prefix.display()
+    ));
+    let res = (|| -> PyResult<()> {
+        let path = sys.getattr("path")?.cast_into::<PyList>()?;
+        let before: Vec<String> = path.extract()?;
+        py.import("site")?
+            .call_method1("addsitedir", (site.as_os_str(),))?;
+        let after: Vec<String> = path.extract()?;
+        let added: Vec<&String> = after.iter().filter(|p| !before.contains(p)).collect();
+        let mut front: Vec<String> = added.iter().map(|s| (*s).clone()).collect();
+        front.extend(after.iter().filter(|p| before.contains(p)).cloned());
+        path.call_method1("__init__", (front,))?;
+        sys.setattr("prefix", home.as_os_str())?;
+        sys.setattr("exec_prefix", home.as_os_str())?;
+        py.import("os")?
+            .getattr("environ")?
+            .set_item("VIRTUAL_ENV", home.as_os_str())?;
+        Ok(())
+    })();
+    res.map_err(pyerr)
 }
 
 fn sigint_disposition() -> Option<libc::sigaction> {
@@ -285,6 +399,16 @@ fn warn_threads_before_fork(py: Python<'_>) {
         names.join(", ")
     ));
     *warned = names;
+}
+
+/// `fork()` from code that runs before Python exists in the binary but after it in the wheel
+/// (daemonize): with the GIL and the fork hooks when there is an interpreter, plainly otherwise.
+pub fn fork_maybe_with_gil(f: impl FnOnce() -> nix::Result<ForkResult>) -> nix::Result<ForkResult> {
+    // SAFETY: Py_IsInitialized may be called at any time.
+    if unsafe { ffi::Py_IsInitialized() } == 0 {
+        return f();
+    }
+    fork_with_gil(f)
 }
 
 fn reseed_random(py: Python<'_>) {

@@ -523,9 +523,13 @@ impl Master {
         std::env::set_var(super::RELOADS_ENV, (self.reloads + 1).to_string());
         let _ = std::env::set_current_dir(&self.start_cwd);
         eprintln!("binary reloading rw...");
-        let exe =
-            std::fs::read_link("/proc/self/exe").unwrap_or_else(|_| PathBuf::from(&self.argv[0]));
-        let err = exec(&exe, &self.argv);
+        // From the wheel: the same interpreter with the same script and argv.
+        let (exe, argv) = crate::python::extension::reexec_command().unwrap_or_else(|| {
+            let exe = std::fs::read_link("/proc/self/exe")
+                .unwrap_or_else(|_| PathBuf::from(&self.argv[0]));
+            (exe, self.argv.clone())
+        });
+        let err = exec(&exe, &argv);
         // exec failed: carry on with the current generation.
         eprintln!("exec of {} failed: {err}; reload aborted", exe.display());
         for l in &self.listeners {

@@ -69,7 +69,11 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
         }
     } else if let Some(log) = s.daemonize.as_ref().or(s.logto.as_ref()) {
         // After an exec-reload stdio is already the log; reopen to be safe after rotation.
-        process::redirect_output(log)?;
+        // After a uid drop the log (opened as root, mode 0640) may not open again: keep the
+        // inherited descriptors then, rather than failing the reload.
+        if let Err(e) = process::redirect_output(log) {
+            eprintln!("{e:#}; logging on to the log file inherited from before the reload");
+        }
     }
     // Signals are caught from here on and queue in the pipe until the master loop runs, so a
     // stop or reload sent during startup is honoured rather than killing a half-started server.
@@ -231,13 +235,9 @@ fn stdin_from_dev_null() {
 /// After a uid drop the embedded Python's stdlib must still be readable; say so plainly
 /// instead of letting CPython fail with "Could not find platform independent libraries".
 fn check_python_readable() -> anyhow::Result<()> {
-    let Some(exe) = option_env!("RW_BUILD_PYTHON") else {
+    let Some(lib) = python::extension::stdlib_parent() else {
         return Ok(());
     };
-    let Some(prefix) = std::path::Path::new(exe).parent().and_then(|b| b.parent()) else {
-        return Ok(());
-    };
-    let lib = prefix.join("lib");
     let flags = nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::X_OK;
     if nix::unistd::access(&lib, flags) == Err(nix::errno::Errno::EACCES) {
         bail!(

@@ -36,10 +36,18 @@ pub fn is_rw_master(pid: i32) -> bool {
     let exe_is_rw = std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().starts_with("rw")))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        || runs_rw_wheel(pid);
     // A renamed title ("myapp rw master") still says "rw master"; a fresh one has "serve".
     let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
     exe_is_rw && (text.contains("rw master") || text.contains("serve"))
+}
+
+/// From the wheel the image is Python's: an rw master there has the `rw_server._rw` extension
+/// module mapped.
+fn runs_rw_wheel(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .is_ok_and(|maps| maps.lines().any(|l| l.contains("/rw_server/_rw.")))
 }
 
 #[cfg(test)]

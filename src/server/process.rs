@@ -9,14 +9,15 @@ use std::path::Path;
 /// launching process exits 0 at once, as uWSGI's `daemonize` does.
 pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
     let log = open_log(logfile)?;
-    // SAFETY: called before Python is initialised and before any thread is started.
-    match unsafe { nix::unistd::fork() }? {
+    // In the wheel Python is already running (its GIL released): fork with its fork hooks.
+    // SAFETY: called before any thread is started (the binary: before Python exists too).
+    let fork = || crate::python::fork_maybe_with_gil(|| unsafe { nix::unistd::fork() });
+    match fork()? {
         nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
         nix::unistd::ForkResult::Child => {}
     }
     nix::unistd::setsid()?;
-    // SAFETY: still single-threaded.
-    match unsafe { nix::unistd::fork() }? {
+    match fork()? {
         nix::unistd::ForkResult::Parent { .. } => std::process::exit(0),
         nix::unistd::ForkResult::Child => {}
     }
@@ -83,6 +84,14 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
         None => None,
     };
     let gid = gid.or_else(|| user.and_then(|(_, g)| g));
+    // Not root: only the exec of a reload after an earlier drop gets here with the ids already
+    // in place (setgroups would fail); anything else still fails below, as it must.
+    if !nix::unistd::geteuid().is_root()
+        && gid.is_none_or(|g| g == nix::unistd::getegid())
+        && user.is_none_or(|(u, _)| u == nix::unistd::geteuid())
+    {
+        return Ok(());
+    }
     if let Some(g) = gid {
         // Supplementary groups must go too (mod_wsgi CVE-2014-8583).
         nix::unistd::setgroups(&[g]).context("setgroups")?;

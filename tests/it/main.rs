@@ -15,3 +15,4 @@ mod serve_basic;
 mod serve_options;
 mod stats;
 mod util;
+mod wheel;
