@@ -829,8 +829,7 @@ impl<'a> Shared<'a> {
 }
 
 fn write_stderr(line: &[u8]) {
-    // SAFETY: fd 2 is the log; a short or failed write loses only a log line.
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    crate::log::output::write(line);
 }
 
 /// The peer's address and port as CGI strings (unix sockets: empty).
