@@ -29,7 +29,14 @@ struct Slot {
     cursed: Option<Instant>,
     /// Do not respawn before this (fork-bomb guard).
     respawn_after: Option<Instant>,
+    /// Crashes in a row, each within [`QUICK_CRASH`] of the spawn (the backoff's exponent).
+    quick_crashes: u32,
 }
+
+/// A worker that crashes sooner than this after its spawn is respawned after a pause.
+const QUICK_CRASH: Duration = Duration::from_secs(1);
+/// The longest fork-bomb pause.
+const MAX_RESPAWN_PAUSE: Duration = Duration::from_secs(30);
 
 /// A worker of the previous generation, still finishing its requests.
 struct Old {
@@ -114,6 +121,7 @@ impl Master {
                 spawned: Instant::now(),
                 cursed: None,
                 respawn_after: None,
+                quick_crashes: 0,
             })
             .collect();
         Ok(Master {
@@ -362,8 +370,13 @@ impl Master {
             slot.cursed = None;
             self.scoreboard.worker(id).pid.store(0, Relaxed);
             self.scoreboard.worker(id).accepting.store(0, Relaxed);
+            let graceful =
+                matches!(status, WaitStatus::Exited(_, c) if c == worker::EXIT_GRACEFUL || c == 0);
             for core in 0..self.s.threads {
                 let c = self.scoreboard.core(id, core);
+                if !graceful && c.in_request.load(Relaxed) != 0 {
+                    self.log_lost_request(id, pid, core, &status);
+                }
                 c.in_request.store(0, Relaxed);
                 c.request_start_us.store(0, Relaxed);
             }
@@ -399,13 +412,57 @@ impl Master {
                 }
                 _ => {}
             }
-            // Fork-bomb guard: a worker that dies at once is respawned after a pause.
-            if lived < Duration::from_secs(1) {
-                if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
-                    s.respawn_after = Some(Instant::now() + Duration::from_secs(1));
-                }
+            // Fork-bomb guard, for startup crashes only: a worker that retired itself or was
+            // told to stop (max-requests, reload-on-rss, mercy) is replaced at once, however
+            // short its life. One that keeps crashing right after its spawn, before serving a
+            // request, waits 1, 2, 4… s.
+            let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) else {
+                continue;
+            };
+            // A worker that served requests before it crashed is not a startup loop (a request
+            // that crashes it is that request's failure): replaced at once too.
+            let served = self.scoreboard.worker(id).delta_requests.load(Relaxed) > 0;
+            if was_cursed || graceful || served || lived >= QUICK_CRASH {
+                slot.quick_crashes = 0;
+                continue;
             }
+            slot.quick_crashes += 1;
+            let pause =
+                Duration::from_secs(1u64 << (slot.quick_crashes - 1).min(5)).min(MAX_RESPAWN_PAUSE);
+            slot.respawn_after = Some(Instant::now() + pause);
+            eprintln!(
+                "worker {id} crashed {} time{} in a row within {} s of its start, before serving a request: respawning in {} s (fork-bomb guard)",
+                slot.quick_crashes,
+                if slot.quick_crashes == 1 { "" } else { "s" },
+                QUICK_CRASH.as_secs(),
+                pause.as_secs()
+            );
         }
+    }
+
+    /// The request line of a request that died with its worker: the client got no response,
+    /// and the access log must still show the request (the worker could not write it).
+    fn log_lost_request(&self, id: usize, pid: Pid, core: usize, status: &WaitStatus) {
+        let c = self.scoreboard.core(id, core);
+        let var = |k: &[u8]| {
+            c.var(k)
+                .map_or_else(|| "-".to_string(), |v| crate::log::sanitize::escaped(&v))
+        };
+        let start = c.request_start_us.load(Relaxed);
+        let ms = process::now_us().saturating_sub(start) / 1000;
+        let how = match status {
+            WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
+            WaitStatus::Exited(_, code) => format!("exited with code {code}"),
+            _ => "died".to_string(),
+        };
+        eprintln!(
+            "[pid: {pid}|app: -|req: -/-] {} () [{}] {} {} => no response: worker {id} {how} after {} msecs (core {core})",
+            var(b"REMOTE_ADDR"),
+            crate::log::request_line::ctime_now(),
+            var(b"REQUEST_METHOD"),
+            var(b"REQUEST_URI"),
+            if start == 0 { 0 } else { ms },
+        );
     }
 
     fn respawn_dead(&mut self) {

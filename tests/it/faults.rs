@@ -19,6 +19,9 @@ def application(environ, start_response):
     path = environ['PATH_INFO']
     if path.startswith('/sleep/'):
         time.sleep(float(path.split('/')[2]))
+    if path == '/slow':
+        open('started', 'w').close()
+        time.sleep(60)
     body = (str(os.getpid()) if path == '/pid' else GENERATION).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
     return [body]
@@ -508,4 +511,108 @@ fn reload_storm_under_load_fails_no_request() {
     assert_eq!(outages, 0, "an outage: {report:?}");
     assert!(report.ok > 100, "only {} requests went through", report.ok);
     drop(busy);
+}
+
+#[test]
+fn deliberate_recycles_respawn_at_once() {
+    // max-requests = 1: every request retires its worker after a life far under 1 s.
+    let s = Server::start(
+        &hello_ini("processes = 1\nmax-requests = 1"),
+        &[("app.py", APP)],
+    );
+    let t = Instant::now();
+    let mut pids = Vec::new();
+    for _ in 0..8 {
+        let resp = try_get(s.port, "/pid", Duration::from_secs(20)).unwrap();
+        assert!(
+            resp.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&resp)
+        );
+        pids.push(body_of(&resp));
+    }
+    let took = t.elapsed();
+    pids.dedup();
+    assert_eq!(pids.len(), 8, "not one worker per request: {pids:?}");
+    // The old guard paused 1 s before each of the 7 respawns.
+    assert!(
+        took < Duration::from_secs(5),
+        "8 recycles took {took:?}:\n{}",
+        tail(&s)
+    );
+    assert!(!s.log_text().contains("fork-bomb"), "{}", tail(&s));
+}
+
+#[test]
+fn a_crashing_worker_is_respawned_with_an_exponential_backoff() {
+    let app = "import os\nos._exit(3)\n";
+    let s = Server::start(
+        &hello_ini("processes = 1\nlazy-apps = true"),
+        &[("app.py", app)],
+    );
+    let t = Instant::now();
+    let log = s.wait_log("crashed 3 times in a row", 30);
+    for (n, pause) in [(1, 1), (2, 2), (3, 4)] {
+        let s = if n == 1 { "" } else { "s" };
+        assert!(
+            log.contains(&format!("worker 1 crashed {n} time{s} in a row within 1 s of its start, before serving a request: respawning in {pause} s (fork-bomb guard)")),
+            "{log}"
+        );
+    }
+    // The pauses were taken: 1 s and 2 s before the 2nd and 3rd respawns.
+    assert!(t.elapsed() >= Duration::from_secs(3), "{log}");
+    assert_eq!(log.matches("exit code 3").count(), 3, "{log}");
+}
+
+#[test]
+fn the_work_of_a_recycled_worker_is_done_once() {
+    // Two requests in flight when the memory limit is reached: both finish, one message.
+    let ini = hello_ini("processes = 1\nthreads = 2\nreload-on-rss = 1");
+    let s = Server::start(&ini, &[("app.py", APP)]);
+    let first = s.workers(1)[0];
+    let port = s.port;
+    let clients: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || try_get(port, "/sleep/1", Duration::from_secs(20))))
+        .collect();
+    for c in clients {
+        let resp = c.join().unwrap().unwrap();
+        assert!(
+            resp.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&resp)
+        );
+    }
+    wait_until(20, "the worker to be recycled", || {
+        !s.worker_pids().contains(&first)
+    });
+    let log = s.log_text();
+    assert_eq!(
+        log.matches(&format!("The work of process {first} is done"))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("GET /sleep/1 => generated").count(), 2, "{log}");
+}
+
+#[test]
+fn a_request_killed_with_its_worker_is_still_logged() {
+    let ini = hello_ini("processes = 1\nharakiri = 60");
+    let s = Server::start(&ini, &[("app.py", APP)]);
+    let worker = s.workers(1)[0];
+    let port = s.port;
+    let client = std::thread::spawn(move || try_get(port, "/slow?x=1", Duration::from_secs(30)));
+    wait_until(20, "the request to start", || s.path("started").exists());
+    kill(worker, libc::SIGKILL);
+    let log = s.wait_log("no response: worker 1 killed by signal 9", 20);
+    let line = log.lines().find(|l| l.contains("no response")).unwrap();
+    assert!(line.contains(&format!("[pid: {worker}|")), "{line}");
+    assert!(line.contains("127.0.0.1 () ["), "{line}");
+    assert!(line.contains("GET /slow?x=1 => no response"), "{line}");
+    // The client got no response; the worker is replaced.
+    let r = client.join().unwrap();
+    assert!(r.as_ref().map_or(true, |b| b.is_empty()), "{r:?}");
+    wait_until(20, "a new worker", || {
+        s.worker_pids().iter().any(|p| *p != worker)
+    });
 }
