@@ -3,7 +3,7 @@
 
 use super::exit;
 use crate::cli::SignalArgs;
-use crate::server::{pidfile, signals, RELOADS_ENV};
+use crate::server::{pidfile, reload, signals, RELOADS_ENV};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -38,6 +38,8 @@ pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
         return Ok(exit::FAILURE);
     }
     let before = (reloads_of(pid), crate::server::process_children(pid));
+    let status_file = reload::status_path(&args.pidfile);
+    let status_before = read_status(&status_file).map_or(0, |(n, _, _)| n);
     let (sig, what) = match op {
         Op::Stop => (signals::STOP, "stopping"),
         Op::Reload => (signals::RELOAD, "reloading"),
@@ -46,8 +48,22 @@ pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
     let pb = crate::ui::progress::spinner(&format!("{what} rw (pid {pid})"));
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let done = loop {
+        // The master says how its reload went in the status file (see server/reload.rs);
+        // without one (no pidfile directory to write it in), the process tree tells.
+        let status = read_status(&status_file).filter(|(n, _, _)| *n > status_before);
+        if let Some((_, state, why)) = &status {
+            if op == Op::Reload && state == "failed" {
+                pb.finish_and_clear();
+                eprintln!("rw: reload of pid {pid} failed; the running generation keeps serving:");
+                for line in why.lines() {
+                    eprintln!("  {line}");
+                }
+                return Ok(exit::FAILURE);
+            }
+        }
         let finished = match op {
             Op::Stop => !alive(pid),
+            Op::Reload if status_file.exists() => status.is_some_and(|(_, s, _)| s == "ok"),
             Op::Reload => reloaded(pid, &before),
         };
         if finished {
@@ -110,4 +126,11 @@ fn reloads_of(pid: i32) -> u32 {
 fn reloaded(pid: i32, before: &(u32, Vec<i32>)) -> bool {
     let now = crate::server::process_children(pid);
     reloads_of(pid) > before.0 && !now.is_empty() && now.iter().all(|p| !before.1.contains(p))
+}
+
+/// The master's last reload outcome: (reload number, state, message).
+fn read_status(path: &std::path::Path) -> Option<(u64, String, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let (n, state, why) = reload::parse_status(&text)?;
+    Some((n, state.to_owned(), why.to_owned()))
 }

@@ -20,6 +20,9 @@ pub(crate) struct Host {
     pub argv: Vec<OsString>,
     /// `sys.base_prefix`: where the standard library lives.
     pub base_prefix: PathBuf,
+    /// rw's own command line (`sys.argv` with `rw` first), as the binary would see it: what a
+    /// reload checks before it re-executes the interpreter.
+    pub cli_argv: Vec<OsString>,
 }
 
 static HOST: OnceLock<Host> = OnceLock::new();
@@ -32,6 +35,12 @@ pub(crate) fn host() -> Option<&'static Host> {
 /// line when rw runs from the wheel; `None` in the binary (which re-executes its own image).
 pub fn reexec_command() -> Option<(PathBuf, Vec<OsString>)> {
     host().map(|h| (h.executable.clone(), h.argv.clone()))
+}
+
+/// rw's command line when it runs from the wheel (`[rw, serve, --ini, …]`); `None` in the
+/// binary, whose process argv is that command line already.
+pub fn cli_argv() -> Option<Vec<OsString>> {
+    host().map(|h| h.cli_argv.clone())
 }
 
 /// The directory holding the standard library of the Python rw runs (wheel) or embeds (binary),
@@ -83,17 +92,18 @@ mod module {
         };
         let mut reexec = vec![executable.clone().into_os_string()];
         reexec.extend(tail);
-        let _ = HOST.set(Host {
-            executable,
-            argv: reexec,
-            base_prefix,
-        });
         let mut args = argv;
         if args.is_empty() {
             args.push("rw".into());
         } else {
             args[0] = "rw".into();
         }
+        let _ = HOST.set(Host {
+            executable,
+            argv: reexec,
+            base_prefix,
+            cli_argv: args.clone(),
+        });
         let entry = *ENTRY
             .get()
             .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("rw_server._rw not set up"))?;

@@ -1,7 +1,5 @@
 //! Logging helpers: Python tracebacks and one-line messages, written to stderr (the log).
 
-use std::io::Write;
-
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -13,9 +11,7 @@ pub(crate) fn log_raw(text: &str) {
     if !buf.ends_with('\n') {
         buf.push('\n');
     }
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(buf.as_bytes());
-    let _ = err.flush();
+    crate::log::output::write(buf.as_bytes());
 }
 
 /// Full Python traceback text (`traceback.format_exception`), as `PyErr_Print` would print it,

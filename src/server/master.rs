@@ -5,7 +5,7 @@ use super::listen::{self, Listener};
 use super::settings::Settings;
 use super::signals::{self, Action, SelfPipe};
 use super::worker::{self, WorkerEnv};
-use super::{pidfile, process};
+use super::{pidfile, process, reload};
 use crate::python;
 use crate::stats::scoreboard::Scoreboard;
 use nix::sys::signal::{kill, Signal};
@@ -16,9 +16,6 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
-
-/// Carries the previous generation's workers across an exec-reload: `pid,pid,…`.
-const OLD_WORKERS_ENV: &str = "RW_OLD_WORKERS";
 
 /// Poller key of the stats socket (0 is the signal pipe).
 const STATS_KEY: usize = 1;
@@ -32,7 +29,14 @@ struct Slot {
     cursed: Option<Instant>,
     /// Do not respawn before this (fork-bomb guard).
     respawn_after: Option<Instant>,
+    /// Crashes in a row, each within [`QUICK_CRASH`] of the spawn (the backoff's exponent).
+    quick_crashes: u32,
 }
+
+/// A worker that crashes sooner than this after its spawn is respawned after a pause.
+const QUICK_CRASH: Duration = Duration::from_secs(1);
+/// The longest fork-bomb pause.
+const MAX_RESPAWN_PAUSE: Duration = Duration::from_secs(30);
 
 /// A worker of the previous generation, still finishing its requests.
 struct Old {
@@ -99,7 +103,7 @@ impl Master {
             }
             None => None,
         };
-        let old = std::env::var(OLD_WORKERS_ENV)
+        let old = std::env::var(reload::OLD_WORKERS_ENV)
             .unwrap_or_default()
             .split(',')
             .filter_map(|p| p.parse().ok())
@@ -108,7 +112,7 @@ impl Master {
                 cursed: None,
             })
             .collect();
-        std::env::remove_var(OLD_WORKERS_ENV);
+        std::env::remove_var(reload::OLD_WORKERS_ENV);
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
         let slots = (1..=s.processes)
             .map(|id| Slot {
@@ -117,6 +121,7 @@ impl Master {
                 spawned: Instant::now(),
                 cursed: None,
                 respawn_after: None,
+                quick_crashes: 0,
             })
             .collect();
         Ok(Master {
@@ -173,7 +178,15 @@ impl Master {
         let mut events = Events::new();
         loop {
             events.clear();
-            let _ = self.poller.wait(&mut events, Some(Duration::from_secs(1)));
+            // Workers say they accept through the scoreboard, which wakes nobody: while a
+            // generation is starting, look often, so a reload completes (and old workers
+            // retire) within a tick rather than within a second.
+            let tick = if self.retire_old_at.is_some() || !self.ready_notified {
+                Duration::from_millis(20)
+            } else {
+                Duration::from_secs(1)
+            };
+            let _ = self.poller.wait(&mut events, Some(tick));
             if !events.is_empty() {
                 self.poller.modify(
                     // SAFETY: the pipe fd is open for the master's lifetime.
@@ -279,6 +292,12 @@ impl Master {
             Some(&all),
             Some(&mut saved),
         );
+        // The slot is reset before the fork, never after: the child sets `accepting` (and may
+        // set `status`) as soon as it runs, and a reset after fork could overwrite that, leaving
+        // a reload waiting on a worker that already serves.
+        self.scoreboard
+            .worker(id)
+            .on_spawn(0, process::now_us() / 1_000_000);
         // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
         // may run arbitrary code; Python's fork hooks run with the GIL held.
         let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
@@ -310,7 +329,8 @@ impl Master {
                 slot.respawn_after = None;
                 self.scoreboard
                     .worker(id)
-                    .on_spawn(child.as_raw(), process::now_us() / 1_000_000);
+                    .pid
+                    .store(child.as_raw(), Relaxed);
                 eprintln!(
                     "spawned rw worker {id} (pid: {child}, cores: {})",
                     self.s.threads
@@ -350,8 +370,13 @@ impl Master {
             slot.cursed = None;
             self.scoreboard.worker(id).pid.store(0, Relaxed);
             self.scoreboard.worker(id).accepting.store(0, Relaxed);
+            let graceful =
+                matches!(status, WaitStatus::Exited(_, c) if c == worker::EXIT_GRACEFUL || c == 0);
             for core in 0..self.s.threads {
                 let c = self.scoreboard.core(id, core);
+                if !graceful && c.in_request.load(Relaxed) != 0 {
+                    self.log_lost_request(id, pid, core, &status);
+                }
                 c.in_request.store(0, Relaxed);
                 c.request_start_us.store(0, Relaxed);
             }
@@ -387,13 +412,57 @@ impl Master {
                 }
                 _ => {}
             }
-            // Fork-bomb guard: a worker that dies at once is respawned after a pause.
-            if lived < Duration::from_secs(1) {
-                if let Some(s) = self.slots.iter_mut().find(|s| s.id == id) {
-                    s.respawn_after = Some(Instant::now() + Duration::from_secs(1));
-                }
+            // Fork-bomb guard, for startup crashes only: a worker that retired itself or was
+            // told to stop (max-requests, reload-on-rss, mercy) is replaced at once, however
+            // short its life. One that keeps crashing right after its spawn, before serving a
+            // request, waits 1, 2, 4… s.
+            let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) else {
+                continue;
+            };
+            // A worker that served requests before it crashed is not a startup loop (a request
+            // that crashes it is that request's failure): replaced at once too.
+            let served = self.scoreboard.worker(id).delta_requests.load(Relaxed) > 0;
+            if was_cursed || graceful || served || lived >= QUICK_CRASH {
+                slot.quick_crashes = 0;
+                continue;
             }
+            slot.quick_crashes += 1;
+            let pause =
+                Duration::from_secs(1u64 << (slot.quick_crashes - 1).min(5)).min(MAX_RESPAWN_PAUSE);
+            slot.respawn_after = Some(Instant::now() + pause);
+            eprintln!(
+                "worker {id} crashed {} time{} in a row within {} s of its start, before serving a request: respawning in {} s (fork-bomb guard)",
+                slot.quick_crashes,
+                if slot.quick_crashes == 1 { "" } else { "s" },
+                QUICK_CRASH.as_secs(),
+                pause.as_secs()
+            );
         }
+    }
+
+    /// The request line of a request that died with its worker: the client got no response,
+    /// and the access log must still show the request (the worker could not write it).
+    fn log_lost_request(&self, id: usize, pid: Pid, core: usize, status: &WaitStatus) {
+        let c = self.scoreboard.core(id, core);
+        let var = |k: &[u8]| {
+            c.var(k)
+                .map_or_else(|| "-".to_string(), |v| crate::log::sanitize::escaped(&v))
+        };
+        let start = c.request_start_us.load(Relaxed);
+        let ms = process::now_us().saturating_sub(start) / 1000;
+        let how = match status {
+            WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
+            WaitStatus::Exited(_, code) => format!("exited with code {code}"),
+            _ => "died".to_string(),
+        };
+        eprintln!(
+            "[pid: {pid}|app: -|req: -/-] {} () [{}] {} {} => no response: worker {id} {how} after {} msecs (core {core})",
+            var(b"REMOTE_ADDR"),
+            crate::log::request_line::ctime_now(),
+            var(b"REQUEST_METHOD"),
+            var(b"REQUEST_URI"),
+            if start == 0 { 0 } else { ms },
+        );
     }
 
     fn respawn_dead(&mut self) {
@@ -458,6 +527,7 @@ impl Master {
         let ready = (1..=self.s.processes)
             .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1);
         if ready || Instant::now() >= deadline {
+            reload::status_ok();
             for o in &mut self.old {
                 if o.cursed.is_none() {
                     eprintln!("Gracefully killing old worker (pid: {})...", o.pid);
@@ -499,8 +569,21 @@ impl Master {
 
     /// Replaces the master image with a fresh one (same pid, same argv) that re-imports the
     /// app. Listeners stay open across exec, so no connection is refused; the current workers
-    /// keep serving until the new ones accept (graceful) or are killed first (brutal).
+    /// keep serving until the new ones accept (graceful) or are killed first (brutal). A
+    /// configuration the new image would refuse is found here first: the reload is refused, the
+    /// current generation keeps serving, and the error goes to the log and to `rw reload`.
     fn exec_reload(&mut self, graceful: bool) -> anyhow::Result<()> {
+        reload::status_reloading();
+        let _ = std::env::set_current_dir(&self.start_cwd);
+        if let Err(why) = reload::check_new_image(&self.argv) {
+            for line in why.lines() {
+                eprintln!("reload refused: {line}");
+            }
+            eprintln!("the current generation keeps serving; fix the problem and reload again");
+            reload::status_failed(&why);
+            self.restore_cwd();
+            return Ok(());
+        }
         super::systemd::notify_reloading();
         let mut pids: Vec<Pid> = self.slots.iter().filter_map(|s| s.pid).collect();
         pids.extend(self.old.iter().map(|o| o.pid));
@@ -509,38 +592,29 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
-        let fds: Vec<String> = self
-            .listeners
-            .iter()
-            .map(|l| {
-                listen::set_cloexec(l.raw(), false);
-                listen::inherit_entry(l)
-            })
-            .collect();
-        std::env::set_var(listen::INHERIT_ENV, fds.join(";"));
-        let old: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
-        std::env::set_var(OLD_WORKERS_ENV, old.join(","));
-        std::env::set_var(super::RELOADS_ENV, (self.reloads + 1).to_string());
-        let _ = std::env::set_current_dir(&self.start_cwd);
-        eprintln!("binary reloading rw...");
-        // From the wheel: the same interpreter with the same script and argv.
-        let (exe, argv) = crate::python::extension::reexec_command().unwrap_or_else(|| {
-            let exe = std::fs::read_link("/proc/self/exe")
-                .unwrap_or_else(|_| PathBuf::from(&self.argv[0]));
-            (exe, self.argv.clone())
+        let err = reload::exec_image(&reload::Handover {
+            argv: &self.argv,
+            listeners: self
+                .listeners
+                .iter()
+                .map(|l| (l.raw(), listen::inherit_entry(l)))
+                .collect(),
+            old_workers: pids,
+            reloads: self.reloads,
+            cwd: &self.start_cwd,
+            die_on_term: self.s.die_on_term,
         });
-        let err = exec(&exe, &argv);
         // exec failed: carry on with the current generation.
-        eprintln!("exec of {} failed: {err}; reload aborted", exe.display());
-        for l in &self.listeners {
-            listen::set_cloexec(l.raw(), true);
-        }
-        std::env::remove_var(listen::INHERIT_ENV);
-        std::env::remove_var(OLD_WORKERS_ENV);
+        eprintln!("{err}; reload aborted");
+        reload::status_failed(&err.to_string());
+        self.restore_cwd();
+        Ok(())
+    }
+
+    fn restore_cwd(&self) {
         if let Some(dir) = &self.s.chdir {
             let _ = std::env::set_current_dir(dir);
         }
-        Ok(())
     }
 
     /// Advances the stats clients (never waiting on one), then re-arms the stats server's fd.
@@ -608,10 +682,9 @@ impl Master {
         eprintln!("goodbye to rw.");
         if self.s.vacuum {
             if let Some(p) = &self.s.pidfile {
-                if pidfile::read(p).ok() == Some(std::process::id() as i32)
-                    && std::fs::remove_file(p).is_ok()
-                {
+                if pidfile::remove_if_ours(p) {
                     eprintln!("VACUUM: pidfile removed.");
+                    reload::remove_status(p);
                 }
             }
             if let Some(st) = &self.stats {
@@ -633,12 +706,4 @@ impl Master {
 
 fn mtime(p: &std::path::Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
-fn exec(exe: &std::path::Path, argv: &[OsString]) -> std::io::Error {
-    use std::os::unix::process::CommandExt;
-    std::process::Command::new(exe)
-        .arg0(&argv[0])
-        .args(&argv[1..])
-        .exec()
 }

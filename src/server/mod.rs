@@ -1,5 +1,5 @@
 //! `rw serve`: the pre-fork server. Startup order follows uWSGI's where it matters: daemonize,
-//! pidfile, bind listeners, drop privileges, chdir, Python, app, fork workers.
+//! bind listeners, pidfile, drop privileges, chdir, Python, app, fork workers.
 
 pub mod body;
 pub mod harakiri;
@@ -7,6 +7,7 @@ pub mod listen;
 pub mod master;
 pub mod pidfile;
 pub mod process;
+pub mod reload;
 pub mod request;
 pub mod settings;
 pub mod signals;
@@ -26,12 +27,38 @@ pub const RELOADS_ENV: &str = "RW_RELOADS";
 
 /// Runs the server from `rw serve` options. Returns the exit status.
 pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
+    // A log pipe whose reader exits must cost log lines (see log::output), not the process.
+    signals::ignore_sigpipe();
     // Saved before anything can overwrite the argv area (process titles).
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // From the wheel the process argv is the interpreter's; rw's command line is sys.argv.
+    let argv: Vec<std::ffi::OsString> =
+        crate::python::extension::cli_argv().unwrap_or_else(|| std::env::args_os().collect());
     let reloads: u32 = std::env::var(RELOADS_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    if reloads > 0 {
+        reload::adopt_status();
+    }
+    // An image started by a reload must not exit when it cannot start: the previous
+    // generation's workers are its children and would die with it.
+    let mut rescue = reload::Rescue::arm(&argv, reloads);
+    let r = serve_image(options, argv, reloads, &mut rescue);
+    match (rescue, r) {
+        (Some(rescue), Err(e)) => rescue.run(&format!("{e:#}")),
+        (Some(rescue), Ok(code)) => {
+            rescue.run(&format!("the new image stopped with status {code}"))
+        }
+        (None, r) => r,
+    }
+}
+
+fn serve_image(
+    options: Vec<(String, Option<String>)>,
+    argv: Vec<std::ffi::OsString>,
+    reloads: u32,
+    rescue: &mut Option<reload::Rescue>,
+) -> anyhow::Result<u8> {
     let host = HostFacts::gather();
     let sources = Sources {
         env: std::env::vars().collect(),
@@ -58,6 +85,9 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
     if reloads == 0 {
+        if let Some(p) = &s.pidfile {
+            pidfile::check_not_taken(p)?;
+        }
         if let Some(log) = &s.daemonize {
             process::daemonize(log)?;
             if let Some(mask) = s.compat.umask {
@@ -92,19 +122,14 @@ pub fn serve(options: Vec<(String, Option<String>)>) -> anyhow::Result<u8> {
     {
         eprintln!("master = false: rw always runs a master process (it supervises the workers)");
     }
-    let mut wrote_pidfile = None;
-    if let Some(p) = &s.pidfile {
-        if reloads == 0 {
-            eprintln!("writing pidfile to {}", p.display());
-            pidfile::write(p, std::process::id())?;
-            wrote_pidfile = Some(p.clone());
-        }
-    }
-    let started = start(s, pipe, argv, reloads, cwd);
+    // Written once the sockets are bound (in `start`), so that a server that cannot bind never
+    // touches the pidfile; an exec-reload keeps the one it has.
+    let new_pidfile = s.pidfile.clone().filter(|_| reloads == 0);
+    let started = start(s, pipe, argv, reloads, cwd, new_pidfile.as_deref(), rescue);
     if started.is_err() {
-        // A server that never ran must not leave a pidfile naming it.
-        if let Some(p) = wrote_pidfile {
-            let _ = std::fs::remove_file(p);
+        // A server that never ran must not leave a pidfile naming it (nor remove another's).
+        if let Some(p) = new_pidfile {
+            pidfile::remove_if_ours(&p);
         }
     }
     started
@@ -117,6 +142,8 @@ fn start(
     argv: Vec<std::ffi::OsString>,
     reloads: u32,
     cwd: std::path::PathBuf,
+    new_pidfile: Option<&std::path::Path>,
+    rescue: &mut Option<reload::Rescue>,
 ) -> anyhow::Result<u8> {
     let opts = listen::BindOptions {
         backlog: s.listen,
@@ -165,6 +192,13 @@ fn start(
         // SAFETY: an fd handed over by the previous generation that nothing here uses.
         unsafe { libc::close(i.fd) };
     }
+    if let Some(p) = new_pidfile {
+        // Checked again: another instance may have started since.
+        pidfile::check_not_taken(p)?;
+        eprintln!("writing pidfile to {}", p.display());
+        pidfile::write(p, std::process::id())?;
+        reload::open_status(p);
+    }
     if s.compat.master_as_root {
         // Workers drop right after fork (worker.rs); the master keeps root.
     } else if s.uid.is_some() || s.gid.is_some() {
@@ -201,6 +235,11 @@ fn start(
         // uWSGI exits (code 22) when the paste app does not load, whatever need-app says.
         bail!("the paste app did not load (see above)");
     }
+    let configured = s.module.is_some() || s.wsgi_file.is_some() || !s.mounts.is_empty();
+    if rescue.is_some() && !s.lazy_apps && apps.is_empty() && configured {
+        // The generation serving now has its app: one without would only answer errors.
+        bail!("the app did not load (its traceback is in the log)");
+    }
     if !s.lazy_apps && apps.is_empty() {
         if s.need_app {
             eprintln!("*** no app loaded. GAME OVER ***");
@@ -208,7 +247,11 @@ fn start(
         }
         eprintln!("*** no app loaded. going in full dynamic mode ***");
     }
-    master::Master::new(s, listeners, apps, pipe, argv, reloads, cwd)?.run()
+    let master = master::Master::new(s, listeners, apps, pipe, argv, reloads, cwd)?;
+    if let Some(r) = rescue.take() {
+        r.disarm();
+    }
+    master.run()
 }
 
 /// uWSGI reads stdin from /dev/null unless `honour-stdin` (or fd 0 is a socket it inherited),

@@ -9,6 +9,25 @@ pub fn write(path: &Path, pid: u32) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write pidfile {}", path.display()))
 }
 
+/// Refuses to start when `path` names a running rw master other than this process: a second
+/// `rw serve` started by mistake must neither take over nor delete the live instance's pidfile.
+pub fn check_not_taken(path: &Path) -> anyhow::Result<()> {
+    match read(path) {
+        Ok(pid) if pid != std::process::id() as i32 && is_rw_master(pid) => bail!(
+            "pidfile {} names a running rw master (pid {pid}); stop it first \
+             (`rw stop {}`) or give this instance another pidfile",
+            path.display(),
+            path.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the pidfile only if it still holds this process's pid. Returns whether it did.
+pub fn remove_if_ours(path: &Path) -> bool {
+    read(path).ok() == Some(std::process::id() as i32) && std::fs::remove_file(path).is_ok()
+}
+
 /// Reads a pid, refusing what is not one: an empty or garbled pidfile must never turn into
 /// `kill(0, …)` (which signals the caller's whole process group, a real uWSGI bug).
 pub fn read(path: &Path) -> anyhow::Result<i32> {

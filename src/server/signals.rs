@@ -62,7 +62,9 @@ extern "C" fn on_signal(sig: libc::c_int) {
 /// The read end of the self-pipe; each byte is a signal number.
 pub struct SelfPipe {
     read: OwnedFd,
-    _write: OwnedFd,
+    write: OwnedFd,
+    /// The write end that got the signals before this pipe was installed.
+    previous: RawFd,
 }
 
 impl SelfPipe {
@@ -70,7 +72,7 @@ impl SelfPipe {
     pub fn install(signals: &[Signal]) -> nix::Result<SelfPipe> {
         let (read, write) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
-        PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
+        let previous = PIPE_WRITE.swap(write.as_raw_fd(), Ordering::Relaxed);
         let sa = SigAction::new(
             SigHandler::Handler(on_signal),
             SaFlags::SA_RESTART,
@@ -82,7 +84,8 @@ impl SelfPipe {
         }
         Ok(SelfPipe {
             read,
-            _write: write,
+            write,
+            previous,
         })
     }
 
@@ -105,6 +108,19 @@ impl SelfPipe {
             }
         }
         out
+    }
+}
+
+impl Drop for SelfPipe {
+    fn drop(&mut self) {
+        // The handlers stay installed: they must not write into a closed (or reused) fd, and
+        // the pipe installed before this one (the reload rescue's) gets the signals again.
+        let _ = PIPE_WRITE.compare_exchange(
+            self.write.as_raw_fd(),
+            self.previous,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 }
 

@@ -397,9 +397,10 @@ impl<'a> Shared<'a> {
     /// Stops taking connections. Connections already accepted are still answered (with
     /// `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send one more
     /// request (see `sweep`), and the worker exits once none is left.
-    fn begin_stop(&self) {
+    /// Returns whether this call began it (false when already stopping).
+    fn begin_stop(&self) -> bool {
         if self.stopping.swap(true, Relaxed) {
-            return;
+            return false;
         }
         let _ = self.stopped_at.set(Instant::now());
         self.scoreboard
@@ -412,6 +413,7 @@ impl<'a> Shared<'a> {
         }
         // Wakes the thread waiting in the poller, which may be another one.
         let _ = nix::unistd::write(&self.wake.1, &[1]);
+        true
     }
 
     fn thread_loop(&self, core: usize) {
@@ -774,20 +776,24 @@ impl<'a> Shared<'a> {
             }
             write_stderr(&line);
         }
+        // Said once: the requests still in flight or already queued finish after this one.
         if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
-            eprintln!("...The work of process {} is done. Seeya!", self.pid);
-            self.begin_stop();
+            if self.begin_stop() {
+                eprintln!("...The work of process {} is done. Seeya!", self.pid);
+            }
         } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
             if let Some((rss, vsz)) = super::process::memory_of(self.pid as i32) {
                 w.rss.store(rss, Relaxed);
                 w.vsz.store(vsz, Relaxed);
-                if self.settings.reload_on_rss > 0 && rss >= self.settings.reload_on_rss << 20 {
+                if self.settings.reload_on_rss > 0
+                    && rss >= self.settings.reload_on_rss << 20
+                    && self.begin_stop()
+                {
                     eprintln!(
                         "...The work of process {} is done (RSS {} MB). Seeya!",
                         self.pid,
                         rss >> 20
                     );
-                    self.begin_stop();
                 }
             }
         }
@@ -829,8 +835,7 @@ impl<'a> Shared<'a> {
 }
 
 fn write_stderr(line: &[u8]) {
-    // SAFETY: fd 2 is the log; a short or failed write loses only a log line.
-    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    crate::log::output::write(line);
 }
 
 /// The peer's address and port as CGI strings (unix sockets: empty).

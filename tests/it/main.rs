@@ -4,6 +4,7 @@ mod apps;
 mod check_config;
 mod compat_options;
 mod corpus;
+mod faults;
 mod faults_requests;
 mod generated;
 mod hostile;
