@@ -53,7 +53,15 @@ pub fn check_new_image(argv: &[OsString]) -> Result<(), String> {
     if s.listeners.is_empty() {
         return Err("nothing to listen on: set socket, http or http-socket".into());
     }
-    if let Some(log) = s.daemonize.as_ref().or(s.logto.as_ref()) {
+    // A log that exists is the one this master writes: when it does not open again (a uid drop
+    // since it was created as root, mode 0640) the new image keeps the inherited descriptors.
+    // Only a log that cannot be created (its directory gone) refuses the reload.
+    if let Some(log) = s
+        .daemonize
+        .as_ref()
+        .or(s.logto.as_ref())
+        .filter(|l| !l.exists())
+    {
         use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .create(true)

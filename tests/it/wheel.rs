@@ -496,3 +496,113 @@ fn wheel_drops_to_an_unprivileged_user_with_the_seed_config() {
     );
     django_cycle(&debian_python(), Some("rwtest"));
 }
+
+/// systemd from the wheel: `systemd-socket-activate` execs the venv's `rw` with the listener as
+/// fd 3 (LISTEN_PID is the interpreter's pid, which is the master), the master tells
+/// NOTIFY_SOCKET it is ready, serves on the inherited socket, and a graceful reload (re-exec of
+/// the interpreter) keeps both.
+#[test]
+fn wheel_under_systemd_socket_activation_and_notify() {
+    let activate = [
+        "/usr/bin/systemd-socket-activate",
+        "/bin/systemd-socket-activate",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("systemd-socket-activate missing: run tests/run.sh (package systemd)");
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    make_venv(&pyenv_python(), &venv, &wheel_311());
+    let app = "import os\n\ndef application(environ, start_response):\n    body = str(os.getpid()).encode()\n    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
+    std::fs::write(dir.path().join("app.py"), app).unwrap();
+    let port = util::free_port();
+    std::fs::write(
+        dir.path().join("uwsgi.ini"),
+        format!(
+            "[uwsgi]\nwsgi-file = {d}/app.py\nhttp-socket = 127.0.0.1:{port}\nhome = {v}\nprocesses = 1\ndie-on-term = true\n",
+            d = dir.path().display(),
+            v = venv.display()
+        ),
+    )
+    .unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    let mut cmd = Command::new(activate);
+    clean_env(&mut cmd, dir.path())
+        .env("NOTIFY_SOCKET", &notify_path)
+        .args(["-l", &format!("127.0.0.1:{port}")])
+        .arg(venv.join("bin/rw"))
+        .args(["serve", "--ini"])
+        .arg(dir.path().join("uwsgi.ini"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = cmd.spawn().unwrap();
+    struct Kill(i32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: the activator execs rw (the interpreter) in place: the master we started.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _guard = Kill(child.id() as i32);
+    let log_text = || std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
+    // The first connection makes the activator exec rw with the listener.
+    let (code, _) = http_get(port, "/");
+    assert_eq!(code, 200, "{}", log_text());
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("READY=1") {
+        let n = notify
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no READY=1 ({e}); got {seen:?}\n{}", log_text()));
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        seen.push('\n');
+    }
+    assert!(
+        log_text().contains(&format!("inherited 127.0.0.1:{port}")),
+        "{}",
+        log_text()
+    );
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+    assert!(
+        exe.to_string_lossy().contains("python"),
+        "the master is not the venv's interpreter: {}",
+        exe.display()
+    );
+    // A graceful reload re-executes the interpreter: RELOADING=1, then READY=1 again, and the
+    // inherited listener still serves.
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    let mut after = String::new();
+    while !(after.contains("RELOADING=1")
+        && after
+            .split("RELOADING=1")
+            .nth(1)
+            .is_some_and(|t| t.contains("READY=1")))
+    {
+        let n = notify
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("reload not notified ({e}); got {after:?}\n{}", log_text()));
+        after.push_str(&String::from_utf8_lossy(&buf[..n]));
+        after.push('\n');
+    }
+    let (code, _) = http_get(port, "/");
+    assert_eq!(code, 200, "{}", log_text());
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let st = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "rw did not stop\n{}", log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(st.code(), Some(0), "{}", log_text());
+}
