@@ -552,7 +552,10 @@ fn wheel_under_systemd_socket_activation_and_notify() {
     }
     let _guard = Kill(child.id() as i32);
     let log_text = || std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
-    // The first connection makes the activator exec rw with the listener.
+    // The activator binds, then execs rw on the first connection.
+    wait_until(30, "the activator's listener", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     let (code, _) = http_get(port, "/");
     assert_eq!(code, 200, "{}", log_text());
     let mut seen = String::new();
@@ -605,4 +608,102 @@ fn wheel_under_systemd_socket_activation_and_notify() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(st.code(), Some(0), "{}", log_text());
+}
+
+/// `home =` naming another virtualenv than the one the wheel's rw runs in: the interpreter stays
+/// rw's (it was running first), that venv's site-packages come first on sys.path, and the log
+/// says so; a venv of another minor is refused with what to do.
+#[test]
+fn wheel_with_home_in_another_venv_puts_its_packages_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("rw-venv");
+    make_venv(&pyenv_python(), &venv, &wheel_311());
+    let other = dir.path().join("app-venv");
+    let out = run_bounded(
+        clean_env(
+            Command::new(pyenv_python())
+                .args(["-m", "venv"])
+                .arg(&other),
+            dir.path(),
+        ),
+        120,
+    );
+    assert!(out.status.success(), "venv: {}", text(&out));
+    std::fs::write(
+        other.join("lib/python3.11/site-packages/only_in_app_venv.py"),
+        "WHERE = 'app-venv'\n",
+    )
+    .unwrap();
+    let app = "import sys, only_in_app_venv\n\ndef application(environ, start_response):\n    body = ('%s %s' % (only_in_app_venv.WHERE, sys.prefix)).encode()\n    start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
+    std::fs::write(dir.path().join("app.py"), app).unwrap();
+    let port = util::free_port();
+    let ini = |home: &Path| {
+        format!(
+            "[uwsgi]\nwsgi-file = {d}/app.py\nhttp-socket = 127.0.0.1:{port}\nhome = {h}\nprocesses = 1\nneed-app = true\ndie-on-term = true\n",
+            d = dir.path().display(),
+            h = home.display()
+        )
+    };
+    std::fs::write(dir.path().join("uwsgi.ini"), ini(&other)).unwrap();
+    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    let mut cmd = Command::new(venv.join("bin/rw"));
+    clean_env(&mut cmd, dir.path())
+        .args(["serve", "--ini"])
+        .arg(dir.path().join("uwsgi.ini"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut child = cmd.spawn().unwrap();
+    struct Kill(i32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            // SAFETY: the rw master (the venv's interpreter) we started.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _guard = Kill(child.id() as i32);
+    let log_text = || std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
+    wait_until(60, "the server", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            || child.try_wait().unwrap().is_some()
+    });
+    let (code, body) = http_get(port, "/");
+    assert_eq!(code, 200, "{}", log_text());
+    assert!(body.starts_with("app-venv "), "{body}");
+    let prefix = body.split_once(' ').unwrap().1;
+    assert_eq!(
+        Path::new(prefix).canonicalize().unwrap(),
+        venv.canonicalize().unwrap(),
+        "sys.prefix is rw's venv"
+    );
+    assert!(
+        log_text().contains("its site-packages go first on sys.path"),
+        "{}",
+        log_text()
+    );
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.wait();
+
+    // A virtualenv without this minor's site-packages belongs to another Python: refused.
+    let foreign = dir.path().join("py39-venv");
+    std::fs::create_dir_all(foreign.join("lib/python3.9/site-packages")).unwrap();
+    std::fs::write(
+        foreign.join("pyvenv.cfg"),
+        "home = /usr/bin\nversion = 3.9.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("uwsgi.ini"), ini(&foreign)).unwrap();
+    let out = run_bounded(
+        clean_env(&mut Command::new(venv.join("bin/rw")), dir.path())
+            .args(["serve", "--ini"])
+            .arg(dir.path().join("uwsgi.ini")),
+        60,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("belongs to another Python"),
+        "{}",
+        text(&out)
+    );
 }
