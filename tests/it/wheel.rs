@@ -534,7 +534,8 @@ fn wheel_under_systemd_socket_activation_and_notify() {
     let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
     let mut cmd = Command::new(activate);
     clean_env(&mut cmd, dir.path())
-        .env("NOTIFY_SOCKET", &notify_path)
+        // The activator passes the program only the variables named with -E (and LISTEN_*).
+        .args(["-E", &format!("NOTIFY_SOCKET={}", notify_path.display())])
         .args(["-l", &format!("127.0.0.1:{port}")])
         .arg(venv.join("bin/rw"))
         .args(["serve", "--ini"])
@@ -611,8 +612,8 @@ fn wheel_under_systemd_socket_activation_and_notify() {
 }
 
 /// `home =` naming another virtualenv than the one the wheel's rw runs in: the interpreter stays
-/// rw's (it was running first), that venv's site-packages come first on sys.path, and the log
-/// says so; a venv of another minor is refused with what to do.
+/// rw's (it was running first), that venv's site-packages come first on sys.path and sys.prefix
+/// names it, and the log says so; a venv of another minor is refused with what to do.
 #[test]
 fn wheel_with_home_in_another_venv_puts_its_packages_first() {
     let dir = tempfile::tempdir().unwrap();
@@ -671,10 +672,18 @@ fn wheel_with_home_in_another_venv_puts_its_packages_first() {
     assert_eq!(code, 200, "{}", log_text());
     assert!(body.starts_with("app-venv "), "{body}");
     let prefix = body.split_once(' ').unwrap().1;
+    // As virtualenv's activate_this.py: sys.prefix names the app's venv, the interpreter is
+    // rw's.
     assert_eq!(
         Path::new(prefix).canonicalize().unwrap(),
-        venv.canonicalize().unwrap(),
-        "sys.prefix is rw's venv"
+        other.canonicalize().unwrap(),
+        "sys.prefix is the app's venv"
+    );
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
+    assert!(
+        exe.to_string_lossy().contains("python"),
+        "{}",
+        exe.display()
     );
     assert!(
         log_text().contains("its site-packages go first on sys.path"),
