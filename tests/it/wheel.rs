@@ -497,6 +497,19 @@ fn wheel_drops_to_an_unprivileged_user_with_the_seed_config() {
     django_cycle(&debian_python(), Some("rwtest"));
 }
 
+/// Starts `cmd` with stdin closed and stdout/stderr to the file `log`; the guard kills it.
+fn spawn_logged(cmd: &mut Command, log: &Path) -> (std::process::Child, KillOnDrop) {
+    let f = std::fs::File::create(log).unwrap();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(child.id() as i32);
+    (child, guard)
+}
+
 /// systemd from the wheel: `systemd-socket-activate` execs the venv's `rw` with the listener as
 /// fd 3 (LISTEN_PID is the interpreter's pid, which is the master), the master tells
 /// NOTIFY_SOCKET it is ready, serves on the inherited socket, and a graceful reload (re-exec of
@@ -531,7 +544,7 @@ fn wheel_under_systemd_socket_activation_and_notify() {
     notify
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    let log = dir.path().join("rw.log");
     let mut cmd = Command::new(activate);
     clean_env(&mut cmd, dir.path())
         // The activator passes the program only the variables named with -E (and LISTEN_*).
@@ -539,20 +552,9 @@ fn wheel_under_systemd_socket_activation_and_notify() {
         .args(["-l", &format!("127.0.0.1:{port}")])
         .arg(venv.join("bin/rw"))
         .args(["serve", "--ini"])
-        .arg(dir.path().join("uwsgi.ini"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = cmd.spawn().unwrap();
-    struct Kill(i32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            // SAFETY: the activator execs rw (the interpreter) in place: the master we started.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
-    let _guard = Kill(child.id() as i32);
-    let log_text = || std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
+        .arg(dir.path().join("uwsgi.ini"));
+    let (mut child, _guard) = spawn_logged(&mut cmd, &log);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     // The activator binds, then execs rw on the first connection.
     wait_until(30, "the activator's listener", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
@@ -646,24 +648,13 @@ fn wheel_with_home_in_another_venv_puts_its_packages_first() {
         )
     };
     std::fs::write(dir.path().join("uwsgi.ini"), ini(&other)).unwrap();
-    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    let log = dir.path().join("rw.log");
     let mut cmd = Command::new(venv.join("bin/rw"));
     clean_env(&mut cmd, dir.path())
         .args(["serve", "--ini"])
-        .arg(dir.path().join("uwsgi.ini"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let mut child = cmd.spawn().unwrap();
-    struct Kill(i32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            // SAFETY: the rw master (the venv's interpreter) we started.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
-    let _guard = Kill(child.id() as i32);
-    let log_text = || std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
+        .arg(dir.path().join("uwsgi.ini"));
+    let (mut child, _guard) = spawn_logged(&mut cmd, &log);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     wait_until(60, "the server", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
             || child.try_wait().unwrap().is_some()
