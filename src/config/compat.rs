@@ -4,28 +4,8 @@
 //! that is none of these is a placeholder, as in uWSGI.
 
 use super::options::{self, OptSpec, Support};
+pub use super::uopt::{UArg, UOpt};
 pub use super::vocab::VOCAB;
-
-/// How uWSGI's getopt table declares an option's argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UArg {
-    None,
-    Required,
-    Optional,
-}
-
-/// One name of uWSGI's option table.
-#[derive(Debug, Clone, Copy)]
-pub struct UOpt {
-    pub name: &'static str,
-    pub arg: UArg,
-    /// uWSGI's C setter without its `uwsgi_opt_` prefix: decides how the value is read.
-    pub setter: &'static str,
-    /// `core` or the plugin that declares it.
-    pub plugin: &'static str,
-    /// Applied the moment it is read, before any expansion (`listen`, `strict`, `ini`, …).
-    pub immediate: bool,
-}
 
 /// Config-logic keys the loader consumes (`end` is not in uWSGI's table: its config reader
 /// checks for the name itself).

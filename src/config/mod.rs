@@ -18,6 +18,7 @@ pub mod magic;
 pub mod option_values;
 pub mod options;
 pub mod resolve;
+pub mod uopt;
 pub mod value;
 pub mod vocab;
 
