@@ -73,7 +73,7 @@ pub(crate) fn file_module_name(path: &str) -> String {
 ///
 /// Multi-app `applications` dicts are not supported (the callable attribute is required).
 pub fn load_app(spec: &AppSpec) -> Result<App, String> {
-    super::interp::pin_thread_state();
+    super::gil::pin_thread_state();
     Python::attach(|py| {
         let (module, modname, attr) = match &spec.source {
             AppSource::Module { spec: m } => {
@@ -166,7 +166,7 @@ pub fn alias_modules(aliases: &[String]) -> Result<(), String> {
     if aliases.is_empty() {
         return Ok(());
     }
-    super::interp::pin_thread_state();
+    super::gil::pin_thread_state();
     Python::attach(|py| {
         for entry in aliases {
             let Some((name, target)) = entry.split_once('=') else {

@@ -9,8 +9,8 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use super::app::App;
 use super::environ::{build_environ, WorkerContext};
+use super::gil::pin_thread_state;
 use super::input::Input;
-use super::interp::pin_thread_state;
 use super::pyerr::{log_raw, print_exception};
 use super::response::{FileWrapper, RespState, Responder, SendError};
 use super::uwsgi_module::clear_logvars;

@@ -144,7 +144,7 @@ impl WorkerContext {
     ) -> WorkerContext {
         let node = node.into();
         uwsgi_module::set_worker_id(worker_id);
-        super::interp::pin_thread_state();
+        super::gil::pin_thread_state();
         let objs = Python::attach(|py| build_objects(py, multithread, multiprocess, &node))
             .expect("building the WSGI base environ failed");
         WorkerContext {

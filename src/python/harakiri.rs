@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use super::interp::pin_thread_state;
+use super::gil::pin_thread_state;
 use super::pyerr::log_raw;
 
 pyo3::create_exception!(

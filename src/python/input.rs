@@ -368,7 +368,7 @@ impl Input {
         bytes: Option<u64>,
         f: impl FnOnce(&mut InputState) -> T + Send,
     ) -> T {
-        let large = bytes.is_none_or(|n| n >= super::interp::LARGE_IO);
+        let large = bytes.is_none_or(|n| n >= super::gil::LARGE_IO);
         with_locked(py, &self.state, large, f)
     }
 }

@@ -24,6 +24,7 @@ mod app;
 mod call;
 mod environ;
 pub mod extension;
+mod gil;
 mod harakiri;
 mod input;
 mod interp;
@@ -40,10 +41,10 @@ use std::path::PathBuf;
 pub use app::{alias_modules, load_app, App};
 pub use call::call_app;
 pub use environ::WorkerContext;
+pub use gil::blocking;
 pub use harakiri::{current_thread_id, interrupt_thread};
 pub use interp::{
-    blocking, fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address,
-    run_exit_hooks,
+    fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks,
 };
 pub use response::{encode_latin1, validate_header_name, validate_header_value, validate_status};
 pub use uwsgi_module::{

@@ -353,7 +353,7 @@ impl Responder {
         bytes: u64,
         f: impl FnOnce(&mut RespState) -> T + Send,
     ) -> T {
-        with_locked(py, &self.state, bytes >= super::interp::LARGE_IO, f)
+        with_locked(py, &self.state, bytes >= super::gil::LARGE_IO, f)
     }
 }
 

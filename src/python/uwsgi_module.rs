@@ -175,7 +175,7 @@ pub(crate) fn call_hook(py: Python<'_>, name: &str) {
 
 /// Run `uwsgi.post_fork_hook` (if set) in a new worker, after [`super::fork_with_gil`].
 pub fn run_post_fork_hooks() {
-    super::interp::pin_thread_state();
+    super::gil::pin_thread_state();
     Python::attach(|py| call_hook(py, "post_fork_hook"));
 }
 
