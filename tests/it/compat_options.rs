@@ -237,22 +237,12 @@ fn ini_paste_reads_uwsgi_and_the_app_from_one_pyramid_style_file() {
     );
     std::fs::write(dir.path().join("production.ini"), production).unwrap();
     std::fs::write(dir.path().join("pasteapp.py"), PASTE_APP).unwrap();
-    let log = dir.path().join("rw.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = rw()
-        .args(["serve", "--ini-paste-logged", "production.ini"])
-        .current_dir(dir.path())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap();
-    let mut s = Server {
-        child,
+    let s = Server::launch(
         dir,
         port,
-        log,
-    };
-    s.wait_port(port);
+        &["serve", "--ini-paste-logged", "production.ini"],
+        &[],
+    );
     assert_eq!(body_of(&s, "/"), "hello from paste");
     let log = s.log_text();
     let abs = s.path("production.ini").display().to_string();

@@ -92,10 +92,21 @@ impl Server {
             std::fs::write(&p, fill(content)).unwrap();
         }
         std::fs::write(dir.path().join("uwsgi.ini"), fill(ini)).unwrap();
+        Self::launch(dir, port, &["serve", "--ini", "uwsgi.ini"], env)
+    }
+
+    /// Starts `rw ARGS` in `dir` with its output in `dir/rw.log`, and waits (bounded) until
+    /// `port` answers.
+    pub fn launch(
+        dir: tempfile::TempDir,
+        port: u16,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let log = dir.path().join("rw.log");
         let out = std::fs::File::create(&log).unwrap();
         let child = rw()
-            .args(["serve", "--ini", "uwsgi.ini"])
+            .args(args)
             .current_dir(dir.path())
             .envs(env.iter().copied())
             .stdout(out.try_clone().unwrap())
