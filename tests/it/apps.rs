@@ -617,8 +617,10 @@ fn django_with_the_reference_config_file() {
     let pidfile = site.join("uwsgi/uwsgi.pid");
     let log = site.join("uwsgi/uwsgi.log");
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    wait_until(30, "the daemon to listen", || {
+    // The pidfile is written once the sockets are bound, so it may come just after the port.
+    wait_until(30, "the daemon to listen and write its pidfile", || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && std::fs::read_to_string(&pidfile).is_ok_and(|p| p.ends_with('\n'))
     });
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()
