@@ -1,7 +1,8 @@
 //! Request bodies as the app reads them: bounded by Content-Length, de-chunked, or spooled
 //! whole first (`post-buffering`), with `Expect: 100-continue` answered on the first read.
 
-use super::socket::Socket;
+use super::conn::ReadBuf;
+use crate::net::socket::Socket;
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::http::HttpError;
 use std::io::{self, Read, Seek, Write};
@@ -31,12 +32,11 @@ enum Kind {
     },
 }
 
-/// The body of one request. Bytes already read with the head sit in `buf[*pos..]`; bytes after
-/// the body (a pipelined request) are left there for the next one.
+/// The body of one request. Bytes already read with the head are pending in `buf`; bytes
+/// after the body (a pipelined request) are left there for the next one.
 pub struct Body<'a> {
     sock: &'a Socket,
-    buf: &'a mut Vec<u8>,
-    pos: &'a mut usize,
+    buf: &'a mut ReadBuf,
     kind: Kind,
     send_continue: bool,
     /// Where a chunked-framing error is reported, if anyone listens.
@@ -66,17 +66,10 @@ impl ClientFault {
 }
 
 impl<'a> Body<'a> {
-    fn new(
-        sock: &'a Socket,
-        buf: &'a mut Vec<u8>,
-        pos: &'a mut usize,
-        kind: Kind,
-        send_continue: bool,
-    ) -> Body<'a> {
+    fn new(sock: &'a Socket, buf: &'a mut ReadBuf, kind: Kind, send_continue: bool) -> Body<'a> {
         Body {
             sock,
             buf,
-            pos,
             kind,
             send_continue,
             framing_error: None,
@@ -85,14 +78,13 @@ impl<'a> Body<'a> {
         }
     }
 
-    pub fn empty(sock: &'a Socket, buf: &'a mut Vec<u8>, pos: &'a mut usize) -> Body<'a> {
-        Body::new(sock, buf, pos, Kind::Empty, false)
+    pub fn empty(sock: &'a Socket, buf: &'a mut ReadBuf) -> Body<'a> {
+        Body::new(sock, buf, Kind::Empty, false)
     }
 
     pub fn length(
         sock: &'a Socket,
-        buf: &'a mut Vec<u8>,
-        pos: &'a mut usize,
+        buf: &'a mut ReadBuf,
         len: u64,
         send_continue: bool,
     ) -> Body<'a> {
@@ -101,13 +93,12 @@ impl<'a> Body<'a> {
         } else {
             Kind::Length { remaining: len }
         };
-        Body::new(sock, buf, pos, kind, send_continue)
+        Body::new(sock, buf, kind, send_continue)
     }
 
     pub fn chunked(
         sock: &'a Socket,
-        buf: &'a mut Vec<u8>,
-        pos: &'a mut usize,
+        buf: &'a mut ReadBuf,
         limit: Option<u64>,
         send_continue: bool,
     ) -> Body<'a> {
@@ -116,7 +107,7 @@ impl<'a> Body<'a> {
             decoded: Vec::new(),
             dpos: 0,
         };
-        Body::new(sock, buf, pos, kind, send_continue)
+        Body::new(sock, buf, kind, send_continue)
     }
 
     /// Reports chunked-framing errors found while reading to `slot`.
@@ -223,11 +214,7 @@ impl<'a> Body<'a> {
             self.send_continue = false;
             self.sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
-        if *self.pos > 0 && *self.pos == self.buf.len() {
-            self.buf.clear();
-            *self.pos = 0;
-        }
-        self.sock.read_append(self.buf, 16 * 1024)
+        self.buf.fill(self.sock, 16 * 1024)
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -235,7 +222,7 @@ impl<'a> Body<'a> {
             return Ok(0);
         }
         loop {
-            let avail = self.buf.len() - *self.pos;
+            let avail = self.buf.pending().len();
             match &mut self.kind {
                 Kind::Empty => return Ok(0),
                 Kind::Memory { data, pos } => {
@@ -254,8 +241,8 @@ impl<'a> Body<'a> {
                         .min(usize::try_from(*remaining).unwrap_or(usize::MAX));
                     if avail > 0 {
                         let n = want.min(avail);
-                        out[..n].copy_from_slice(&self.buf[*self.pos..*self.pos + n]);
-                        *self.pos += n;
+                        out[..n].copy_from_slice(&self.buf.pending()[..n]);
+                        self.buf.consume(n);
                         *remaining -= n as u64;
                         return Ok(n);
                     }
@@ -293,7 +280,7 @@ impl<'a> Body<'a> {
                     if avail > 0 {
                         decoded.clear();
                         *dpos = 0;
-                        let (used, _) = match decoder.decode(&self.buf[*self.pos..], decoded) {
+                        let (used, _) = match decoder.decode(self.buf.pending(), decoded) {
                             Ok(r) => r,
                             Err(e) => {
                                 self.broken = true;
@@ -306,7 +293,7 @@ impl<'a> Body<'a> {
                                 ));
                             }
                         };
-                        *self.pos += used;
+                        self.buf.consume(used);
                         if !decoded.is_empty() || decoder.is_done() || used > 0 {
                             continue;
                         }

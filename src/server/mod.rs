@@ -2,6 +2,8 @@
 //! bind listeners, pidfile, drop privileges, chdir, Python, app, fork workers.
 
 pub mod body;
+pub mod conn;
+pub mod context;
 pub mod harakiri;
 pub mod listen;
 pub mod master;
@@ -12,8 +14,9 @@ pub mod request;
 pub mod settings;
 pub mod signals;
 pub mod sink;
-pub mod socket;
 pub mod static_files;
+pub mod stop;
+pub mod sync;
 pub mod systemd;
 pub mod worker;
 

@@ -1,13 +1,14 @@
 //! Serving requests on one connection: parse the head (HTTP or uwsgi), answer framing errors,
-//! static files, or call the app, then account and log the request.
+//! static files, or call the app, then account and log the request through the worker's
+//! request [`Context`].
 
 use super::body::{Body, ClientFault, FramingError, SpoolError};
+use super::conn::Conn;
+use super::context::{Context, LogInfo, Meta, Verdict};
 use super::listen::Proto;
 use super::sink::{self, Sink};
-use super::socket::Socket;
 use super::static_files::Resolution;
-use super::worker::Shared;
-use crate::log::request_line::RequestRecord;
+use crate::net::socket::Socket;
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::{http, uwsgi, Var};
 use crate::python::{self, ResponseSink};
@@ -15,229 +16,190 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-/// A client connection owned by a worker.
-pub struct Conn {
-    pub sock: Socket,
-    pub buf: Vec<u8>,
-    pub pos: usize,
-    pub proto: Proto,
-    /// Index of the listener it came from (SERVER_PORT).
-    pub listener: usize,
-    pub peer_addr: Vec<u8>,
-    pub peer_port: Vec<u8>,
-    /// When it was parked (the idle deadline).
-    pub parked_at: Instant,
-    /// When the first byte of a still-incomplete request head arrived: the head deadline runs
-    /// from here, so a client trickling a byte at a time cannot keep it alive (slowloris).
-    pub head_started: Option<Instant>,
-    /// Added to the worker's poller (done the first time it has to wait).
-    pub registered: bool,
-    /// Its read/write timeout (socket-timeout, or http-timeout on `http` listeners).
-    pub timeout: std::time::Duration,
-    /// A PROXY protocol header may still come first (until the first bytes are read).
-    pub proxy_pending: bool,
-}
-
-/// What to do with a connection after serving what it had.
-pub enum Next {
-    /// Wait in the poller for more bytes.
-    Park,
-    Close,
-}
-
-/// Serves every complete request buffered or readable now on `conn`.
-pub fn serve(conn: &mut Conn, w: &Shared, core: usize) -> Next {
+/// Serves every complete request buffered or readable now on `conn`. [`Verdict::Keep`]: park
+/// it (nothing is buffered); [`Verdict::Recycle`]: the worker stops, then serves it on (what
+/// is buffered, answered with `Connection: close`) if `keep`.
+pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
     let mut head = http::RequestHead::default();
     // Set once a request was answered. The requests of one read(2) are served back to back;
     // then the connection goes back to the poller, so a client that always has its next
     // request ready cannot keep other connections waiting.
     let mut served = false;
     loop {
-        if conn.pos > 0 && conn.pos == conn.buf.len() {
-            conn.buf.clear();
-            conn.pos = 0;
-            // Parking is only safe with nothing buffered (the poller sees the socket, not us).
-            // After a response the client rarely has its next request out yet (it is reading
-            // ours), so the poller is asked rather than a read(2) that would find nothing.
-            if served {
-                return Next::Park;
-            }
+        // Parking is only safe with nothing buffered (the poller sees the socket, not us).
+        // After a response the client rarely has its next request out yet (it is reading
+        // ours), so the poller is asked rather than a read(2) that would find nothing.
+        if served && !conn.buf().has_pending() {
+            conn.buf_mut().compact();
+            return Verdict::Keep;
         }
-        if conn.proxy_pending && conn.buf.len() > conn.pos {
-            match proxy_step(conn, w) {
+        if conn.proxy_pending() && conn.buf().has_pending() {
+            match proxy_step(conn, ctx) {
                 Some(Step::NeedMore) => {}
-                Some(_) => return Next::Close,
+                Some(_) => return Verdict::Close,
                 None => continue,
             }
         }
-        if !conn.proxy_pending && conn.buf.len() > conn.pos {
-            let step = match conn.proto {
-                Proto::Http => http_step(conn, w, core, &mut head),
-                Proto::Uwsgi => uwsgi_step(conn, w, core),
+        if !conn.proxy_pending() && conn.buf().has_pending() {
+            let step = match conn.proto() {
+                Proto::Http => http_step(conn, ctx, core, &mut head),
+                Proto::Uwsgi => uwsgi_step(conn, ctx, core),
             };
             match step {
                 Step::NeedMore => {}
                 // Also when stopping: the response promised keep-alive, so what follows is
                 // answered (with `Connection: close`), not dropped.
-                Step::Served(true) => {
-                    conn.head_started = None; // the next head gets its own deadline
+                Step::Done(Verdict::Keep) => {
+                    conn.request_done();
                     served = true;
                     continue;
                 }
-                Step::Served(_) | Step::Close => return Next::Close,
+                Step::Done(v @ Verdict::Recycle { .. }) => {
+                    conn.request_done();
+                    return v;
+                }
+                Step::Done(Verdict::Close) => return Verdict::Close,
             }
         }
-        let old = conn.buf.len();
-        let want = w.read_size;
-        if old - conn.pos >= want * 4 {
-            return Next::Close; // the parser would have answered already; defensive bound
+        let want = ctx.read_size;
+        if conn.buf().pending().len() >= want * 4 {
+            return Verdict::Close; // the parser would have answered already; defensive bound
         }
-        let r = conn.sock.read_now_append(&mut conn.buf, want);
-        let n = match r {
+        conn.buf_mut().compact();
+        let (sock, buf) = conn.io();
+        let n = match buf.fill_now(sock, want) {
             Ok(Some(n)) => n,
             Ok(None) => {
-                if conn.buf.len() > conn.pos {
-                    conn.head_started.get_or_insert_with(Instant::now);
-                } else {
-                    conn.head_started = None;
-                }
-                return Next::Park;
+                conn.waiting_for_more();
+                return Verdict::Keep;
             }
             Err(_) => 0,
         };
         if n == 0 {
-            if conn.proto == Proto::Uwsgi && conn.buf.len() > conn.pos {
+            if conn.proto() == Proto::Uwsgi && conn.buf().has_pending() {
                 eprintln!(
                     "uwsgi: the peer closed the connection after {} bytes of an incomplete packet",
-                    conn.buf.len() - conn.pos
+                    conn.buf().pending().len()
                 );
             }
-            return Next::Close;
+            return Verdict::Close;
         }
     }
 }
 
 /// Reads the optional PROXY header at the start of a connection: `None` once it is consumed
 /// (the peer address is now the client's) or absent; a malformed one is answered with 400.
-fn proxy_step(conn: &mut Conn, w: &Shared) -> Option<Step> {
+fn proxy_step(conn: &mut Conn, ctx: &Context) -> Option<Step> {
     use crate::proto::proxy;
-    match proxy::parse(&conn.buf[conn.pos..]) {
+    match proxy::parse(conn.buf().pending()) {
         Ok(proxy::Parsed::Incomplete) => Some(Step::NeedMore),
         Ok(proxy::Parsed::NotProxy) => {
-            conn.proxy_pending = false;
+            conn.proxy_done(None);
             None
         }
         Ok(proxy::Parsed::Header { len, source }) => {
-            conn.proxy_pending = false;
-            conn.pos += len;
-            if let Some(src) = source {
-                conn.peer_addr = src.ip().to_string().into_bytes();
-                conn.peer_port = src.port().to_string().into_bytes();
-            }
+            conn.buf_mut().consume(len);
+            conn.proxy_done(source);
             None
         }
         Err(e) => {
             let err = http::HttpError::new(400, "malformed PROXY protocol header");
-            let _ = conn.sock.write_all(&http::error_response(&err));
+            let _ = conn.sock().write_all(&http::error_response(&err));
             eprintln!(
                 "{e} (from {})",
-                crate::log::sanitize::escaped(&conn.peer_addr)
+                crate::log::sanitize::escaped(conn.peer_addr())
             );
-            w.log_rejected(&conn.peer_addr, 400, err.reason);
-            Some(Step::Close)
+            ctx.log_rejected(conn.peer_addr(), 400, err.reason);
+            Some(Step::Done(Verdict::Close))
         }
     }
 }
 
 enum Step {
     NeedMore,
-    /// A request was answered; true when the connection may carry another.
-    Served(bool),
-    Close,
+    /// A request was answered (or refused).
+    Done(Verdict),
 }
 
-fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestHead) -> Step {
-    let consumed = match http::parse_head_into(&conn.buf[conn.pos..], &w.limits, head) {
+/// Answers a request refused before the app: the error, then close without reading what
+/// follows (waitress CVE-2024-49768).
+fn refuse(sock: &Socket, peer: &[u8], ctx: &Context, e: &http::HttpError) -> Step {
+    let _ = sock.write_all(&http::error_response(e));
+    ctx.log_rejected(peer, e.status, e.reason);
+    Step::Done(Verdict::Close)
+}
+
+fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::RequestHead) -> Step {
+    let consumed = match http::parse_head_into(conn.buf().pending(), &ctx.limits, head) {
         Ok(None) => return Step::NeedMore,
         Ok(Some(n)) => n,
-        Err(e) => {
-            // Answer, then close without reading pipelined bytes (waitress CVE-2024-49768).
-            let _ = conn.sock.write_all(&http::error_response(&e));
-            w.log_rejected(&conn.peer_addr, e.status, e.reason);
-            return Step::Close;
-        }
+        Err(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
     };
     let start = Instant::now();
     let start_us = super::process::now_us();
-    conn.pos += consumed;
+    conn.buf_mut().consume(consumed);
+    let limit_post = ctx.settings.limit_post;
     if let http::BodyFraming::Length(n) = head.framing {
-        if w.settings.limit_post > 0 && n > w.settings.limit_post {
+        if limit_post > 0 && n > limit_post {
             let e = http::HttpError::new(413, "body larger than limit-post");
-            let _ = conn.sock.write_all(&http::error_response(&e));
-            w.log_rejected(&conn.peer_addr, 413, e.reason);
-            return Step::Close;
+            return refuse(conn.sock(), conn.peer_addr(), ctx, &e);
         }
     }
-    let last = w.begin_request();
-    let sreq = sink::Request {
-        minor: head.minor_version,
-        is_head: head.method() == b"HEAD",
-        // A stopping worker (or one about to stop) says `Connection: close` instead of dropping
-        // the connection later.
-        keep_alive: head.keep_alive && !w.stopping() && !last,
-        raw_protocol: None,
-    };
-    if let Some(step) = try_static(
-        conn,
-        w,
-        core,
-        head.method(),
-        head.path(),
-        &sreq,
-        head.header(b"if-modified-since"),
+    let last = ctx.begin_request();
+    let listener = conn.listener();
+    let parts = conn.parts();
+    let meta = Meta {
+        method: head.method(),
+        uri: head.target(),
+        raw_path: head.path(),
+        protocol: head.server_protocol().as_bytes(),
+        peer: parts.peer_addr,
+        if_modified_since: head.header(b"if-modified-since"),
+        accept_encoding: head.header(b"accept-encoding"),
+        framing: sink::Request {
+            minor: head.minor_version,
+            is_head: head.method() == b"HEAD",
+            // A stopping worker (or one about to stop) says `Connection: close` instead of
+            // dropping the connection later.
+            keep_alive: head.keep_alive && !ctx.stopping() && !last,
+            raw_protocol: None,
+        },
         start,
         start_us,
-        head.server_protocol().as_bytes(),
-        head.target(),
-        head.header(b"accept-encoding"),
-    ) {
-        return step;
+    };
+    if let Some(v) = try_static(ctx, parts.sock, core, &meta) {
+        return Step::Done(v);
     }
-    let limit = (w.settings.limit_post > 0).then_some(w.settings.limit_post);
+    let limit = (limit_post > 0).then_some(limit_post);
     if head.framing == http::BodyFraming::Chunked {
         // Chunk framing already buffered is checked before the app runs, so a request whose
         // body is known to be malformed never reaches it (later bytes: see `framing_error`).
-        if let Err(e) = check_buffered_chunks(&conn.buf[conn.pos..], limit) {
-            let _ = conn.sock.write_all(&http::error_response(&e));
-            w.log_rejected(&conn.peer_addr, e.status, e.reason);
-            return Step::Close;
+        if let Err(e) = check_buffered_chunks(parts.buf.pending(), limit) {
+            return refuse(parts.sock, parts.peer_addr, ctx, &e);
         }
     }
-    let vars = http_vars(&conn.peer_addr, &conn.peer_port, conn.listener, w, head);
+    let vars = http_vars(parts.peer_addr, parts.peer_port, listener, ctx, head);
     let send_continue = head.expect_continue;
     let framing_error = FramingError::new();
-    let Conn { sock, buf, pos, .. } = conn;
+    let (sock, buf) = (parts.sock, parts.buf);
     let body = match head.framing {
-        http::BodyFraming::None => Body::empty(sock, buf, pos),
+        http::BodyFraming::None => Body::empty(sock, buf),
         http::BodyFraming::Length(n) => {
-            Body::length(sock, buf, pos, n, send_continue).report_framing_errors(&framing_error)
+            Body::length(sock, buf, n, send_continue).report_framing_errors(&framing_error)
         }
-        http::BodyFraming::Chunked => Body::chunked(sock, buf, pos, limit, send_continue)
-            .report_framing_errors(&framing_error),
+        http::BodyFraming::Chunked => {
+            Body::chunked(sock, buf, limit, send_continue).report_framing_errors(&framing_error)
+        }
     };
-    let keep = run_app(
-        w,
+    Step::Done(run_app(
+        ctx,
         core,
         sock,
         vars,
         body,
-        sreq,
-        &conn.peer_addr,
-        start,
-        start_us,
+        &meta,
         Some(&framing_error),
-    );
-    Step::Served(keep)
+    ))
 }
 
 /// Runs a fresh chunked decoder over the body bytes that came with the head: a framing error
@@ -254,40 +216,39 @@ fn check_buffered_chunks(buffered: &[u8], limit: Option<u64>) -> Result<(), http
     Ok(())
 }
 
-fn uwsgi_step(conn: &mut Conn, w: &Shared, core: usize) -> Step {
+fn uwsgi_step(conn: &mut Conn, ctx: &Context, core: usize) -> Step {
     // The vars borrow the packet's bytes while the body is read through the connection's
     // buffer: the head buffer moves out, and what follows the packet goes to a fresh one.
-    let head = std::mem::take(&mut conn.buf);
-    let parsed = uwsgi::parse_packet(&head[conn.pos..], w.settings.buffer_size);
+    let head = conn.replace_buf(Default::default());
+    let parsed = uwsgi::parse_packet(head.pending(), ctx.settings.buffer_size);
     let (packet, consumed) = match parsed {
         Ok(Some(p)) => p,
         Ok(None) => {
-            conn.buf = head;
+            conn.replace_buf(head);
             return Step::NeedMore;
         }
         Err(e) => {
             eprintln!(
                 "uwsgi: {e} (from {})",
-                crate::log::sanitize::escaped(&conn.peer_addr)
+                crate::log::sanitize::escaped(conn.peer_addr())
             );
-            conn.buf = head;
-            return Step::Close;
+            conn.replace_buf(head);
+            return Step::Done(Verdict::Close);
         }
     };
-    let mut rest = w.take_buf();
-    rest.extend_from_slice(&head[conn.pos + consumed..]);
-    conn.buf = rest;
-    conn.pos = 0;
-    let step = uwsgi_request(conn, w, core, packet);
-    w.recycle_buf(head);
+    let mut rest = super::conn::ReadBuf::from_vec(ctx.take_buf());
+    rest.extend(&head.pending()[consumed..]);
+    conn.replace_buf(rest);
+    let step = uwsgi_request(conn, ctx, core, packet);
+    ctx.recycle_buf(head.into_vec());
     step
 }
 
-/// Serves the request of a parsed uwsgi packet, its body (if any) in `conn.buf`.
-fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet<'_>) -> Step {
+/// Serves the request of a parsed uwsgi packet, its body (if any) in the connection's buffer.
+fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Packet<'_>) -> Step {
     if packet.modifier1 != 0 {
         eprintln!("-- unavailable modifier requested: {} --", packet.modifier1);
-        return Step::Close;
+        return Step::Done(Verdict::Close);
     }
     let start = Instant::now();
     let start_us = super::process::now_us();
@@ -295,12 +256,12 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
         Ok(n) => n,
         Err(e) => {
             eprintln!("uwsgi: {e}");
-            return Step::Close;
+            return Step::Done(Verdict::Close);
         }
     };
-    if w.settings.limit_post > 0 && len > w.settings.limit_post {
+    if ctx.settings.limit_post > 0 && len > ctx.settings.limit_post {
         eprintln!("Invalid (too big) CONTENT_LENGTH. skip.");
-        return Step::Close;
+        return Step::Done(Verdict::Close);
     }
     let get = |k: &[u8]| packet.get(k).unwrap_or(b"");
     let protocol = get(b"SERVER_PROTOCOL");
@@ -314,56 +275,47 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
     }
     let method = get(b"REQUEST_METHOD");
     let uri = get(b"REQUEST_URI");
-    let raw_path = uri.split(|&b| b == b'?').next().unwrap_or(b"");
-    let ims = packet.get(b"HTTP_IF_MODIFIED_SINCE");
-    let peer = get(b"REMOTE_ADDR");
     let mut vars: Vec<Var<'_>> = packet
         .vars
         .iter()
         .map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
         .collect();
-    w.filter_magic_vars(&mut vars);
-    w.begin_request(); // one request per connection: nothing to announce
-    let sreq = sink::Request {
-        minor: 1,
-        is_head: method == b"HEAD",
-        keep_alive: false,
-        raw_protocol: Some(protocol),
-    };
-    let accept_encoding = packet.get(b"HTTP_ACCEPT_ENCODING");
-    if let Some(step) = try_static(
-        conn,
-        w,
-        core,
+    ctx.filter_magic_vars(&mut vars);
+    ctx.begin_request(); // one request per connection: nothing to announce
+    let meta = Meta {
         method,
-        raw_path,
-        &sreq,
-        ims,
+        uri,
+        raw_path: uri.split(|&b| b == b'?').next().unwrap_or(b""),
+        protocol,
+        peer: get(b"REMOTE_ADDR"),
+        if_modified_since: packet.get(b"HTTP_IF_MODIFIED_SINCE"),
+        accept_encoding: packet.get(b"HTTP_ACCEPT_ENCODING"),
+        framing: sink::Request {
+            minor: 1,
+            is_head: method == b"HEAD",
+            keep_alive: false,
+            raw_protocol: Some(protocol),
+        },
         start,
         start_us,
-        protocol,
-        uri,
-        accept_encoding,
-    ) {
-        return step;
+    };
+    let (sock, buf) = conn.io();
+    if let Some(v) = try_static(ctx, sock, core, &meta) {
+        return Step::Done(v);
     }
     let framing_error = FramingError::new();
-    let Conn { sock, buf, pos, .. } = conn;
-    let body = Body::length(sock, buf, pos, len, false).report_framing_errors(&framing_error);
-    run_app(
-        w,
+    let body = Body::length(sock, buf, len, false).report_framing_errors(&framing_error);
+    // One request per uwsgi connection (the response never keeps it); whatever follows the
+    // body is discarded (uWSGI #2336).
+    Step::Done(run_app(
+        ctx,
         core,
         sock,
         vars,
         body,
-        sreq,
-        peer,
-        start,
-        start_us,
+        &meta,
         Some(&framing_error),
-    );
-    // One request per uwsgi connection; whatever follows the body is discarded (uWSGI #2336).
-    Step::Close
+    ))
 }
 
 /// CGI vars for an HTTP request, as uWSGI's http-socket builds them (§2.2).
@@ -373,7 +325,7 @@ fn http_vars<'a>(
     peer_addr: &'a [u8],
     peer_port: &'a [u8],
     listener: usize,
-    w: &'a Shared,
+    w: &'a Context,
     head: &'a http::RequestHead,
 ) -> Vec<Var<'a>> {
     let b = |s: &'a [u8]| Cow::Borrowed(s);
@@ -407,42 +359,30 @@ fn http_vars<'a>(
     v
 }
 
-#[allow(clippy::too_many_arguments)]
-fn try_static(
-    conn: &mut Conn,
-    w: &Shared,
-    core: usize,
-    method: &[u8],
-    raw_path: &[u8],
-    sreq: &sink::Request,
-    if_modified_since: Option<&[u8]>,
-    start: Instant,
-    start_us: u64,
-    protocol: &[u8],
-    uri: &[u8],
-    accept_encoding: Option<&[u8]>,
-) -> Option<Step> {
+/// Answers the request from the static map, if it is one of its files (or refused by it).
+fn try_static(ctx: &Context, sock: &Socket, core: usize, meta: &Meta) -> Option<Verdict> {
+    let w = ctx;
     if w.statics.is_empty() {
         return None;
     }
     let req = super::static_files::StaticRequest {
-        method,
-        raw_path,
-        uri,
-        accept_encoding,
+        method: meta.method,
+        raw_path: meta.raw_path,
+        uri: meta.uri,
+        accept_encoding: meta.accept_encoding,
     };
     let (status, file) = match w.statics.resolve_request(&req) {
         Resolution::NotMine => return None,
         Resolution::Forbidden => ("403 Forbidden", None),
         Resolution::File(f) => {
-            if super::static_files::not_modified(f.mtime_unix, if_modified_since) {
+            if super::static_files::not_modified(f.mtime_unix, meta.if_modified_since) {
                 ("304 Not Modified", Some(f))
             } else {
                 ("200 OK", Some(f))
             }
         }
     };
-    let mut sink = Sink::new(&conn.sock, *sreq, &w.settings.add_headers);
+    let mut sink = Sink::new(sock, meta.framing, &w.settings.add_headers);
     let mut headers: Vec<(String, String)> = Vec::with_capacity(6);
     let mut sent = 0u64;
     let r = (|| -> std::io::Result<()> {
@@ -496,65 +436,43 @@ fn try_static(
         finished: r.is_ok(),
         harakiri: false,
     };
-    w.finish_request(
+    Some(w.finish_request(
         &LogInfo {
             core,
             app_id: -1,
             vars: &[],
-            peer: &conn.peer_addr,
-            method,
-            uri,
-            protocol,
-            start,
-            start_us,
+            meta,
             outcome: &outcome,
             headers_count: sink.headers_count,
             headers_bytes: sink.headers_bytes,
         },
         sink.tx,
-    );
-    Some(if keep {
-        Step::Served(true)
-    } else {
-        Step::Close
-    })
+        keep,
+    ))
 }
 
-/// Calls the app and answers; returns whether the connection may carry another request.
-#[allow(clippy::too_many_arguments)]
+/// Calls the app and answers; the verdict says whether the connection may carry another
+/// request.
 fn run_app(
-    w: &Shared,
+    w: &Context,
     core: usize,
     sock: &Socket,
     mut vars: Vec<Var<'_>>,
     mut body: Body,
-    sreq: sink::Request,
-    peer: &[u8],
-    start: Instant,
-    start_us: u64,
+    meta: &Meta,
     framing_error: Option<&FramingError>,
-) -> bool {
+) -> Verdict {
+    let (peer, start_us) = (meta.peer, meta.start_us);
     let slot = w.core(core);
     if w.settings.manage_script_name && !vars.iter().any(|(k, _)| &k[..] == b"SCRIPT_NAME") {
         vars.push((Cow::Borrowed(b"SCRIPT_NAME"), Cow::Borrowed(b"")));
     }
     let selected = w.select_app(&mut vars);
     slot.begin(start_us, if w.record_vars { &vars } else { &[] });
-    let mut sink = Sink::new(sock, sreq, &w.settings.add_headers);
+    let mut sink = Sink::new(sock, meta.framing, &w.settings.add_headers);
     if let Some(f) = framing_error {
         sink.refuse_on(f);
     }
-    let get = |k: &[u8]| {
-        vars.iter()
-            .find(|(key, _)| &key[..] == k)
-            .map(|(_, v)| &v[..])
-            .unwrap_or(b"")
-    };
-    let (method, uri, protocol) = (
-        get(b"REQUEST_METHOD"),
-        get(b"REQUEST_URI"),
-        get(b"SERVER_PROTOCOL"),
-    );
     let mut spool_error = None;
     if w.settings.post_buffering > 0 {
         // As uWSGI, harakiri does not count the upload: each chunk received restarts it.
@@ -585,7 +503,7 @@ fn run_app(
     if let Some(fault) = body.client_fault {
         // The app read a body the client never finished: the client's error, whatever the
         // app made of it.
-        let slot = w.scoreboard.worker(w.id);
+        let slot = w.worker_slot();
         match fault {
             ClientFault::Timeout => &slot.body_client_timeouts,
             ClientFault::Aborted => &slot.body_client_aborts,
@@ -616,19 +534,14 @@ fn run_app(
             core,
             app_id,
             vars: &vars,
-            peer,
-            method,
-            uri,
-            protocol,
-            start,
-            start_us,
+            meta,
             outcome: &outcome,
             headers_count: sink.headers_count,
             headers_bytes: sink.headers_bytes,
         },
         sink.tx,
-    );
-    keep
+        keep,
+    )
 }
 
 /// A server-made error response through the sink (HTTP or uwsgi framing), closing the
@@ -667,8 +580,8 @@ fn answer_error(sink: &mut Sink, e: &http::HttpError) -> python::CallOutcome {
 
 /// Logs a body that could not be spooled, as the client's error or the server's, and counts
 /// it apart (stats `body_errors`). Framing errors are logged as refusals by the caller.
-fn spool_failed(w: &Shared, peer: &[u8], e: &SpoolError) {
-    let slot = w.scoreboard.worker(w.id);
+fn spool_failed(w: &Context, peer: &[u8], e: &SpoolError) {
+    let slot = w.worker_slot();
     let counter = match e {
         SpoolError::ClientTimeout { .. } => &slot.body_client_timeouts,
         SpoolError::ClientAborted { .. } | SpoolError::Framing(_) => &slot.body_client_aborts,
@@ -690,69 +603,4 @@ fn spool_failed(w: &Shared, peer: &[u8], e: &SpoolError) {
     );
     use std::io::Write;
     let _ = std::io::stderr().write_all(&line);
-}
-
-/// What the request log line needs beyond the worker's state.
-pub struct LogInfo<'a> {
-    pub core: usize,
-    pub app_id: i32,
-    pub vars: &'a [Var<'a>],
-    pub peer: &'a [u8],
-    pub method: &'a [u8],
-    pub uri: &'a [u8],
-    pub protocol: &'a [u8],
-    pub start: Instant,
-    pub start_us: u64,
-    pub outcome: &'a python::CallOutcome,
-    pub headers_count: usize,
-    pub headers_bytes: usize,
-}
-
-impl LogInfo<'_> {
-    /// The log formatter's record.
-    pub fn record(&self, w: &Shared, app_requests: i64, total: u64) -> RequestRecord<'_> {
-        let vars_bytes = self.vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
-        let user = self
-            .vars
-            .iter()
-            .find(|(k, _)| &k[..] == b"REMOTE_USER")
-            .map(|(_, v)| &v[..])
-            .unwrap_or(b"");
-        let (rss, vsz) = if w.settings.memory_report {
-            super::process::memory_of(w.pid as i32).unwrap_or((0, 0))
-        } else {
-            (0, 0)
-        };
-        RequestRecord {
-            pid: w.pid,
-            worker_id: w.id as u32,
-            core: self.core as u32,
-            app_id: self.app_id,
-            app_requests,
-            total_requests: total,
-            remote_addr: self.peer,
-            remote_user: user,
-            vars_count: self.vars.len(),
-            vars_bytes,
-            start_unix_us: self.start_us,
-            duration_us: self.start.elapsed().as_micros() as u64,
-            method: self.method,
-            uri: self.uri,
-            protocol: if self.protocol.is_empty() {
-                b"HTTP/1.0"
-            } else {
-                self.protocol
-            },
-            status: self.outcome.status,
-            body_bytes: self.outcome.body_bytes,
-            headers_count: self.headers_count,
-            headers_bytes: self.headers_bytes,
-            switches: self.outcome.switches,
-            via: self.outcome.via_sendfile.then_some("sendfile"),
-            vars: self.vars,
-            rss,
-            vsz,
-            memory_report: w.settings.memory_report,
-        }
-    }
 }

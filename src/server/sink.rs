@@ -2,7 +2,7 @@
 //! HTTP listeners, raw HTTP for the uwsgi protocol, head and first chunk in one writev.
 
 use super::body::FramingError;
-use super::socket::Socket;
+use crate::net::socket::Socket;
 use crate::proto::{decimal, http};
 use std::borrow::Cow;
 use std::io;

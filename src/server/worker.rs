@@ -1,24 +1,29 @@
 //! A worker process: N threads sharing one poller that holds the listeners and every idle
 //! connection (oneshot). A free thread takes the next ready event and serves that connection to
 //! the end; idle keep-alive connections never hold a thread.
+//!
+//! This file is the event side: the poller, the parked connections, who waits in the poller
+//! (the leader) and the queue of what it found, the wake pipe and the stop. What a request
+//! needs lives in the request [`Context`]; `request::serve` answers a connection and returns a
+//! [`Verdict`] that this side acts on.
 
+use super::conn::{Conn, Expiry, Origin};
+use super::context::{self, Context, ContextEnv, Recycle, Verdict};
 use super::listen::{Listener, Proto};
-use super::request::{self, Conn, LogInfo, Next};
+use super::request;
 use super::settings::Settings;
-use super::socket::Socket;
-use super::static_files::StaticMap;
-use crate::log::request_line::{self, LogFormat};
+use super::stop::Stop;
+use super::sync::lock;
 use crate::net::accept_backoff::{self, AcceptBackoff};
 use crate::net::epoll::{Events, Mode, Poller};
-use crate::proto::http::HeadLimits;
-use crate::proto::Var;
+use crate::net::socket::Socket;
 use crate::python;
-use crate::stats::scoreboard::{CoreSlot, Scoreboard, Status};
+use crate::stats::scoreboard::{Scoreboard, Status};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Exit status of a worker that stopped gracefully (uWSGI's "reload" code).
@@ -26,11 +31,12 @@ pub const EXIT_GRACEFUL: i32 = 17;
 /// Exit status when the app could not be loaded in a lazy-apps worker with need-app.
 pub const EXIT_NO_APP: i32 = 22;
 
-static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+/// The worker's stop (one per process: the signal handler sets it).
+static STOP: Stop = Stop::new();
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_graceful(_: libc::c_int) {
-    STOP_REQUESTED.store(true, Relaxed);
+    STOP.begin();
     let fd = WAKE_FD.load(Relaxed);
     if fd >= 0 {
         let b = 1u8;
@@ -59,43 +65,23 @@ enum Work {
     New(Conn),
 }
 
-/// State shared by the threads of one worker.
-pub struct Shared<'a> {
-    pub settings: &'a Settings,
-    pub id: usize,
-    pub pid: u32,
-    pub scoreboard: &'a Scoreboard,
-    apps: Vec<&'a python::App>,
-    pub pyctx: python::WorkerContext,
-    pub statics: StaticMap,
-    pub hostname: Vec<u8>,
-    pub listener_ports: Vec<Vec<u8>>,
-    pub limits: HeadLimits,
-    log_format: Option<LogFormat>,
+/// The event side of a worker, shared by its threads.
+struct Shared<'a> {
+    ctx: Context<'a>,
+    settings: &'a Settings,
+    id: usize,
+    scoreboard: &'a Scoreboard,
     listeners: &'a [Listener],
     poller: Poller,
     /// How sockets are registered: [`Mode::Level`] for a lone thread (registered once, never
     /// re-armed), [`Mode::Oneshot`] when threads share the poller.
     mode: Mode,
     parked: Mutex<HashMap<usize, Conn>>,
-    /// Read buffers of closed connections, reused by new ones: a fresh 4 KiB allocation per
-    /// connection makes glibc consolidate its fastbins every time (2% of a short request).
-    buf_pool: Mutex<Vec<Vec<u8>>>,
-    /// Bytes asked of one read(2) of a request head: a whole `buffer-size` head fits.
-    pub read_size: usize,
     queue: Mutex<VecDeque<Work>>,
     leader: Mutex<(Events, Instant)>,
     next_key: AtomicUsize,
-    stopping: AtomicBool,
+    stop: &'static Stop,
     wake: (OwnedFd, OwnedFd),
-    max_requests: u64,
-    /// Copy each request's vars into the scoreboard: only the stats server and harakiri's
-    /// log read them, so without those the copy is skipped.
-    pub record_vars: bool,
-    /// Requests begun in this life (see [`Shared::begin_request`]).
-    started: AtomicU64,
-    /// When the worker began to stop: idle connections get [`STOP_IDLE_GRACE`] from here.
-    stopped_at: OnceLock<Instant>,
     /// Threads serving a connection now: a thread accepts only as many connections as there
     /// are threads free to serve them (see `accept`).
     busy: AtomicUsize,
@@ -124,10 +110,6 @@ impl Drop for BusyGuard<'_> {
 const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 const WAKE_KEY: usize = usize::MAX - 1;
-
-/// Read buffers kept for reuse, and the largest kept.
-const BUF_POOL_MAX: usize = 64;
-const BUF_POOL_MAX_CAPACITY: usize = 64 << 10;
 
 /// Runs a worker until it is told to stop; never returns.
 pub fn run(env: WorkerEnv) -> ! {
@@ -195,7 +177,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     let (wr, ww) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)?;
     WAKE_FD.store(ww.as_raw_fd(), Relaxed);
-    if STOP_REQUESTED.load(Relaxed) {
+    if STOP.is_set() {
         return Ok(EXIT_GRACEFUL); // told to stop while starting
     }
     let poller = Poller::new()?;
@@ -213,52 +195,32 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         poller.add(l.raw(), i, mode)?;
     }
     poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
-    let base = s
-        .compat
-        .chdir2
-        .clone()
-        .or_else(|| s.chdir.clone())
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
-        .and_then(|m| m.with_options(&s.compat.statics, &base))
-        .map_err(anyhow::Error::msg)?;
-    let hostname = crate::config::host::hostname();
-    let shared = Shared {
+    let ctx = Context::new(ContextEnv {
         settings: s,
-        id: env.id,
-        pid: std::process::id(),
+        worker_id: env.id,
         scoreboard: env.scoreboard,
         apps,
-        pyctx: python::WorkerContext::new(
-            s.threads > 1,
-            s.processes > 1,
-            env.id as u32,
-            hostname.clone(),
-        ),
-        statics,
-        hostname: hostname.into_bytes(),
         listener_ports: env
             .listeners
             .iter()
             .map(|l| l.port.clone().into_bytes())
             .collect(),
-        limits: HeadLimits::new(s.buffer_size),
-        log_format: s.log_format.as_deref().map(LogFormat::parse),
+        stop: &STOP,
+    })?;
+    let shared = Shared {
+        ctx,
+        settings: s,
+        id: env.id,
+        scoreboard: env.scoreboard,
         listeners: env.listeners,
         poller,
         mode,
         parked: Mutex::new(HashMap::new()),
-        buf_pool: Mutex::new(Vec::new()),
-        read_size: (s.buffer_size + 1).max(4096),
         queue: Mutex::new(VecDeque::new()),
         leader: Mutex::new((Events::with_capacity(256), Instant::now())),
         next_key: AtomicUsize::new(env.listeners.len() + 1),
-        stopping: AtomicBool::new(false),
+        stop: &STOP,
         wake: (wr, ww),
-        max_requests: s.max_requests_for(env.id),
-        record_vars: s.stats.is_some() || s.harakiri > 0,
-        started: AtomicU64::new(0),
-        stopped_at: OnceLock::new(),
         busy: AtomicUsize::new(0),
         backoff: Mutex::new(AcceptBackoff::default()),
         backoff_dirty: AtomicBool::new(false),
@@ -321,123 +283,66 @@ fn install_handlers() {
     super::signals::ignore_sigpipe();
 }
 
-impl<'a> Shared<'a> {
-    pub fn stopping(&self) -> bool {
-        self.stopping.load(Relaxed)
+impl Shared<'_> {
+    fn stopping(&self) -> bool {
+        self.stop.is_set()
     }
 
-    pub fn core(&self, core: usize) -> &CoreSlot {
-        self.scoreboard.core(self.id, core)
-    }
-
-    /// The default app (app 0), if one loaded.
-    pub fn app(&self) -> Option<&python::App> {
-        self.apps.first().copied()
-    }
-
-    /// Picks the app for a request as uWSGI does: with `manage-script-name`, the longest
-    /// mountpoint that is a `/`-bounded prefix of PATH_INFO (moved into SCRIPT_NAME);
-    /// otherwise the app mounted at SCRIPT_NAME; else the default app.
-    pub fn select_app(&self, vars: &mut [Var<'_>]) -> Option<&python::App> {
-        if self.apps.len() <= 1 && !self.settings.manage_script_name {
-            return self.app();
-        }
-        let get = |vars: &[Var<'_>], k: &[u8]| vars.iter().position(|(key, _)| &key[..] == k);
-        if self.settings.manage_script_name {
-            if let Some(pi) = get(vars, b"PATH_INFO") {
-                let path = vars[pi].1.clone();
-                let best = self
-                    .apps
-                    .iter()
-                    .filter(|a| !a.mountpoint().is_empty())
-                    .filter(|a| {
-                        let m = a.mountpoint().trim_end_matches('/').as_bytes();
-                        path.starts_with(m) && (path.len() == m.len() || path[m.len()] == b'/')
-                    })
-                    .max_by_key(|a| a.mountpoint().trim_end_matches('/').len());
-                if let Some(app) = best {
-                    let m = app.mountpoint().trim_end_matches('/').as_bytes().to_vec();
-                    vars[pi].1 = path[m.len()..].to_vec().into();
-                    // run_app adds an empty SCRIPT_NAME first when the frontend sent none.
-                    if let Some(si) = get(vars, b"SCRIPT_NAME") {
-                        vars[si].1 = m.into();
-                    }
-                    return Some(*app);
-                }
-            }
-        }
-        let script = get(vars, b"SCRIPT_NAME")
-            .map(|i| vars[i].1.to_vec())
-            .unwrap_or_default();
-        if !script.is_empty() {
-            let script = script.strip_suffix(b"/").unwrap_or(&script);
-            if let Some(app) = self
-                .apps
-                .iter()
-                .find(|a| a.mountpoint().trim_end_matches('/').as_bytes() == script)
-            {
-                return Some(*app);
-            }
-        }
-        self.apps
-            .iter()
-            .find(|a| a.mountpoint().is_empty())
-            .or(self.apps.first())
-            .copied()
-    }
-
-    /// Counts a request about to be answered. True when it is the last one before
-    /// `max-requests` recycles the worker, so that its response says `Connection: close`
-    /// instead of promising a connection that is about to go away.
-    pub fn begin_request(&self) -> bool {
-        let n = self.started.fetch_add(1, Relaxed) + 1;
-        self.max_requests > 0 && n >= self.max_requests
-    }
-
-    /// Stops taking connections. Connections already accepted are still answered (with
-    /// `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send one more
-    /// request (see `sweep`), and the worker exits once none is left.
-    /// Returns whether this call began it (false when already stopping).
-    fn begin_stop(&self) -> bool {
-        if self.stopping.swap(true, Relaxed) {
-            return false;
-        }
-        let _ = self.stopped_at.set(Instant::now());
-        self.scoreboard
-            .worker(self.id)
-            .status
-            .store(Status::Cursed as u32, Relaxed);
-        self.scoreboard.worker(self.id).accepting.store(0, Relaxed);
+    /// Stops taking connections once [`STOP`] is set. Connections already accepted are still
+    /// answered (with `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send
+    /// one more request (see `sweep`), and the worker exits once none is left. Idempotent.
+    /// `wake`: wake the thread waiting in the poller (not needed when it is the caller).
+    fn stop_taking_connections(&self, wake: bool) {
+        let slot = self.scoreboard.worker(self.id);
+        slot.status.store(Status::Cursed as u32, Relaxed);
+        slot.accepting.store(0, Relaxed);
         for l in self.listeners {
             let _ = self.poller.delete(l.raw());
         }
-        // Wakes the thread waiting in the poller, which may be another one.
-        let _ = nix::unistd::write(&self.wake.1, &[1]);
-        true
+        if wake {
+            let _ = nix::unistd::write(&self.wake.1, &[1]);
+        }
+    }
+
+    /// A request found this worker's work done.
+    fn recycle(&self, why: Recycle) {
+        if !self.stop.begin() {
+            return; // already stopping: said once
+        }
+        let pid = self.ctx.pid;
+        match why {
+            Recycle::MaxRequests => eprintln!("...The work of process {pid} is done. Seeya!"),
+            Recycle::Rss(rss) => eprintln!(
+                "...The work of process {pid} is done (RSS {} MB). Seeya!",
+                rss >> 20
+            ),
+        }
+        self.stop_taking_connections(true);
     }
 
     fn thread_loop(&self, core: usize) {
         self.core_threads[core].store(python::current_thread_id(), Relaxed);
         // SAFETY: gettid has no preconditions.
-        self.core(core)
+        self.ctx
+            .core(core)
             .tid
             .store(unsafe { libc::gettid() }, Relaxed);
         loop {
-            if STOP_REQUESTED.load(Relaxed) {
-                self.begin_stop();
-            }
             let Some(work) = self.next_work() else { return };
             match work {
                 Work::Event(key) if key < self.listeners.len() => self.accept(key, core),
                 Work::Event(WAKE_KEY) => {
                     let mut b = [0u8; 64];
                     while nix::unistd::read(&self.wake.0, &mut b).is_ok_and(|n| n > 0) {}
-                    if !self.stopping() && self.mode == Mode::Oneshot {
+                    if self.stopping() {
+                        // The stop may come from the signal handler, which only sets it.
+                        self.stop_taking_connections(false);
+                    } else if self.mode == Mode::Oneshot {
                         let _ = self.poller.rearm(self.wake.0.as_raw_fd(), WAKE_KEY);
                     }
                 }
                 Work::Event(key) => {
-                    let conn = self.parked.lock().unwrap().remove(&key);
+                    let conn = lock(&self.parked).remove(&key);
                     if let Some(conn) = conn {
                         self.busy.fetch_add(1, Relaxed);
                         self.serve(conn, key, core);
@@ -457,14 +362,14 @@ impl<'a> Shared<'a> {
     /// the poller (polling allows a single waiter) and queues what it does not take itself.
     fn next_work(&self) -> Option<Work> {
         loop {
-            if let Some(w) = self.queue.lock().unwrap().pop_front() {
+            if let Some(w) = lock(&self.queue).pop_front() {
                 return Some(w);
             }
             if self.drained() {
                 return None;
             }
-            let mut leader = self.leader.lock().unwrap();
-            if let Some(w) = self.queue.lock().unwrap().pop_front() {
+            let mut leader = lock(&self.leader);
+            if let Some(w) = lock(&self.queue).pop_front() {
                 return Some(w);
             }
             if self.drained() {
@@ -483,7 +388,7 @@ impl<'a> Shared<'a> {
                 *last_sweep = Instant::now();
                 self.sweep();
             }
-            let mut q = self.queue.lock().unwrap();
+            let mut q = lock(&self.queue);
             q.extend(events.keys().map(Work::Event));
             if let Some(w) = q.pop_front() {
                 return Some(w);
@@ -493,7 +398,7 @@ impl<'a> Shared<'a> {
 
     /// Stopping and nothing left to serve.
     fn drained(&self) -> bool {
-        self.stopping() && self.parked.lock().unwrap().is_empty()
+        self.stopping() && lock(&self.parked).is_empty()
     }
 
     fn accept(&self, idx: usize, _core: usize) {
@@ -508,10 +413,7 @@ impl<'a> Shared<'a> {
             1
         } else {
             // Queued parked connections will take threads too; accepted ones are counted busy.
-            let queued_conns = self
-                .queue
-                .lock()
-                .unwrap()
+            let queued_conns = lock(&self.queue)
                 .iter()
                 .filter(
                     |w| matches!(w, Work::Event(k) if *k >= self.listeners.len() && *k != WAKE_KEY),
@@ -550,7 +452,7 @@ impl<'a> Shared<'a> {
                 break;
             }
             if self.backoff_dirty.load(Relaxed) {
-                self.backoff.lock().unwrap().succeeded();
+                lock(&self.backoff).succeeded();
                 self.backoff_dirty.store(false, Relaxed);
             }
             // Counted busy from now, before the listener is re-armed: a thread woken by it must
@@ -565,10 +467,7 @@ impl<'a> Shared<'a> {
         }
         let extra = accepted.len() > 1;
         if !accepted.is_empty() {
-            self.queue
-                .lock()
-                .unwrap()
-                .extend(accepted.into_iter().map(Work::New));
+            lock(&self.queue).extend(accepted.into_iter().map(Work::New));
         }
         if extra {
             // This thread serves one; a free sibling may be the one waiting in the poller,
@@ -582,7 +481,7 @@ impl<'a> Shared<'a> {
     /// frees fds); the leader puts them back (`resume_accepting`).
     fn pause_accepting(&self, err: &std::io::Error, l: &Listener) {
         let line = {
-            let mut b = self.backoff.lock().unwrap();
+            let mut b = lock(&self.backoff);
             self.backoff_dirty.store(true, Relaxed);
             b.fail(Instant::now(), err, &l.name)
         };
@@ -597,14 +496,14 @@ impl<'a> Shared<'a> {
     }
 
     fn accepting_paused(&self) -> bool {
-        self.backoff_dirty.load(Relaxed) && self.backoff.lock().unwrap().is_paused(Instant::now())
+        self.backoff_dirty.load(Relaxed) && lock(&self.backoff).is_paused(Instant::now())
     }
 
     /// Puts paused listeners back once their pause is over; returns how long the leader may
     /// wait in the poller.
     fn resume_accepting(&self) -> Duration {
         let now = Instant::now();
-        let mut b = self.backoff.lock().unwrap();
+        let mut b = lock(&self.backoff);
         if b.resume_due(now) && !self.stopping() {
             for (i, l) in self.listeners.iter().enumerate() {
                 let _ = self.poller.add(l.raw(), i, self.mode);
@@ -621,221 +520,95 @@ impl<'a> Shared<'a> {
         peer: (Vec<u8>, Vec<u8>),
     ) -> Conn {
         // TCP_NODELAY is set on the listening socket; accepted sockets inherit it.
-        let (addr, port) = peer;
+        let (peer_addr, peer_port) = peer;
         let l = &self.listeners[listener];
         let timeout = l.timeout.unwrap_or(self.settings.socket_timeout);
-        Conn {
-            sock: Socket::new(fd, timeout),
-            timeout,
-            proxy_pending: l.proxy_protocol,
-            buf: self.take_buf(),
-            pos: 0,
+        let origin = Origin {
             proto,
             listener,
-            peer_addr: addr,
-            peer_port: port,
-            parked_at: Instant::now(),
-            head_started: None,
-            registered: false,
-        }
+            peer_addr,
+            peer_port,
+            proxy_protocol: l.proxy_protocol,
+        };
+        let sock = Socket::new(fd, timeout, context::wait_for_peer);
+        Conn::new(sock, timeout, origin, self.ctx.take_buf())
     }
 
     fn serve(&self, mut conn: Conn, key: usize, core: usize) {
         let slot = self.scoreboard.worker(self.id);
         slot.status.store(Status::Busy as u32, Relaxed);
-        let next = {
+        let verdict = {
             // Counted busy by whoever handed the connection over (accept, or the parked event).
             let _busy = BusyGuard(&self.busy);
-            request::serve(&mut conn, self, core)
+            loop {
+                match request::serve(&mut conn, &self.ctx, core) {
+                    Verdict::Recycle { keep, why } => {
+                        self.recycle(why);
+                        if !keep {
+                            break Verdict::Close;
+                        }
+                        // Serve on what the client sent meanwhile (now with `close`), or park.
+                    }
+                    v => break v,
+                }
+            }
         };
         if !self.stopping() {
             slot.status.store(Status::Idle as u32, Relaxed);
         }
-        match next {
+        match verdict {
             // Also when stopping: the last response promised keep-alive (the stop came while
             // it ran), so the client may send one more request, answered with `close`.
-            Next::Park => {
-                conn.parked_at = Instant::now();
-                let fd = conn.sock.raw();
-                let first_wait = !conn.registered;
-                conn.registered = true;
-                let mut parked = self.parked.lock().unwrap();
-                parked.insert(key, conn);
-                // Armed after insertion: an event firing at once finds the connection. The
-                // socket is deleted from the poller before it is closed (`close`), so the
-                // registration never outlives the fd.
-                if first_wait {
-                    if self.poller.add(fd, key, self.mode).is_err() {
-                        if let Some(c) = parked.remove(&key) {
-                            drop(parked);
-                            self.close(c);
-                        }
-                    }
-                } else if self.mode == Mode::Oneshot {
-                    let _ = self.poller.rearm(fd, key);
-                }
-            }
+            Verdict::Keep => self.park(conn, key),
             _ => self.close(conn),
         }
     }
 
-    fn close(&self, mut conn: Conn) {
-        if conn.registered {
-            let _ = self.poller.delete(conn.sock.raw());
+    fn park(&self, mut conn: Conn, key: usize) {
+        let first_wait = conn.park();
+        let fd = conn.raw();
+        let mut parked = lock(&self.parked);
+        parked.insert(key, conn);
+        // Armed after insertion: an event firing at once finds the connection. The socket is
+        // deleted from the poller before it is closed (`close`), so the registration never
+        // outlives the fd.
+        if first_wait {
+            if self.poller.add(fd, key, self.mode).is_err() {
+                if let Some(c) = parked.remove(&key) {
+                    drop(parked);
+                    self.close(c);
+                }
+            }
+        } else if self.mode == Mode::Oneshot {
+            let _ = self.poller.rearm(fd, key);
         }
-        let buf = std::mem::take(&mut conn.buf);
-        drop(conn);
-        self.recycle_buf(buf);
     }
 
-    /// An empty read buffer with room for a request head.
-    pub fn take_buf(&self) -> Vec<u8> {
-        self.buf_pool
-            .lock()
-            .unwrap()
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.read_size))
-    }
-
-    /// Keeps `buf` for [`Shared::take_buf`]. Bounded: a burst of connections must not pin its
-    /// buffers forever, nor a buffer that grew for one large request.
-    pub fn recycle_buf(&self, mut buf: Vec<u8>) {
-        if buf.capacity() < self.read_size || buf.capacity() > BUF_POOL_MAX_CAPACITY {
-            return;
+    fn close(&self, conn: Conn) {
+        if conn.registered() {
+            let _ = self.poller.delete(conn.raw());
         }
-        let mut pool = self.buf_pool.lock().unwrap();
-        if pool.len() < BUF_POOL_MAX {
-            buf.clear();
-            pool.push(buf);
-        }
+        self.ctx.recycle_buf(conn.close());
     }
 
     /// Closes idle keep-alive connections and slow heads past `socket-timeout` (408); when
     /// stopping, idle connections after [`STOP_IDLE_GRACE`].
     fn sweep(&self) {
-        let stop_grace_over = |c: &Conn| {
-            c.buf.len() == c.pos
-                && self.stopped_at.get().is_some_and(|t| {
-                    t.elapsed().min(c.parked_at.elapsed()) >= STOP_IDLE_GRACE.min(c.timeout)
-                })
-        };
+        let stopping = self.stop.elapsed();
         let expired: Vec<Conn> = {
-            let mut parked = self.parked.lock().unwrap();
+            let mut parked = lock(&self.parked);
             let keys: Vec<usize> = parked
                 .iter()
-                .filter(|(_, c)| {
-                    c.head_started.unwrap_or(c.parked_at).elapsed() >= c.timeout
-                        || stop_grace_over(c)
-                })
+                .filter(|(_, c)| c.expiry(stopping, STOP_IDLE_GRACE) != Expiry::Alive)
                 .map(|(k, _)| *k)
                 .collect();
             keys.into_iter().filter_map(|k| parked.remove(&k)).collect()
         };
         for c in expired {
-            if c.buf.len() > c.pos && c.proto == Proto::Http {
-                let e = crate::proto::http::HttpError::TIMEOUT;
-                let _ = c.sock.write_all(&crate::proto::http::error_response(&e));
-            } else if c.buf.len() > c.pos {
-                eprintln!(
-                    "uwsgi: timed out after {} bytes of an incomplete packet (socket-timeout)",
-                    c.buf.len() - c.pos
-                );
-            }
+            c.expire();
             self.close(c);
         }
     }
-
-    /// Accounts a finished request in the scoreboard, writes its log line (one write(2), so
-    /// lines of concurrent workers never mix) and decides on recycling.
-    pub fn finish_request(&self, info: &LogInfo, tx: u64) {
-        let w = self.scoreboard.worker(self.id);
-        let outcome = info.outcome;
-        w.on_request_done(
-            info.start.elapsed().as_micros() as u64,
-            tx,
-            outcome.status,
-            outcome.exception,
-        );
-        let total = self
-            .scoreboard
-            .header()
-            .total_requests
-            .fetch_add(1, Relaxed)
-            + 1;
-        let app_requests = if info.app_id >= 0 {
-            w.app_requests.fetch_add(1, Relaxed) as i64 + 1
-        } else {
-            -1
-        };
-        if !self.settings.disable_logging {
-            let record = info.record(self, app_requests, total);
-            let mut line = Vec::with_capacity(256);
-            match &self.log_format {
-                Some(f) => f.write(&mut line, &record),
-                None => request_line::write_default(&mut line, &record),
-            }
-            write_stderr(&line);
-        }
-        // Said once: the requests still in flight or already queued finish after this one.
-        if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
-            if self.begin_stop() {
-                eprintln!("...The work of process {} is done. Seeya!", self.pid);
-            }
-        } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
-            if let Some((rss, vsz)) = super::process::memory_of(self.pid as i32) {
-                w.rss.store(rss, Relaxed);
-                w.vsz.store(vsz, Relaxed);
-                if self.settings.reload_on_rss > 0
-                    && rss >= self.settings.reload_on_rss << 20
-                    && self.begin_stop()
-                {
-                    eprintln!(
-                        "...The work of process {} is done (RSS {} MB). Seeya!",
-                        self.pid,
-                        rss >> 20
-                    );
-                }
-            }
-        }
-    }
-
-    /// Logs a request refused before it reached the app (framing errors).
-    pub fn log_rejected(&self, peer: &[u8], status: u16, reason: &str) {
-        let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
-        crate::log::sanitize::push_escaped(&mut line, peer);
-        line.extend_from_slice(format!(" rejected: {status} ({reason})\n").as_bytes());
-        write_stderr(&line);
-    }
-
-    /// Drops uwsgi vars that would load code (uWSGI #2491); nginx's UWSGI_SCHEME stays.
-    pub fn filter_magic_vars(&self, vars: &mut Vec<Var<'_>>) {
-        const CODE_LOADING: &[&[u8]] = &[
-            b"UWSGI_FILE",
-            b"UWSGI_SCRIPT",
-            b"UWSGI_MODULE",
-            b"UWSGI_CALLABLE",
-            b"UWSGI_CHDIR",
-            b"UWSGI_PYHOME",
-            b"UWSGI_SETENV",
-            b"UWSGI_APPID",
-            b"UWSGI_POSTFILE",
-            b"UWSGI_TOUCH_RELOAD",
-        ];
-        vars.retain(|(k, _)| {
-            let bad = CODE_LOADING.contains(&&k[..]);
-            if bad {
-                eprintln!(
-                    "ignoring uwsgi var {} (code-loading vars are disabled in rw)",
-                    crate::log::sanitize::escaped(k)
-                );
-            }
-            !bad
-        });
-    }
-}
-
-fn write_stderr(line: &[u8]) {
-    crate::log::output::write(line);
 }
 
 /// The peer's address and port as CGI strings (unix sockets: empty).

@@ -1,9 +1,20 @@
 //! A client connection's socket: non-blocking underneath (so idle connections can be parked in
 //! the worker's poller), blocking-with-deadline on top (so a request is served start to end).
+//! A wait for the peer runs through the [`WaitHook`] its owner gives, so the server can let
+//! other threads of its language runtime run meanwhile without this module knowing of it.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
+
+/// Runs a wait for the peer (the `poll(2)` it is given). The server's releases the GIL around
+/// it; [`no_hook`] just runs it.
+pub type WaitHook = fn(&mut dyn FnMut());
+
+/// A [`WaitHook`] that runs the wait as it is.
+pub fn no_hook(wait: &mut dyn FnMut()) {
+    wait()
+}
 
 /// A connected client socket.
 #[derive(Debug)]
@@ -11,11 +22,16 @@ pub struct Socket {
     fd: OwnedFd,
     /// `socket-timeout`: the longest wait for one read or write to make progress.
     timeout: Duration,
+    wait_hook: WaitHook,
 }
 
 impl Socket {
-    pub fn new(fd: OwnedFd, timeout: Duration) -> Socket {
-        Socket { fd, timeout }
+    pub fn new(fd: OwnedFd, timeout: Duration, wait_hook: WaitHook) -> Socket {
+        Socket {
+            fd,
+            timeout,
+            wait_hook,
+        }
     }
 
     pub fn raw(&self) -> RawFd {
@@ -133,6 +149,31 @@ impl Socket {
         Ok(())
     }
 
+    /// Sends what the socket takes now, never waiting: the bytes sent (fewer, or none, to a
+    /// peer that does not read).
+    pub fn send_now(&self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            // SAFETY: buf is valid for reads of buf.len() bytes; fd is open (and non-blocking).
+            let n = unsafe {
+                libc::send(
+                    self.raw(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock => return Ok(0),
+                io::ErrorKind::Interrupted => continue,
+                _ => return Err(e),
+            }
+        }
+    }
+
     pub fn write_all(&self, buf: &[u8]) -> io::Result<()> {
         self.write_all_vectored(&[buf])
     }
@@ -180,11 +221,12 @@ impl Socket {
         };
         let ms = self.timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
         loop {
-            // A wait for the peer is where a request's thread lets other Python threads run.
-            let (r, e) = crate::python::blocking(|| {
+            // A wait for the peer is where a request's thread lets other threads run.
+            let (mut r, mut e) = (0, None);
+            (self.wait_hook)(&mut || {
                 // SAFETY: one valid pollfd.
-                let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-                (r, io::Error::last_os_error())
+                r = unsafe { libc::poll(&mut pfd, 1, ms) };
+                e = (r < 0).then(io::Error::last_os_error);
             });
             if r > 0 {
                 return Ok(());
@@ -192,6 +234,7 @@ impl Socket {
             if r == 0 {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "socket-timeout"));
             }
+            let e = e.unwrap_or_else(|| io::Error::other("poll failed"));
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e);
             }

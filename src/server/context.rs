@@ -1,0 +1,396 @@
+//! What every request of a worker needs, owned by the request side: the apps and how one is
+//! picked, the worker's constants (hostname, ports, limits, static map), the scoreboard
+//! accounting at the start and end of a request, the request log, and the pool of read
+//! buffers. The worker builds one and hands connections to `request::serve`.
+
+use super::sink;
+use super::static_files::StaticMap;
+use super::stop::Stop;
+use super::sync::lock;
+use super::Settings;
+use crate::log::request_line::{self, LogFormat, RequestRecord};
+use crate::proto::http::HeadLimits;
+use crate::proto::Var;
+use crate::python;
+use crate::stats::scoreboard::{CoreSlot, Scoreboard};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Read buffers kept for reuse, and the largest kept.
+const BUF_POOL_MAX: usize = 64;
+const BUF_POOL_MAX_CAPACITY: usize = 64 << 10;
+
+/// What the worker does after a request (or the requests a connection had ready).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The connection may carry another request: park it for the next one.
+    Keep,
+    Close,
+    /// This worker's work is done: it stops taking connections. `keep`: the connection may
+    /// still carry a request (answered with `Connection: close`).
+    Recycle {
+        keep: bool,
+        why: Recycle,
+    },
+}
+
+/// Why a worker retires itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recycle {
+    MaxRequests,
+    /// `reload-on-rss`: its resident size in bytes.
+    Rss(u64),
+}
+
+/// The wait hook of client sockets: a wait for a slow peer lets the worker's other Python
+/// threads run.
+pub fn wait_for_peer(wait: &mut dyn FnMut()) {
+    python::blocking(wait)
+}
+
+/// What the worker gives its request side.
+pub struct ContextEnv<'a> {
+    pub settings: &'a Settings,
+    pub worker_id: usize,
+    pub scoreboard: &'a Scoreboard,
+    pub apps: Vec<&'a python::App>,
+    /// SERVER_PORT of each listener, by index.
+    pub listener_ports: Vec<Vec<u8>>,
+    pub stop: &'a Stop,
+}
+
+/// State shared by the request threads of one worker.
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    pub id: usize,
+    pub pid: u32,
+    scoreboard: &'a Scoreboard,
+    apps: Vec<&'a python::App>,
+    pub pyctx: python::WorkerContext,
+    pub statics: StaticMap,
+    pub hostname: Vec<u8>,
+    pub listener_ports: Vec<Vec<u8>>,
+    pub limits: HeadLimits,
+    log_format: Option<LogFormat>,
+    /// Read buffers of closed connections, reused by new ones: a fresh 4 KiB allocation per
+    /// connection makes glibc consolidate its fastbins every time (2% of a short request).
+    buf_pool: Mutex<Vec<Vec<u8>>>,
+    /// Bytes asked of one read(2) of a request head: a whole `buffer-size` head fits.
+    pub read_size: usize,
+    max_requests: u64,
+    /// Copy each request's vars into the scoreboard: only the stats server and harakiri's
+    /// log read them, so without those the copy is skipped.
+    pub record_vars: bool,
+    /// Requests begun in this life (see [`Context::begin_request`]).
+    started: AtomicU64,
+    stop: &'a Stop,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the context; fails on a static map that does not resolve.
+    pub fn new(env: ContextEnv<'a>) -> anyhow::Result<Context<'a>> {
+        let s = env.settings;
+        let base = s
+            .compat
+            .chdir2
+            .clone()
+            .or_else(|| s.chdir.clone())
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
+            .and_then(|m| m.with_options(&s.compat.statics, &base))
+            .map_err(anyhow::Error::msg)?;
+        let hostname = crate::config::host::hostname();
+        Ok(Context {
+            settings: s,
+            id: env.worker_id,
+            pid: std::process::id(),
+            scoreboard: env.scoreboard,
+            apps: env.apps,
+            pyctx: python::WorkerContext::new(
+                s.threads > 1,
+                s.processes > 1,
+                env.worker_id as u32,
+                hostname.clone(),
+            ),
+            statics,
+            hostname: hostname.into_bytes(),
+            listener_ports: env.listener_ports,
+            limits: HeadLimits::new(s.buffer_size),
+            log_format: s.log_format.as_deref().map(LogFormat::parse),
+            buf_pool: Mutex::new(Vec::new()),
+            read_size: (s.buffer_size + 1).max(4096),
+            max_requests: s.max_requests_for(env.worker_id),
+            record_vars: s.stats.is_some() || s.harakiri > 0,
+            started: AtomicU64::new(0),
+            stop: env.stop,
+        })
+    }
+
+    /// The worker is stopping: responses say `Connection: close`.
+    pub fn stopping(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    pub fn core(&self, core: usize) -> &CoreSlot {
+        self.scoreboard.core(self.id, core)
+    }
+
+    pub fn worker_slot(&self) -> &crate::stats::scoreboard::WorkerSlot {
+        self.scoreboard.worker(self.id)
+    }
+
+    /// The default app (app 0), if one loaded.
+    pub fn app(&self) -> Option<&python::App> {
+        self.apps.first().copied()
+    }
+
+    /// Picks the app for a request as uWSGI does: with `manage-script-name`, the longest
+    /// mountpoint that is a `/`-bounded prefix of PATH_INFO (moved into SCRIPT_NAME);
+    /// otherwise the app mounted at SCRIPT_NAME; else the default app.
+    pub fn select_app(&self, vars: &mut [Var<'_>]) -> Option<&python::App> {
+        if self.apps.len() <= 1 && !self.settings.manage_script_name {
+            return self.app();
+        }
+        let get = |vars: &[Var<'_>], k: &[u8]| vars.iter().position(|(key, _)| &key[..] == k);
+        if self.settings.manage_script_name {
+            if let Some(pi) = get(vars, b"PATH_INFO") {
+                let path = vars[pi].1.clone();
+                let best = self
+                    .apps
+                    .iter()
+                    .filter(|a| !a.mountpoint().is_empty())
+                    .filter(|a| {
+                        let m = a.mountpoint().trim_end_matches('/').as_bytes();
+                        path.starts_with(m) && (path.len() == m.len() || path[m.len()] == b'/')
+                    })
+                    .max_by_key(|a| a.mountpoint().trim_end_matches('/').len());
+                if let Some(app) = best {
+                    let m = app.mountpoint().trim_end_matches('/').as_bytes().to_vec();
+                    vars[pi].1 = path[m.len()..].to_vec().into();
+                    // run_app adds an empty SCRIPT_NAME first when the frontend sent none.
+                    if let Some(si) = get(vars, b"SCRIPT_NAME") {
+                        vars[si].1 = m.into();
+                    }
+                    return Some(*app);
+                }
+            }
+        }
+        let script = get(vars, b"SCRIPT_NAME")
+            .map(|i| vars[i].1.to_vec())
+            .unwrap_or_default();
+        if !script.is_empty() {
+            let script = script.strip_suffix(b"/").unwrap_or(&script);
+            if let Some(app) = self
+                .apps
+                .iter()
+                .find(|a| a.mountpoint().trim_end_matches('/').as_bytes() == script)
+            {
+                return Some(*app);
+            }
+        }
+        self.apps
+            .iter()
+            .find(|a| a.mountpoint().is_empty())
+            .or(self.apps.first())
+            .copied()
+    }
+
+    /// Counts a request about to be answered. True when it is the last one before
+    /// `max-requests` recycles the worker, so that its response says `Connection: close`
+    /// instead of promising a connection that is about to go away.
+    pub fn begin_request(&self) -> bool {
+        let n = self.started.fetch_add(1, Relaxed) + 1;
+        self.max_requests > 0 && n >= self.max_requests
+    }
+
+    /// Accounts a finished request in the scoreboard, writes its log line (one write(2), so
+    /// lines of concurrent workers never mix) and decides what follows: `keep` says whether
+    /// the connection could carry another request.
+    pub fn finish_request(&self, info: &LogInfo, tx: u64, keep: bool) -> Verdict {
+        let w = self.scoreboard.worker(self.id);
+        let outcome = info.outcome;
+        w.on_request_done(
+            info.meta.start.elapsed().as_micros() as u64,
+            tx,
+            outcome.status,
+            outcome.exception,
+        );
+        let total = self
+            .scoreboard
+            .header()
+            .total_requests
+            .fetch_add(1, Relaxed)
+            + 1;
+        let app_requests = if info.app_id >= 0 {
+            w.app_requests.fetch_add(1, Relaxed) as i64 + 1
+        } else {
+            -1
+        };
+        if !self.settings.disable_logging {
+            let record = info.record(self, app_requests, total);
+            let mut line = Vec::with_capacity(256);
+            match &self.log_format {
+                Some(f) => f.write(&mut line, &record),
+                None => request_line::write_default(&mut line, &record),
+            }
+            crate::log::output::write(&line);
+        }
+        let recycle = |why| {
+            if self.stopping() {
+                None // said once; the requests still in flight finish after this one
+            } else {
+                Some(Verdict::Recycle { keep, why })
+            }
+        };
+        let verdict =
+            if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
+                recycle(Recycle::MaxRequests)
+            } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
+                super::process::memory_of(self.pid as i32).and_then(|(rss, vsz)| {
+                    w.rss.store(rss, Relaxed);
+                    w.vsz.store(vsz, Relaxed);
+                    let over =
+                        self.settings.reload_on_rss > 0 && rss >= self.settings.reload_on_rss << 20;
+                    over.then(|| recycle(Recycle::Rss(rss))).flatten()
+                })
+            } else {
+                None
+            };
+        verdict.unwrap_or(if keep { Verdict::Keep } else { Verdict::Close })
+    }
+
+    /// Logs a request refused before it reached the app (framing errors).
+    pub fn log_rejected(&self, peer: &[u8], status: u16, reason: &str) {
+        let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
+        crate::log::sanitize::push_escaped(&mut line, peer);
+        line.extend_from_slice(format!(" rejected: {status} ({reason})\n").as_bytes());
+        crate::log::output::write(&line);
+    }
+
+    /// Drops uwsgi vars that would load code (uWSGI #2491); nginx's UWSGI_SCHEME stays.
+    pub fn filter_magic_vars(&self, vars: &mut Vec<Var<'_>>) {
+        const CODE_LOADING: &[&[u8]] = &[
+            b"UWSGI_FILE",
+            b"UWSGI_SCRIPT",
+            b"UWSGI_MODULE",
+            b"UWSGI_CALLABLE",
+            b"UWSGI_CHDIR",
+            b"UWSGI_PYHOME",
+            b"UWSGI_SETENV",
+            b"UWSGI_APPID",
+            b"UWSGI_POSTFILE",
+            b"UWSGI_TOUCH_RELOAD",
+        ];
+        vars.retain(|(k, _)| {
+            let bad = CODE_LOADING.contains(&&k[..]);
+            if bad {
+                eprintln!(
+                    "ignoring uwsgi var {} (code-loading vars are disabled in rw)",
+                    crate::log::sanitize::escaped(k)
+                );
+            }
+            !bad
+        });
+    }
+
+    /// An empty read buffer with room for a request head.
+    pub fn take_buf(&self) -> Vec<u8> {
+        lock(&self.buf_pool)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.read_size))
+    }
+
+    /// Keeps `buf` for [`Context::take_buf`]. Bounded: a burst of connections must not pin its
+    /// buffers forever, nor a buffer that grew for one large request.
+    pub fn recycle_buf(&self, mut buf: Vec<u8>) {
+        if buf.capacity() < self.read_size || buf.capacity() > BUF_POOL_MAX_CAPACITY {
+            return;
+        }
+        let mut pool = lock(&self.buf_pool);
+        if pool.len() < BUF_POOL_MAX {
+            buf.clear();
+            pool.push(buf);
+        }
+    }
+}
+
+/// What a request is, as the answering side needs it (static files, the app, the log line),
+/// whichever protocol it came in.
+pub struct Meta<'r> {
+    pub method: &'r [u8],
+    /// The request target as sent.
+    pub uri: &'r [u8],
+    /// Its path, not yet percent-decoded (what the static map resolves).
+    pub raw_path: &'r [u8],
+    pub protocol: &'r [u8],
+    pub peer: &'r [u8],
+    pub if_modified_since: Option<&'r [u8]>,
+    pub accept_encoding: Option<&'r [u8]>,
+    /// How the response must be framed.
+    pub framing: sink::Request<'r>,
+    pub start: Instant,
+    /// `start` as a Unix time in µs (scoreboard, log).
+    pub start_us: u64,
+}
+
+/// What the request log line needs beyond the worker's state.
+pub struct LogInfo<'a> {
+    pub core: usize,
+    pub app_id: i32,
+    pub vars: &'a [Var<'a>],
+    pub meta: &'a Meta<'a>,
+    pub outcome: &'a python::CallOutcome,
+    pub headers_count: usize,
+    pub headers_bytes: usize,
+}
+
+impl LogInfo<'_> {
+    /// The log formatter's record.
+    pub fn record(&self, w: &Context, app_requests: i64, total: u64) -> RequestRecord<'_> {
+        let vars_bytes = self.vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
+        let user = self
+            .vars
+            .iter()
+            .find(|(k, _)| &k[..] == b"REMOTE_USER")
+            .map(|(_, v)| &v[..])
+            .unwrap_or(b"");
+        let (rss, vsz) = if w.settings.memory_report {
+            super::process::memory_of(w.pid as i32).unwrap_or((0, 0))
+        } else {
+            (0, 0)
+        };
+        let m = self.meta;
+        RequestRecord {
+            pid: w.pid,
+            worker_id: w.id as u32,
+            core: self.core as u32,
+            app_id: self.app_id,
+            app_requests,
+            total_requests: total,
+            remote_addr: m.peer,
+            remote_user: user,
+            vars_count: self.vars.len(),
+            vars_bytes,
+            start_unix_us: m.start_us,
+            duration_us: m.start.elapsed().as_micros() as u64,
+            method: m.method,
+            uri: m.uri,
+            protocol: if m.protocol.is_empty() {
+                b"HTTP/1.0"
+            } else {
+                m.protocol
+            },
+            status: self.outcome.status,
+            body_bytes: self.outcome.body_bytes,
+            headers_count: self.headers_count,
+            headers_bytes: self.headers_bytes,
+            switches: self.outcome.switches,
+            via: self.outcome.via_sendfile.then_some("sendfile"),
+            vars: self.vars,
+            rss,
+            vsz,
+            memory_report: w.settings.memory_report,
+        }
+    }
+}
