@@ -5,6 +5,7 @@
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Runs a wait for the peer (the `poll(2)` it is given). The server's releases the GIL around
@@ -23,6 +24,9 @@ pub struct Socket {
     /// `socket-timeout`: the longest wait for one read or write to make progress.
     timeout: Duration,
     wait_hook: WaitHook,
+    /// Bytes written so far: whether a response has begun (one thread at a time writes, so
+    /// a plain load and store, no locked add).
+    sent: AtomicU64,
 }
 
 impl Socket {
@@ -31,7 +35,17 @@ impl Socket {
             fd,
             timeout,
             wait_hook,
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// Bytes written on it so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Relaxed)
+    }
+
+    fn count_sent(&self, n: usize) {
+        self.sent.store(self.sent.load(Relaxed) + n as u64, Relaxed);
     }
 
     pub fn raw(&self) -> RawFd {
@@ -140,6 +154,7 @@ impl Socket {
                     libc::sendmsg(self.raw(), &msg, flags)
                 }
             })?;
+            self.count_sent(n);
             IoSlice::advance_slices(&mut slices, n);
         }
         if closing {
@@ -163,6 +178,7 @@ impl Socket {
                 )
             };
             if n >= 0 {
+                self.count_sent(n as usize);
                 return Ok(n as usize);
             }
             let e = io::Error::last_os_error();
@@ -190,6 +206,7 @@ impl Socket {
             if n == 0 {
                 break; // the file shrank
             }
+            self.count_sent(n);
             left -= n as u64;
         }
         Ok(len - left)

@@ -85,6 +85,11 @@ pub struct Context<'a> {
     /// Requests begun in this life (see [`Context::begin_request`]).
     started: AtomicU64,
     stop: &'a Stop,
+    /// Debug builds only (tests): requests for this path panic before the app is called, and
+    /// for this path plus `-late` after it answered. Nothing else can provoke a panic on
+    /// purpose, and release builds do not read the variable.
+    #[cfg(debug_assertions)]
+    panic_path: Option<Vec<u8>>,
 }
 
 impl<'a> Context<'a> {
@@ -124,6 +129,9 @@ impl<'a> Context<'a> {
             record_vars: s.stats.is_some() || s.harakiri > 0,
             started: AtomicU64::new(0),
             stop: env.stop,
+            #[cfg(debug_assertions)]
+            panic_path: std::env::var_os("RW_DEBUG_PANIC_PATH")
+                .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec()),
         })
     }
 
@@ -258,6 +266,61 @@ impl<'a> Context<'a> {
                 None
             };
         verdict.unwrap_or(if keep { Verdict::Keep } else { Verdict::Close })
+    }
+
+    /// Debug builds: panics if `path` is `RW_DEBUG_PANIC_PATH` (`late`: that path + `-late`).
+    #[cfg(debug_assertions)]
+    pub fn debug_panic(&self, path: &[u8], late: bool) {
+        if let Some(p) = &self.panic_path {
+            let wanted = if late {
+                path.strip_suffix(b"-late") == Some(&p[..])
+            } else {
+                path == &p[..]
+            };
+            if wanted {
+                panic!("RW_DEBUG_PANIC_PATH asked for a panic");
+            }
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    #[inline(always)]
+    pub fn debug_panic(&self, _path: &[u8], _late: bool) {}
+
+    /// Logs a panic caught in a request thread, with the request line when it is known.
+    pub fn log_panic(
+        &self,
+        peer: &[u8],
+        request: Option<&Meta>,
+        payload: &(dyn std::any::Any + Send),
+        answered: bool,
+    ) {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
+        crate::log::sanitize::push_escaped(&mut line, peer);
+        line.extend_from_slice(b" (");
+        match request {
+            Some(m) => {
+                crate::log::sanitize::push_escaped(&mut line, m.method);
+                line.push(b' ');
+                crate::log::sanitize::push_escaped(&mut line, m.uri);
+                line.push(b' ');
+                crate::log::sanitize::push_escaped(&mut line, m.protocol);
+            }
+            None => line.extend_from_slice(b"before its request line was read"),
+        }
+        line.extend_from_slice(b") panicked in the request thread: ");
+        crate::log::sanitize::push_escaped(&mut line, msg.as_bytes());
+        line.extend_from_slice(if answered {
+            b"; answered 500, the thread serves on\n"
+        } else {
+            b"; connection closed (the response had begun), the thread serves on\n"
+        });
+        crate::log::output::write(&line);
     }
 
     /// Logs a request refused before it reached the app (framing errors).

@@ -13,6 +13,7 @@ use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::{http, uwsgi, Var};
 use crate::python::{self, ResponseSink};
 use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
@@ -41,10 +42,26 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
             }
         }
         if !conn.proxy_pending() && conn.buf().has_pending() {
-            let step = match conn.proto() {
+            let sent = conn.sock().sent();
+            // A panic must cost this request, not the thread (and with it a share of the
+            // worker). One inside the app call is caught there, with its request line.
+            let step = std::panic::catch_unwind(AssertUnwindSafe(|| match conn.proto() {
                 Proto::Http => http_step(conn, ctx, core, &mut head),
                 Proto::Uwsgi => uwsgi_step(conn, ctx, core),
-            };
+            }))
+            .unwrap_or_else(|payload| {
+                let slot = ctx.core(core);
+                if slot.in_request.load(Relaxed) != 0 {
+                    slot.end();
+                }
+                let answer = conn.sock().sent() == sent;
+                if answer {
+                    let e = http::HttpError::new(500, "internal error");
+                    let _ = conn.sock().write_all(&http::error_response(&e));
+                }
+                ctx.log_panic(conn.peer_addr(), None, &*payload, answer);
+                Step::Done(Verdict::Close)
+            });
             match step {
                 Step::NeedMore => {}
                 // Also when stopping: the response promised keep-alive, so what follows is
@@ -489,10 +506,33 @@ fn run_app(
         }
     }
     let (mut outcome, app_id) = match (selected, spool_error) {
-        (Some(app), None) => (
-            python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32),
-            app.id() as i32,
-        ),
+        (Some(app), None) => {
+            let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                w.debug_panic(meta.raw_path, false);
+                let out = python::call_app(app, &w.pyctx, &vars, &mut body, &mut sink, core as u32);
+                w.debug_panic(meta.raw_path, true);
+                out
+            }));
+            let outcome = called.unwrap_or_else(|payload| {
+                // Nothing of the response out yet: the client gets a 500 (on a fresh sink:
+                // the app's may hold a head it never sent); else the connection closes.
+                let answer = sink.tx == 0 && !sink.failed;
+                w.log_panic(peer, Some(meta), &*payload, answer);
+                if answer {
+                    sink = Sink::new(sock, meta.framing, &w.settings.add_headers);
+                    answer_error(&mut sink, &http::HttpError::new(500, "panic"))
+                } else {
+                    python::CallOutcome {
+                        status: sink.status,
+                        headers_sent: true,
+                        body_bytes: sink.tx.saturating_sub(sink.headers_bytes as u64),
+                        exception: true,
+                        ..Default::default()
+                    }
+                }
+            });
+            (outcome, app.id() as i32)
+        }
         (_, Some(e)) => (answer_error(&mut sink, &e), -1),
         (None, None) => {
             eprintln!("--- no python application found, check your startup logs for errors ---");

@@ -17,3 +17,4 @@ mod serve_options;
 mod stats;
 mod util;
 mod wheel;
+mod worker_faults;
