@@ -255,15 +255,17 @@ impl Conn {
         Expiry::Alive
     }
 
-    /// Says goodbye to a connection the sweep closes: an unfinished HTTP head gets a 408; an
-    /// unfinished uwsgi packet is logged.
+    /// Says goodbye to a connection the sweep closes: an unfinished HTTP head gets a 408 if
+    /// the socket takes it at once (what does not fit is dropped: the sweep runs for every
+    /// thread of the worker, and a client that does not read must not hold it for up to
+    /// socket-timeout); an unfinished uwsgi packet is logged.
     pub fn expire(&self) {
         if !self.buf.has_pending() {
             return;
         }
         if self.proto == Proto::Http {
             let e = crate::proto::http::HttpError::TIMEOUT;
-            let _ = self.sock.write_all(&crate::proto::http::error_response(&e));
+            let _ = self.sock.send_now(&crate::proto::http::error_response(&e));
         } else {
             eprintln!(
                 "uwsgi: timed out after {} bytes of an incomplete packet (socket-timeout)",
