@@ -281,3 +281,69 @@ impl Socket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicUsize;
+
+    static WAITS: AtomicUsize = AtomicUsize::new(0);
+
+    fn counting(wait: &mut dyn FnMut()) {
+        WAITS.fetch_add(1, Relaxed);
+        wait()
+    }
+
+    fn pair(timeout: Duration, hook: WaitHook) -> (Socket, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        (Socket::new(a.into(), timeout, hook), b)
+    }
+
+    #[test]
+    fn reads_wait_through_the_hook_and_time_out() {
+        let (s, mut peer) = pair(Duration::from_millis(30), counting);
+        let before = WAITS.load(Relaxed);
+        let mut buf = [0u8; 8];
+        assert_eq!(s.read_now(&mut buf).unwrap(), None);
+        let e = s.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            WAITS.load(Relaxed) > before,
+            "the wait did not go through the hook"
+        );
+        peer.write_all(b"hi").unwrap();
+        assert_eq!(s.read(&mut buf).unwrap(), 2);
+        drop(peer);
+        let mut v = Vec::new();
+        assert_eq!(s.read_append(&mut v, 16).unwrap(), 0, "EOF");
+    }
+
+    #[test]
+    fn writes_count_what_was_sent_and_give_up_on_a_peer_that_does_not_read() {
+        let (s, mut peer) = pair(Duration::from_millis(30), no_hook);
+        s.write_all_vectored(&[b"ab", b"", b"cde"]).unwrap();
+        assert_eq!(s.sent(), 5);
+        let mut got = [0u8; 5];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"abcde");
+        // A peer that reads nothing: send_now fills what the socket holds and then sends
+        // nothing, at once; write_all waits, then times out.
+        let chunk = vec![7u8; 64 << 10];
+        let mut total = 0;
+        loop {
+            let n = s.send_now(&chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            total += n;
+            assert!(total < 256 << 20, "the socket never filled");
+        }
+        assert_eq!(s.sent(), 5 + total as u64);
+        assert_eq!(s.send_now(b"x").unwrap(), 0);
+        let e = s.write_all(&chunk).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+}

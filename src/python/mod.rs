@@ -33,7 +33,7 @@ mod response;
 mod uwsgi_module;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::os::fd::RawFd;
 use std::path::PathBuf;

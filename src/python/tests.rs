@@ -116,7 +116,9 @@ impl BodySource for SliceSource {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-fn init() {
+/// Initialises the interpreter once for the whole test binary (the server's request tests
+/// share it).
+pub(crate) fn init() {
     static INIT: OnceLock<String> = OnceLock::new();
     INIT.get_or_init(|| {
         let opts = InterpreterOptions {

@@ -89,7 +89,7 @@ pub struct Context<'a> {
     /// for this path plus `-late` after it answered. Nothing else can provoke a panic on
     /// purpose, and release builds do not read the variable.
     #[cfg(debug_assertions)]
-    panic_path: Option<Vec<u8>>,
+    pub(super) panic_path: Option<Vec<u8>>,
 }
 
 impl<'a> Context<'a> {

@@ -17,6 +17,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;
+
 /// Serves every complete request buffered or readable now on `conn`. [`Verdict::Keep`]: park
 /// it (nothing is buffered); [`Verdict::Recycle`]: the worker stops, then serves it on (what
 /// is buffered, answered with `Connection: close`) if `keep`.
