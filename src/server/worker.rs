@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 /// Exit status of a worker that stopped gracefully (uWSGI's "reload" code).
@@ -81,6 +81,8 @@ struct Shared<'a> {
     leader: Mutex<(Events, Instant)>,
     next_key: AtomicUsize,
     stop: &'static Stop,
+    /// The stop's effects (listeners out of the poller, the scoreboard told) are done.
+    listeners_out: Once,
     wake: (OwnedFd, OwnedFd),
     /// Threads serving a connection now: a thread accepts only as many connections as there
     /// are threads free to serve them (see `accept`).
@@ -220,6 +222,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         leader: Mutex::new((Events::with_capacity(256), Instant::now())),
         next_key: AtomicUsize::new(env.listeners.len() + 1),
         stop: &STOP,
+        listeners_out: Once::new(),
         wake: (wr, ww),
         busy: AtomicUsize::new(0),
         backoff: Mutex::new(AcceptBackoff::default()),
@@ -288,20 +291,21 @@ impl Shared<'_> {
         self.stop.is_set()
     }
 
-    /// Stops taking connections once [`STOP`] is set. Connections already accepted are still
-    /// answered (with `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send
-    /// one more request (see `sweep`), and the worker exits once none is left. Idempotent.
-    /// `wake`: wake the thread waiting in the poller (not needed when it is the caller).
-    fn stop_taking_connections(&self, wake: bool) {
-        let slot = self.scoreboard.worker(self.id);
-        slot.status.store(Status::Cursed as u32, Relaxed);
-        slot.accepting.store(0, Relaxed);
-        for l in self.listeners {
-            let _ = self.poller.delete(l.raw());
-        }
-        if wake {
+    /// Stops taking connections once [`STOP`] is set (by the signal handler, which can do no
+    /// more, or by a recycle verdict), once. Connections already accepted are still answered
+    /// (with `Connection: close`); idle keep-alive ones get [`STOP_IDLE_GRACE`] to send one
+    /// more request (see `sweep`), and the worker exits once none is left.
+    fn stop_taking_connections(&self) {
+        self.listeners_out.call_once(|| {
+            let slot = self.scoreboard.worker(self.id);
+            slot.status.store(Status::Cursed as u32, Relaxed);
+            slot.accepting.store(0, Relaxed);
+            for l in self.listeners {
+                let _ = self.poller.delete(l.raw());
+            }
+            // Wakes the thread waiting in the poller, which may be another one.
             let _ = nix::unistd::write(&self.wake.1, &[1]);
-        }
+        });
     }
 
     /// A request found this worker's work done.
@@ -317,7 +321,7 @@ impl Shared<'_> {
                 rss >> 20
             ),
         }
-        self.stop_taking_connections(true);
+        self.stop_taking_connections();
     }
 
     fn thread_loop(&self, core: usize) {
@@ -328,16 +332,16 @@ impl Shared<'_> {
             .tid
             .store(unsafe { libc::gettid() }, Relaxed);
         loop {
+            if self.stopping() {
+                self.stop_taking_connections();
+            }
             let Some(work) = self.next_work() else { return };
             match work {
                 Work::Event(key) if key < self.listeners.len() => self.accept(key, core),
                 Work::Event(WAKE_KEY) => {
                     let mut b = [0u8; 64];
                     while nix::unistd::read(&self.wake.0, &mut b).is_ok_and(|n| n > 0) {}
-                    if self.stopping() {
-                        // The stop may come from the signal handler, which only sets it.
-                        self.stop_taking_connections(false);
-                    } else if self.mode == Mode::Oneshot {
+                    if !self.stopping() && self.mode == Mode::Oneshot {
                         let _ = self.poller.rearm(self.wake.0.as_raw_fd(), WAKE_KEY);
                     }
                 }
