@@ -1,6 +1,7 @@
 //! The request path in-process: a request [`Context`] over a real Python app, connections over
 //! a socketpair whose other end is the test, served by [`serve`] as a worker thread serves
-//! them, and the [`Verdict`] it returns checked as the worker would act on it.
+//! them, and the [`Verdict`] it returns checked as the worker would act on it; request bodies
+//! read straight over a socketpair too.
 
 use super::serve;
 use crate::config::{self, magic::HostFacts, Severity, Sources};
@@ -397,4 +398,72 @@ fn a_panic_in_the_app_call_is_a_500_and_the_core_is_free_again() {
         .unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert_eq!(response(&mut client).1, b"hello");
+}
+
+/// A body reader over the server end of a socketpair, `pending` already read with the head.
+fn body_pair(pending: &[u8]) -> (Socket, crate::server::conn::ReadBuf, UnixStream) {
+    let (server, client) = UnixStream::pair().unwrap();
+    server.set_nonblocking(true).unwrap();
+    let sock = Socket::new(server.into(), Duration::from_secs(20), socket::no_hook);
+    let mut buf = crate::server::conn::ReadBuf::default();
+    buf.extend(pending);
+    (sock, buf, client)
+}
+
+fn read_all(body: &mut dyn python::BodySource) -> (Vec<u8>, Option<std::io::Error>) {
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4];
+    loop {
+        match body.read(&mut chunk) {
+            Ok(0) => return (out, None),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) => return (out, Some(e)),
+        }
+    }
+}
+
+#[test]
+fn a_body_cut_short_is_the_clients_fault_and_breaks_the_connection() {
+    use crate::server::body::{Body, ClientFault};
+    let (sock, mut buf, mut client) = body_pair(b"abc");
+    client.write_all(b"de").unwrap();
+    drop(client);
+    let mut body = Body::length(&sock, &mut buf, 10, false);
+    let (got, err) = read_all(&mut body);
+    assert_eq!(got, b"abcde");
+    assert!(err.is_some());
+    assert_eq!(body.client_fault, Some(ClientFault::Aborted));
+    assert!(body.broken);
+}
+
+#[test]
+fn a_bad_chunk_is_reported_to_the_framing_slot_and_what_follows_a_body_stays() {
+    use crate::server::body::{Body, FramingError};
+    let (sock, mut buf, _client) = body_pair(b"zz\r\nabc");
+    let slot = FramingError::new();
+    let mut body = Body::chunked(&sock, &mut buf, None, false).report_framing_errors(&slot);
+    let (_, err) = read_all(&mut body);
+    assert_eq!(err.unwrap().kind(), std::io::ErrorKind::InvalidData);
+    assert_eq!(slot.get().map(|e| e.status), Some(400));
+    // A well-framed body ends where it ends: the next request's bytes stay buffered.
+    let (sock, mut buf, _client) = body_pair(b"2\r\nhi\r\n0\r\n\r\nGET /");
+    let mut body = Body::chunked(&sock, &mut buf, None, false);
+    let (got, err) = read_all(&mut body);
+    assert_eq!(got, b"hi");
+    assert!(err.is_none(), "{err:?}");
+    drop(body);
+    assert_eq!(buf.pending(), b"GET /");
+}
+
+#[test]
+fn post_buffering_spools_the_body_before_the_app_reads_it() {
+    use crate::server::body::Body;
+    let (sock, mut buf, mut client) = body_pair(b"0123");
+    client.write_all(b"456789").unwrap();
+    let mut body = Body::length(&sock, &mut buf, 10, false);
+    assert_eq!(body.spool(1 << 20, &|| {}).unwrap(), 10);
+    drop(client); // spooled: nothing more is read from the socket
+    let (got, err) = read_all(&mut body);
+    assert_eq!(got, b"0123456789");
+    assert!(err.is_none());
 }
