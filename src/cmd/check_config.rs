@@ -2,11 +2,11 @@
 
 use super::exit;
 use crate::cli::CheckArgs;
-use crate::config::{self, check, host, magic::HostFacts, Severity, Sources};
+use crate::config::{self, check, Severity, Sources};
 use std::io::Write;
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
-    let host_facts = HostFacts::gather();
+    let host_facts = crate::sys::host::facts();
     let sources = Sources {
         env: std::env::vars().collect(),
         args: vec![("ini".to_string(), Some(args.config.clone()))],
@@ -16,7 +16,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let group_exists = |n: &str| nix::unistd::Group::from_name(n).ok().flatten().is_some();
     let facts = check::SystemFacts {
         cwd: host_facts.cwd.clone().into(),
-        somaxconn: host::somaxconn(),
+        somaxconn: crate::sys::host::somaxconn(),
         euid: nix::unistd::geteuid().as_raw(),
         user_exists: &user_exists,
         group_exists: &group_exists,

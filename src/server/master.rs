@@ -1,11 +1,12 @@
 //! The master: one single-threaded poll loop (self-pipe for signals, 1 s tick) that spawns,
 //! reaps and respawns workers, enforces harakiri and mercy, and runs reloads and shutdown.
 
-use super::listen::{self, Listener};
 use super::settings::Settings;
 use super::signals::{self, Action, SelfPipe};
 use super::worker::{self, WorkerEnv};
-use super::{pidfile, process, reload};
+use super::{pidfile, reload};
+use crate::net::addr::Addr;
+use crate::net::listen::{self, Listener};
 use crate::python;
 use crate::stats::scoreboard::Scoreboard;
 use nix::sys::signal::{kill, Signal};
@@ -297,7 +298,7 @@ impl Master {
         // a reload waiting on a worker that already serves.
         self.scoreboard
             .worker(id)
-            .on_spawn(0, process::now_us() / 1_000_000);
+            .on_spawn(0, crate::sys::clock::unix_secs());
         // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
         // may run arbitrary code; Python's fork hooks run with the GIL held.
         let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
@@ -449,7 +450,7 @@ impl Master {
                 .map_or_else(|| "-".to_string(), |v| crate::log::sanitize::escaped(&v))
         };
         let start = c.request_start_us.load(Relaxed);
-        let ms = process::now_us().saturating_sub(start) / 1000;
+        let ms = crate::sys::clock::unix_us().saturating_sub(start) / 1000;
         let how = match status {
             WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
             WaitStatus::Exited(_, code) => format!("exited with code {code}"),
@@ -646,7 +647,7 @@ impl Master {
                     name: l.name.clone(),
                     proto: l.proto.name(),
                     fd: l.raw(),
-                    is_unix: !matches!(l.addr, listen::Addr::Tcp(_)),
+                    is_unix: !matches!(l.addr, Addr::Tcp(_)),
                     backlog: l.backlog,
                 })
                 .collect(),

@@ -3,7 +3,6 @@
 
 pub mod body;
 pub mod harakiri;
-pub mod listen;
 pub mod master;
 pub mod pidfile;
 pub mod process;
@@ -17,7 +16,8 @@ pub mod static_files;
 pub mod systemd;
 pub mod worker;
 
-use crate::config::{self, magic::HostFacts, Severity, Sources};
+use crate::config::{self, Severity, Sources};
+use crate::net::listen;
 use crate::python;
 use anyhow::{bail, Context};
 use settings::Settings;
@@ -59,7 +59,7 @@ fn serve_image(
     reloads: u32,
     rescue: &mut Option<reload::Rescue>,
 ) -> anyhow::Result<u8> {
-    let host = HostFacts::gather();
+    let host = crate::sys::host::facts();
     let sources = Sources {
         env: std::env::vars().collect(),
         args: options,
@@ -152,14 +152,14 @@ fn start(
         // uWSGI does the same, with socket-timeout as the value.
         defer_accept: s.socket_timeout.as_secs() as u32,
         chown: match &s.compat.chown_socket {
-            Some(owner) => Some(listen::chown_ids(owner)?),
+            Some(owner) => Some(process::chown_ids(owner)?),
             None => None,
         },
     };
     if !s.compat.honour_stdin {
         stdin_from_dev_null();
     }
-    if let Some(max) = config::host::somaxconn() {
+    if let Some(max) = crate::sys::host::somaxconn() {
         if u64::from(s.listen) > max {
             bail!("Listen queue size is greater than the system max net.core.somaxconn ({max}).");
         }
@@ -363,29 +363,4 @@ pub fn load_apps(s: &Settings) -> Vec<python::App> {
         }
     }
     apps
-}
-
-/// Pids whose parent is `pid` (the workers of a master), from /proc.
-pub fn process_children(pid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in dir.flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        if state != Some("Z") && fields.next().and_then(|x| x.parse::<i32>().ok()) == Some(pid) {
-            out.push(p);
-        }
-    }
-    out
 }

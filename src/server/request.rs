@@ -2,12 +2,12 @@
 //! static files, or call the app, then account and log the request.
 
 use super::body::{Body, ClientFault, FramingError, SpoolError};
-use super::listen::Proto;
 use super::sink::{self, Sink};
 use super::socket::Socket;
 use super::static_files::Resolution;
 use super::worker::Shared;
 use crate::log::request_line::RequestRecord;
+use crate::net::listen::Proto;
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::{http, uwsgi, Var};
 use crate::python::{self, ResponseSink};
@@ -168,7 +168,7 @@ fn http_step(conn: &mut Conn, w: &Shared, core: usize, head: &mut http::RequestH
         }
     };
     let start = Instant::now();
-    let start_us = super::process::now_us();
+    let start_us = crate::sys::clock::unix_us();
     conn.pos += consumed;
     if let http::BodyFraming::Length(n) = head.framing {
         if w.settings.limit_post > 0 && n > w.settings.limit_post {
@@ -290,7 +290,7 @@ fn uwsgi_request(conn: &mut Conn, w: &Shared, core: usize, packet: uwsgi::Packet
         return Step::Close;
     }
     let start = Instant::now();
-    let start_us = super::process::now_us();
+    let start_us = crate::sys::clock::unix_us();
     let len = match uwsgi::content_length(&packet.vars) {
         Ok(n) => n,
         Err(e) => {
@@ -561,7 +561,7 @@ fn run_app(
         let restart_harakiri = || {
             if w.settings.harakiri > 0 {
                 slot.request_start_us
-                    .store(super::process::now_us(), Relaxed);
+                    .store(crate::sys::clock::unix_us(), Relaxed);
             }
         };
         if let Err(e) = body.spool(w.settings.post_buffering, &restart_harakiri) {
@@ -719,7 +719,7 @@ impl LogInfo<'_> {
             .map(|(_, v)| &v[..])
             .unwrap_or(b"");
         let (rss, vsz) = if w.settings.memory_report {
-            super::process::memory_of(w.pid as i32).unwrap_or((0, 0))
+            crate::sys::proc::memory_of(w.pid as i32).unwrap_or((0, 0))
         } else {
             (0, 0)
         };

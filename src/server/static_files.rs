@@ -509,9 +509,7 @@ impl StaticMap {
         let base = if rule.0.from_mtime {
             mtime
         } else {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
+            crate::sys::clock::unix_secs() as i64
         };
         Some(base.saturating_add(rule.0.seconds))
     }

@@ -2,7 +2,6 @@
 //! connection (oneshot). A free thread takes the next ready event and serves that connection to
 //! the end; idle keep-alive connections never hold a thread.
 
-use super::listen::{Listener, Proto};
 use super::request::{self, Conn, LogInfo, Next};
 use super::settings::Settings;
 use super::socket::Socket;
@@ -10,6 +9,7 @@ use super::static_files::StaticMap;
 use crate::log::request_line::{self, LogFormat};
 use crate::net::accept_backoff::{self, AcceptBackoff};
 use crate::net::epoll::{Events, Mode, Poller};
+use crate::net::listen::{Listener, Proto};
 use crate::proto::http::HeadLimits;
 use crate::proto::Var;
 use crate::python;
@@ -222,7 +222,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
         .and_then(|m| m.with_options(&s.compat.statics, &base))
         .map_err(anyhow::Error::msg)?;
-    let hostname = crate::config::host::hostname();
+    let hostname = crate::sys::host::hostname();
     let shared = Shared {
         settings: s,
         id: env.id,
@@ -782,7 +782,7 @@ impl<'a> Shared<'a> {
                 eprintln!("...The work of process {} is done. Seeya!", self.pid);
             }
         } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
-            if let Some((rss, vsz)) = super::process::memory_of(self.pid as i32) {
+            if let Some((rss, vsz)) = crate::sys::proc::memory_of(self.pid as i32) {
                 w.rss.store(rss, Relaxed);
                 w.vsz.store(vsz, Relaxed);
                 if self.settings.reload_on_rss > 0

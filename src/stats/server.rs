@@ -13,8 +13,9 @@
 use super::schema::Stats;
 use super::snapshot::{self, MasterView};
 use crate::net::accept_backoff::{self, AcceptBackoff};
+use crate::net::addr::Addr;
 use crate::net::epoll::{Events, Poller, Ready};
-use crate::server::listen::{self, Addr, BindOptions, Proto};
+use crate::net::listen::{self, BindOptions, Proto};
 use anyhow::Context;
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};

@@ -177,14 +177,13 @@ pub fn last_spawn(unix: u64) -> String {
     if unix == 0 {
         return "--:--:--".to_string();
     }
-    let t = unix as libc::time_t;
-    // SAFETY: tm is plain data; localtime_r fills it from a valid time_t.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to locals.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return "--:--:--".to_string();
+    match i64::try_from(unix)
+        .ok()
+        .and_then(crate::sys::clock::local_time)
+    {
+        Some(tm) => format!("{:02}:{:02}:{:02}", tm.hour, tm.min, tm.sec),
+        None => "--:--:--".to_string(),
     }
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
 /// A latency in µs, short: `850us`, `12.3ms`, `1.50s`.
@@ -333,9 +332,7 @@ pub fn render(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts) -> Ve
 
 /// [`render`] with a style per line.
 pub fn render_frame(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts) -> Frame {
-    let now_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now_unix = crate::sys::clock::unix_secs();
     let tot = stats.total_requests();
     let prev_worker = |id: u64| prev.and_then(|p| p.workers.iter().find(|w| w.id == id));
     let mut rows: Vec<Row> = stats

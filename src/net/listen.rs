@@ -1,13 +1,14 @@
-//! Listening sockets: parsing uWSGI addresses, binding TCP and unix sockets with the backlog,
-//! chmod and stale-socket rules, and handing them over across an exec-reload.
+//! Listening sockets: binding TCP and unix sockets with the backlog, chmod and stale-socket
+//! rules, and handing them over across an exec-reload.
 
+use super::addr::{parse_addr, same_address, Addr};
 use anyhow::{bail, Context};
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
 };
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Which protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,36 +25,6 @@ impl Proto {
             Proto::Uwsgi => "uwsgi",
         }
     }
-}
-
-/// A parsed socket address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Addr {
-    Tcp(SocketAddr),
-    Unix(PathBuf),
-    Abstract(String),
-}
-
-/// Parses `host:port`, `:port`, `[::1]:port`, a unix path (no `:`) or `@abstract`.
-pub fn parse_addr(text: &str, base: &Path) -> anyhow::Result<Addr> {
-    if let Some(name) = text.strip_prefix('@') {
-        return Ok(Addr::Abstract(name.to_string()));
-    }
-    if !text.contains(':') {
-        return Ok(Addr::Unix(base.join(text)));
-    }
-    let (host, port) = text.rsplit_once(':').context("address needs host:port")?;
-    let port: u16 = port
-        .parse()
-        .with_context(|| format!("`{text}`: `{port}` is not a port number"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    let addr = (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve `{host}`"))?
-        .next()
-        .with_context(|| format!("`{host}` has no address"))?;
-    Ok(Addr::Tcp(addr))
 }
 
 /// A bound, listening, non-blocking socket.
@@ -295,46 +266,6 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Resolves `chown-socket`'s `USER[:GROUP]` to ids, as uWSGI does: numbers are ids, names are
-/// looked up, and a missing group keeps the socket's group.
-pub fn chown_ids(owner: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
-    use nix::unistd::{Group, User};
-    let (user, group) = crate::config::option_values::chown_owner(owner);
-    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let uid = if numeric(user) {
-        user.parse().ok()
-    } else {
-        Some(
-            User::from_name(user)?
-                .with_context(|| format!("chown-socket: unable to find user {user}"))?
-                .uid
-                .as_raw(),
-        )
-    };
-    let gid = match group {
-        Some(g) if numeric(g) => g.parse().ok(),
-        Some(g) => Some(
-            Group::from_name(g)?
-                .with_context(|| format!("chown-socket: unable to find group {g}"))?
-                .gid
-                .as_raw(),
-        ),
-        None => None,
-    };
-    Ok((uid, gid))
-}
-
-/// Whether a socket systemd bound serves for a configured address: equal, or both "any
-/// address" on the same port (systemd's `ListenStream=8000` is `[::]:8000`, ours `0.0.0.0:8000`).
-fn same_address(got: &Addr, want: &Addr) -> bool {
-    match (got, want) {
-        (Addr::Tcp(g), Addr::Tcp(w)) => {
-            g == w || (g.port() == w.port() && g.ip().is_unspecified() && w.ip().is_unspecified())
-        }
-        _ => got == want,
-    }
-}
-
 fn set_nonblocking(fd: RawFd) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     // SAFETY: fd is a listener this process owns for the duration of the call.
@@ -375,32 +306,6 @@ mod tests {
             got,
             [(5, "127.0.0.1:8000", false), (6, "/run/rw.sock", true)]
         );
-    }
-
-    #[test]
-    fn address_forms() {
-        let base = Path::new("/srv");
-        assert_eq!(
-            parse_addr("127.0.0.1:8000", base).unwrap(),
-            Addr::Tcp("127.0.0.1:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr(":8000", base).unwrap(),
-            Addr::Tcp("0.0.0.0:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr("[::1]:8000", base).unwrap(),
-            Addr::Tcp("[::1]:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr("run/app.sock", base).unwrap(),
-            Addr::Unix("/srv/run/app.sock".into())
-        );
-        assert_eq!(
-            parse_addr("@rw", base).unwrap(),
-            Addr::Abstract("rw".into())
-        );
-        assert!(parse_addr("127.0.0.1:http", base).is_err());
     }
 
     #[test]
