@@ -3,7 +3,8 @@
 
 use super::exit;
 use crate::cli::SignalArgs;
-use crate::server::{pidfile, reload, signals, RELOADS_ENV};
+use crate::config::load::RELOADS_ENV;
+use crate::server::{pidfile, reload, signals};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};

@@ -103,7 +103,10 @@ pub fn exec_image(h: &Handover<'_>) -> std::io::Error {
     std::env::set_var(crate::net::listen::INHERIT_ENV, entries.join(";"));
     let old: Vec<String> = h.old_workers.iter().map(|p| p.to_string()).collect();
     std::env::set_var(OLD_WORKERS_ENV, old.join(","));
-    std::env::set_var(super::RELOADS_ENV, (h.reloads + 1).to_string());
+    std::env::set_var(
+        crate::config::load::RELOADS_ENV,
+        (h.reloads + 1).to_string(),
+    );
     std::env::set_var(DIE_ON_TERM_ENV, if h.die_on_term { "1" } else { "0" });
     let status = STATUS_FD.load(Relaxed);
     if status >= 0 {

@@ -177,7 +177,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     let s = env.settings;
     let lazy_apps;
     let apps: Vec<&python::App> = if s.lazy_apps {
-        lazy_apps = super::load_apps(s);
+        lazy_apps = super::apps::load_apps(s);
         if lazy_apps.is_empty() && s.need_app {
             return Ok(EXIT_NO_APP);
         }
