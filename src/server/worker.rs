@@ -33,9 +33,8 @@ extern "C" fn on_graceful(_: libc::c_int) {
     STOP_REQUESTED.store(true, Relaxed);
     let fd = WAKE_FD.load(Relaxed);
     if fd >= 0 {
-        let b = 1u8;
-        // SAFETY: write(2) is async-signal-safe.
-        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        // Keeps errno: the handler may interrupt a thread between a failed call and its check.
+        super::signals::write_byte_from_handler(fd, 1);
     }
 }
 
