@@ -171,11 +171,7 @@ fn start(
         // SAFETY: an fd systemd handed to us that no listener took.
         unsafe { libc::close(fd) };
     }
-    for i in inherited {
-        eprintln!("closing inherited socket {} (no longer configured)", i.name);
-        // SAFETY: an fd handed over by the previous generation that nothing here uses.
-        unsafe { libc::close(i.fd) };
-    }
+    listen::close_unused(inherited);
     if let Some(p) = new_pidfile {
         // Checked again: another instance may have started since.
         pidfile::check_not_taken(p)?;

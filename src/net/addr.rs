@@ -14,6 +14,16 @@ pub enum Addr {
     Abstract(String),
 }
 
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Tcp(a) => write!(f, "{a}"),
+            Addr::Unix(p) => write!(f, "{}", p.display()),
+            Addr::Abstract(name) => write!(f, "@{name}"),
+        }
+    }
+}
+
 /// Parses `host:port`, `:port`, `[::1]:port`, a unix path (no `:`) or `@abstract`.
 pub fn parse_addr(text: &str, base: &Path) -> anyhow::Result<Addr> {
     if let Some(name) = text.strip_prefix('@') {

@@ -1,7 +1,7 @@
 //! Listening sockets: binding TCP and unix sockets with the backlog, chmod and stale-socket
 //! rules, and handing them over across an exec-reload.
 
-use super::addr::{parse_addr, same_address, Addr};
+use super::addr::{local_addr, parse_addr, same_address, Addr};
 use anyhow::{bail, Context};
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
@@ -146,8 +146,18 @@ pub fn bind(
     };
     if let Some(pos) = inherited.iter().position(|i| i.name == text) {
         let i = inherited.remove(pos);
-        // SAFETY: the previous generation passed this fd number for exactly this listener and
-        // nothing else in this process owns it.
+        // The variable may come from anywhere (a cold start inherits whatever environment it
+        // is given): an fd is served on only once it is known to be this listener.
+        if let Err(why) = check_inherited(i.fd, &addr) {
+            bail!(
+                "{INHERIT_ENV} hands over fd {} for `{text}`, but {why}; refusing to serve on \
+                 it (only an exec-reload of rw sets this variable: unset it to start afresh)",
+                i.fd
+            );
+        }
+        // SAFETY: the fd is open and a listening socket bound to this listener's address
+        // (checked above), passed over for exactly this listener; nothing else in this
+        // process owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(i.fd) };
         set_cloexec(fd.as_raw_fd(), true);
         return Ok(make(fd, true, i.activated));
@@ -177,6 +187,84 @@ pub fn bind(
         }
     };
     Ok(make(fd, false, false))
+}
+
+/// Why `fd` is not a listening socket bound to `want`, if it is not.
+fn check_inherited(fd: RawFd, want: &Addr) -> Result<(), String> {
+    // SAFETY: fstat on any integer is memory-safe (a closed fd is EBADF); the buffer is ours.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(format!(
+            "fd {fd} is not open ({})",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFSOCK => None,
+        libc::S_IFREG => Some("a regular file"),
+        libc::S_IFDIR => Some("a directory"),
+        libc::S_IFCHR => Some("a character device"),
+        libc::S_IFBLK => Some("a block device"),
+        libc::S_IFIFO => Some("a pipe"),
+        _ => Some("no socket"),
+    };
+    if let Some(kind) = kind {
+        return Err(format!("fd {fd} is not a socket (it is {kind})"));
+    }
+    // SAFETY: fstat just showed the fd open; the borrow ends with this call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if !socket::getsockopt(&bfd, socket::sockopt::AcceptConn).unwrap_or(false) {
+        return Err(format!("fd {fd} is a socket that does not listen"));
+    }
+    match local_addr(fd) {
+        Some(got) if bound_as_configured(&got, want) => Ok(()),
+        Some(got) => Err(format!("fd {fd} is bound to {got}, not to {want}")),
+        None => Err(format!(
+            "fd {fd} is a socket of an address family rw does not listen on"
+        )),
+    }
+}
+
+/// Whether a socket bound to `got` is the one a config asking for `want` binds: the same
+/// address, where port 0 ("any free port") matches the port the kernel chose.
+fn bound_as_configured(got: &Addr, want: &Addr) -> bool {
+    match (got, want) {
+        (Addr::Tcp(g), Addr::Tcp(w)) if w.port() == 0 => g.ip() == w.ip(),
+        _ => got == want,
+    }
+}
+
+/// Closes the inherited listeners no configured socket took (a reload after one was removed
+/// from the config). An entry that is not a listening socket is left alone: on a cold start
+/// the variable may name any fd this process was given (stdout, a log), and it is not ours.
+pub fn close_unused(inherited: Vec<Inherited>) {
+    for i in inherited {
+        // SAFETY: fstat on any integer is memory-safe; the buffer is ours.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let is_socket = unsafe { libc::fstat(i.fd, &mut st) } == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+        // SAFETY: fstat just showed the fd open; the borrow ends with this call.
+        let listening = is_socket
+            && socket::getsockopt(
+                &unsafe { std::os::fd::BorrowedFd::borrow_raw(i.fd) },
+                socket::sockopt::AcceptConn,
+            )
+            .unwrap_or(false);
+        if listening {
+            eprintln!("closing inherited socket {} (no longer configured)", i.name);
+            // SAFETY: a listening socket handed over by the previous generation that no
+            // listener took; nothing else here uses it.
+            unsafe { libc::close(i.fd) };
+        } else {
+            eprintln!(
+                "{INHERIT_ENV}: fd {} (`{}`) is not a listening socket and no configured socket \
+                 names it; leaving it alone",
+                i.fd, i.name
+            );
+        }
+    }
 }
 
 fn backlog(n: u32) -> anyhow::Result<Backlog> {

@@ -14,6 +14,7 @@ mod nginx;
 mod robustness;
 mod serve_basic;
 mod serve_options;
+mod startup_refusals;
 mod stats;
 mod util;
 mod wheel;
