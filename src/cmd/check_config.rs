@@ -3,6 +3,7 @@
 use super::exit;
 use crate::cli::CheckArgs;
 use crate::config::{self, check, Severity, Sources};
+use crate::server::{preflight, settings::Settings};
 use std::io::Write;
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
@@ -28,6 +29,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         .any(|d| d.is_error() && d.origin == config::Origin::Cli)
     {
         diags.extend(check::check(&loaded.config, &facts, &loaded.anchor));
+        // What serve refuses before forking (the same function): said once per line.
+        let s = Settings::from_config(&loaded.config, &facts.cwd);
+        for d in preflight::worker_setup(&loaded.config, &s, &loaded.anchor) {
+            if !diags.iter().any(|o| o.is_error() && o.origin == d.origin) {
+                diags.push(d);
+            }
+        }
         diags.extend(app_module_missing(&loaded.config, &facts.cwd));
     }
     let errors = diags

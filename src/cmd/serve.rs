@@ -6,7 +6,7 @@ use crate::config::{self, load::RELOADS_ENV, Severity, Sources};
 use crate::net::listen;
 use crate::python;
 use crate::server::settings::Settings;
-use crate::server::{apps, master, pidfile, process, reload, signals, systemd};
+use crate::server::{apps, master, pidfile, preflight, process, reload, signals, systemd};
 use anyhow::{bail, Context};
 
 /// Runs the server from `rw serve` options. Returns the exit status.
@@ -63,6 +63,14 @@ fn serve_image(
     let s = Settings::from_config(&loaded.config, &cwd);
     if s.listeners.is_empty() {
         bail!("nothing to listen on: set socket, http or http-socket");
+    }
+    // What would fail in every worker after fork fails here, once, with its line.
+    let setup = preflight::worker_setup(&loaded.config, &s, &loaded.anchor);
+    for d in &setup {
+        eprintln!("{d}");
+    }
+    if !setup.is_empty() {
+        bail!("no worker could start with this configuration (see above); `rw check-config` shows it too");
     }
     if let Some(mask) = s.compat.umask {
         // uWSGI applies it while reading the config, before anything is created.

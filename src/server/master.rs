@@ -69,6 +69,8 @@ pub struct Master {
     touch_mtimes: Vec<Option<std::time::SystemTime>>,
     /// systemd has been told READY=1 for this generation.
     ready_notified: bool,
+    /// A worker of the first generation could not start: the master stops and exits 1.
+    start_failed: bool,
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
@@ -141,6 +143,7 @@ impl Master {
             start_cwd,
             touch_mtimes,
             ready_notified: false,
+            start_failed: false,
             stats,
             harakiri: Default::default(),
         })
@@ -392,6 +395,23 @@ impl Master {
                 WaitStatus::Exited(_, code) if code == worker::EXIT_NO_APP && self.s.need_app => {
                     eprintln!("OOPS ! failed loading app in worker {id} (pid {pid})");
                     eprintln!("need-app requested, destroying the instance...");
+                    self.state = State::Stopping {
+                        since: Instant::now(),
+                    };
+                    self.kill_all(Signal::SIGHUP);
+                    continue;
+                }
+                // Before the instance ever served with all its workers (and with no older
+                // generation serving meanwhile), a worker that cannot set itself up is a
+                // start-up error: every respawn would fail the same way.
+                WaitStatus::Exited(_, worker::EXIT_SETUP_FAILED)
+                    if !self.ready_notified && self.old.is_empty() =>
+                {
+                    eprintln!(
+                        "worker {id} (pid {pid}) could not start (the error is above): a worker \
+                         that cannot start is a start-up error; stopping the instance"
+                    );
+                    self.start_failed = true;
                     self.state = State::Stopping {
                         since: Instant::now(),
                     };
@@ -701,7 +721,7 @@ impl Master {
                 }
             }
         }
-        0
+        u8::from(self.start_failed)
     }
 }
 

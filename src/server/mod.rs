@@ -6,6 +6,7 @@ pub mod body;
 pub mod harakiri;
 pub mod master;
 pub mod pidfile;
+pub mod preflight;
 pub mod process;
 pub mod reload;
 pub mod request;

@@ -53,6 +53,11 @@ pub fn check_new_image(argv: &[OsString]) -> Result<(), String> {
     if s.listeners.is_empty() {
         return Err("nothing to listen on: set socket, http or http-socket".into());
     }
+    let setup = super::preflight::worker_setup(&loaded.config, &s, &loaded.anchor);
+    if !setup.is_empty() {
+        let lines: Vec<String> = setup.iter().map(ToString::to_string).collect();
+        return Err(lines.join("\n"));
+    }
     // A log that exists is the one this master writes: when it does not open again (a uid drop
     // since it was created as root, mode 0640) the new image keeps the inherited descriptors.
     // Only a log that cannot be created (its directory gone) refuses the reload.

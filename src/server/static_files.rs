@@ -169,7 +169,38 @@ pub struct StaticFile {
     pub expires: Option<i64>,
 }
 
+/// Static-file settings that cannot be set up. `entry` names the value at fault (its option
+/// and its index among that option's values), so that the caller can point at its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub entry: Option<(&'static str, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
 impl StaticMap {
+    /// The map a worker serves with, from its settings: roots resolve against `chdir2`, else
+    /// `chdir`, else the current directory. The master builds it once before forking (see
+    /// server/preflight.rs), so a root that does not resolve stops the start instead of every
+    /// worker.
+    pub fn for_settings(s: &super::settings::Settings) -> Result<StaticMap, SetupError> {
+        let base = s
+            .compat
+            .chdir2
+            .clone()
+            .or_else(|| s.chdir.clone())
+            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+        StaticMap::new(&s.static_map, &s.check_static, &base)?
+            .with_options(&s.compat.statics, &base)
+    }
+
     /// Builds the mappings from `static-map` values (`mountpoint=path`) and `check-static`
     /// directories. Relative paths resolve against `base_dir` (the directory after `chdir`).
     /// A target that does not exist is an error, as in uWSGI.
@@ -177,18 +208,27 @@ impl StaticMap {
         static_map: &[String],
         check_static: &[String],
         base_dir: &Path,
-    ) -> Result<StaticMap, String> {
+    ) -> Result<StaticMap, SetupError> {
+        let at = |option: &'static str, i: usize| {
+            move |message: String| SetupError {
+                entry: Some((option, i)),
+                message,
+            }
+        };
         let mut maps = Vec::with_capacity(static_map.len());
-        for entry in static_map {
+        for (i, entry) in static_map.iter().enumerate() {
+            let err = at("static-map", i);
             let Some((mount, target)) = entry.split_once('=') else {
-                return Err(format!(
+                return Err(err(format!(
                     "invalid static-map {entry:?}: syntax is mountpoint=docroot"
-                ));
+                )));
             };
             if target.is_empty() {
-                return Err(format!("invalid static-map {entry:?}: empty document root"));
+                return Err(err(format!(
+                    "invalid static-map {entry:?}: empty document root"
+                )));
             }
-            let target = canonical_root(base_dir, target, "static-map")?;
+            let target = canonical_root(base_dir, target, "static-map").map_err(err)?;
             let target_is_file = target.is_file();
             maps.push(Mapping {
                 mount: mount.as_bytes().to_vec(),
@@ -197,10 +237,11 @@ impl StaticMap {
             });
         }
         let mut checks = Vec::with_capacity(check_static.len());
-        for dir in check_static {
-            let dir_path = canonical_root(base_dir, dir, "check-static")?;
+        for (i, dir) in check_static.iter().enumerate() {
+            let err = at("check-static", i);
+            let dir_path = canonical_root(base_dir, dir, "check-static").map_err(err)?;
             if !dir_path.is_dir() {
-                return Err(format!("check-static {dir:?} is not a directory"));
+                return Err(err(format!("check-static {dir:?} is not a directory")));
             }
             checks.push(dir_path);
         }
@@ -219,7 +260,11 @@ impl StaticMap {
     /// `static-expires*` rules. `static-safe` paths resolve against `base_dir` and are
     /// canonicalized (uWSGI compares the configured bytes, so a safe path reached through a
     /// symlink never matched there).
-    pub fn with_options(mut self, o: &StaticOptions, base_dir: &Path) -> Result<StaticMap, String> {
+    pub fn with_options(
+        mut self,
+        o: &StaticOptions,
+        base_dir: &Path,
+    ) -> Result<StaticMap, SetupError> {
         if o.is_empty() {
             return Ok(self);
         }
@@ -236,10 +281,11 @@ impl StaticMap {
             let re = if rule.on == ExpiresOn::Type {
                 None
             } else {
-                Some(
-                    regex::bytes::Regex::new(&rule.key)
-                        .map_err(|e| format!("static-expires regexp `{}`: {e}", rule.key))?,
-                )
+                Some(regex::bytes::Regex::new(&rule.key).map_err(|e| SetupError {
+                    // Checked at load already (config/option_values.rs): no line to add.
+                    entry: None,
+                    message: format!("static-expires regexp `{}`: {e}", rule.key),
+                })?)
             };
             expires.push((rule.clone(), re));
         }

@@ -25,6 +25,10 @@ use std::time::{Duration, Instant};
 pub const EXIT_GRACEFUL: i32 = 17;
 /// Exit status when the app could not be loaded in a lazy-apps worker with need-app.
 pub const EXIT_NO_APP: i32 = 22;
+/// Exit status of a worker whose setup failed (privileges, chdir2, poller, static roots)
+/// before it served anything: rw's own code, so the master can tell a start-up failure,
+/// which no respawn can fix, from a crash.
+pub const EXIT_SETUP_FAILED: i32 = 23;
 
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
@@ -136,7 +140,7 @@ pub fn run(env: WorkerEnv) -> ! {
         // master-as-root: the master stayed root; each worker drops right after fork.
         if let Err(e) = super::process::drop_privileges(s.uid.as_deref(), s.gid.as_deref()) {
             eprintln!("worker {} failed to drop privileges: {e:#}", env.id);
-            std::process::exit(1);
+            std::process::exit(EXIT_SETUP_FAILED);
         }
     }
     super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
@@ -153,9 +157,10 @@ pub fn run(env: WorkerEnv) -> ! {
     super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
+        // Only setup returns errors: the serving loop handles its own.
         Err(e) => {
-            eprintln!("worker {} failed: {e:#}", env.id);
-            1
+            eprintln!("worker {} failed to start: {e:#}", env.id);
+            EXIT_SETUP_FAILED
         }
     };
     python::run_exit_hooks();
@@ -212,15 +217,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         poller.add(l.raw(), i, mode)?;
     }
     poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
-    let base = s
-        .compat
-        .chdir2
-        .clone()
-        .or_else(|| s.chdir.clone())
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
-        .and_then(|m| m.with_options(&s.compat.statics, &base))
-        .map_err(anyhow::Error::msg)?;
+    let statics = StaticMap::for_settings(s)?;
     let hostname = crate::sys::host::hostname();
     let shared = Shared {
         settings: s,

@@ -121,3 +121,84 @@ fn an_inherited_socket_of_another_address_is_refused_and_not_served() {
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// A hello app's `uwsgi.ini` in `dir` with `extra` lines after the four it starts with.
+fn write_hello(dir: &Path, port: u16, extra: &str) {
+    std::fs::write(dir.join("app.py"), HELLO_APP).unwrap();
+    std::fs::write(
+        dir.join("uwsgi.ini"),
+        format!(
+            "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = app.py\nprocesses = 2\n{extra}\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_bad_static_map_stops_the_start_at_its_line_and_check_config_agrees() {
+    for (entry, why) in [
+        ("static-map = /static=missing-dir", "unable to resolve"),
+        ("static-map = /static=", "empty document root"),
+        ("check-static = app.py", "is not a directory"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        write_hello(dir.path(), port, entry);
+        let mut serve = rw();
+        serve
+            .args(["serve", "--ini", "uwsgi.ini"])
+            .current_dir(dir.path());
+        let (status, log) = run_bounded(serve, &dir.path().join("rw.log"), 30);
+        let status =
+            status.unwrap_or_else(|| panic!("`{entry}`: rw kept respawning workers:\n{log}"));
+        assert!(!status.success(), "`{entry}`: {status}\n{log}");
+        assert!(
+            log.contains("uwsgi.ini:5: error:") && log.contains(why),
+            "`{entry}`:\n{log}"
+        );
+        assert!(!log.contains("spawned rw worker"), "`{entry}`:\n{log}");
+        // The drop-in rule: check-config exits 1 exactly when serve refuses.
+        let check = rw()
+            .args(["check-config", "uwsgi.ini"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let out = crate::util::text(&check);
+        assert_eq!(check.status.code(), Some(1), "`{entry}`:\n{out}");
+        // (Its own checks may word a missing path differently; the line is the same.)
+        assert!(out.contains("uwsgi.ini:5: error:"), "`{entry}`:\n{out}");
+    }
+}
+
+#[test]
+fn a_worker_that_cannot_start_stops_the_instance_instead_of_respawning() {
+    // chdir2 exists when the master checks it, and each worker removes it while importing its
+    // app (lazy-apps), then fails to change into it: only the worker can find this out.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let later = dir.path().join("later");
+    std::fs::create_dir(&later).unwrap();
+    write_hello(
+        dir.path(),
+        port,
+        &format!("lazy-apps = true\nchdir2 = {}", later.display()),
+    );
+    let app = format!(
+        "import shutil\nshutil.rmtree({:?}, ignore_errors=True)\n{HELLO_APP}",
+        later.display().to_string()
+    );
+    std::fs::write(dir.path().join("app.py"), app).unwrap();
+    let mut serve = rw();
+    serve
+        .args(["serve", "--ini", "uwsgi.ini"])
+        .current_dir(dir.path());
+    let (status, log) = run_bounded(serve, &dir.path().join("rw.log"), 60);
+    let status = status.unwrap_or_else(|| panic!("rw kept respawning workers:\n{log}"));
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("failed to start: chdir() to"), "{log}");
+    assert!(
+        log.contains("a worker that cannot start is a start-up error"),
+        "{log}"
+    );
+    assert!(!log.contains("trying respawn"), "{log}");
+}

@@ -1,0 +1,36 @@
+//! What each worker sets up after fork that the config alone can make fail, checked once in
+//! the master before any fork (`rw serve`), before a reload's exec (`server/reload.rs`) and by
+//! `rw check-config`: a worker that cannot start is a startup error pointing at the line to
+//! fix, not a worker that fails after every fork while the master respawns it.
+
+use super::settings::Settings;
+use super::static_files::StaticMap;
+use crate::config::{Config, Diagnostic, Origin};
+
+/// The errors every worker would hit for this config; `anchor` is where a problem with no one
+/// line points.
+pub fn worker_setup(cfg: &Config, s: &Settings, anchor: &Origin) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // Each worker changes into it once its apps are loaded.
+    if let (Some(dir), Some(entry)) = (&s.compat.chdir2, cfg.get("chdir2")) {
+        if !dir.is_dir() {
+            out.push(Diagnostic::error(
+                &entry.origin,
+                format!(
+                    "chdir2: directory {} does not exist (each worker changes into it)",
+                    dir.display()
+                ),
+            ));
+            // The static roots resolve against it: checking them would only repeat this.
+            return out;
+        }
+    }
+    if let Err(e) = StaticMap::for_settings(s) {
+        let origin = e
+            .entry
+            .and_then(|(option, i)| cfg.list(option).nth(i))
+            .map_or(anchor, |entry| &entry.origin);
+        out.push(Diagnostic::error(origin, e.message));
+    }
+    out
+}
