@@ -615,6 +615,31 @@ mod tests {
         assert_eq!(held(&srv), 0);
     }
 
+    /// A forked worker must hold none of the stats server's sockets (and close each once: it
+    /// used to close the listener by number while its OwnedFd still owned it, so the drop
+    /// closed whatever fd had taken that number since).
+    #[test]
+    fn close_in_child_closes_the_listener_and_every_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let srv = StatsServer::bind("s.sock", true, dir.path(), 16).unwrap();
+        let sb = Scoreboard::new(1, 1).unwrap();
+        // A client that sends nothing is held by the server.
+        let mut held_client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        assert!(ready(&srv, 5000));
+        srv.serve_ready(&view(&sb));
+        assert_eq!(held(&srv), 1);
+        srv.close_in_child();
+        // This process held the only copies: the client sees the end, the path refuses.
+        held_client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(held_client.read(&mut buf).unwrap(), 0);
+        let refused = std::os::unix::net::UnixStream::connect(&path).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    }
+
     #[test]
     fn request_target_routing() {
         assert!(is_metrics(b"GET /metrics HTTP/1.1\r\n"));
