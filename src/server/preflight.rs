@@ -4,8 +4,22 @@
 //! fix, not a worker that fails after every fork while the master respawns it.
 
 use super::settings::Settings;
-use super::static_files::StaticMap;
+use super::static_files::{SetupError, StaticMap};
 use crate::config::{Config, Diagnostic, Origin};
+
+/// The map a worker serves with, from its settings: roots resolve against `chdir2`, else
+/// `chdir`, else the current directory. The worker builds it after fork; [`worker_setup`]
+/// builds it once before, so that a root that does not resolve stops the start instead of
+/// every worker.
+pub fn static_map(s: &Settings) -> Result<StaticMap, SetupError> {
+    let base = s
+        .compat
+        .chdir2
+        .clone()
+        .or_else(|| s.chdir.clone())
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    StaticMap::new(&s.static_map, &s.check_static, &base)?.with_options(&s.compat.statics, &base)
+}
 
 /// The errors every worker would hit for this config; `anchor` is where a problem with no one
 /// line points.
@@ -25,7 +39,7 @@ pub fn worker_setup(cfg: &Config, s: &Settings, anchor: &Origin) -> Vec<Diagnost
             return out;
         }
     }
-    if let Err(e) = StaticMap::for_settings(s) {
+    if let Err(e) = static_map(s) {
         let origin = e
             .entry
             .and_then(|(option, i)| cfg.list(option).nth(i))

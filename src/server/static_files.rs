@@ -186,21 +186,6 @@ impl std::fmt::Display for SetupError {
 impl std::error::Error for SetupError {}
 
 impl StaticMap {
-    /// The map a worker serves with, from its settings: roots resolve against `chdir2`, else
-    /// `chdir`, else the current directory. The master builds it once before forking (see
-    /// server/preflight.rs), so a root that does not resolve stops the start instead of every
-    /// worker.
-    pub fn for_settings(s: &super::settings::Settings) -> Result<StaticMap, SetupError> {
-        let base = s
-            .compat
-            .chdir2
-            .clone()
-            .or_else(|| s.chdir.clone())
-            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        StaticMap::new(&s.static_map, &s.check_static, &base)?
-            .with_options(&s.compat.statics, &base)
-    }
-
     /// Builds the mappings from `static-map` values (`mountpoint=path`) and `check-static`
     /// directories. Relative paths resolve against `base_dir` (the directory after `chdir`).
     /// A target that does not exist is an error, as in uWSGI.

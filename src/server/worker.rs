@@ -217,7 +217,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         poller.add(l.raw(), i, mode)?;
     }
     poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
-    let statics = StaticMap::for_settings(s)?;
+    let statics = super::preflight::static_map(s)?;
     let hostname = crate::sys::host::hostname();
     let shared = Shared {
         settings: s,

@@ -16,5 +16,6 @@ mod serve_basic;
 mod serve_options;
 mod startup_refusals;
 mod stats;
+mod tidy;
 mod util;
 mod wheel;
