@@ -168,9 +168,12 @@ fn references(code: &str, module: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The non-test files, their module paths and the module paths each refers to.
-fn graph() -> &'static [(String, Vec<String>, Vec<Vec<String>>)] {
-    static GRAPH: LazyLock<Vec<(String, Vec<String>, Vec<Vec<String>>)>> = LazyLock::new(|| {
+/// A non-test file (`server/worker.rs`), its module path and the module paths it refers to.
+type FileRefs = (String, Vec<String>, Vec<Vec<String>>);
+
+/// Every non-test file's references.
+fn graph() -> &'static [FileRefs] {
+    static GRAPH: LazyLock<Vec<FileRefs>> = LazyLock::new(|| {
         rust_files()
             .into_iter()
             .filter(|f| !is_test_file(f))
