@@ -34,6 +34,7 @@ pub mod proto;
 pub mod python;
 pub mod server;
 pub mod stats;
+pub mod sys;
 pub mod ui;
 
 /// `PyInit__rw`: the module the wheel's `rw` script imports.

@@ -2,11 +2,12 @@
 
 use super::exit;
 use crate::cli::CheckArgs;
-use crate::config::{self, check, host, magic::HostFacts, Severity, Sources};
+use crate::config::{self, check, Severity, Sources};
+use crate::server::{preflight, settings::Settings};
 use std::io::Write;
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
-    let host_facts = HostFacts::gather();
+    let host_facts = crate::sys::host::facts();
     let sources = Sources {
         env: std::env::vars().collect(),
         args: vec![("ini".to_string(), Some(args.config.clone()))],
@@ -16,7 +17,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     let group_exists = |n: &str| nix::unistd::Group::from_name(n).ok().flatten().is_some();
     let facts = check::SystemFacts {
         cwd: host_facts.cwd.clone().into(),
-        somaxconn: host::somaxconn(),
+        somaxconn: crate::sys::host::somaxconn(),
         euid: nix::unistd::geteuid().as_raw(),
         user_exists: &user_exists,
         group_exists: &group_exists,
@@ -28,6 +29,13 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         .any(|d| d.is_error() && d.origin == config::Origin::Cli)
     {
         diags.extend(check::check(&loaded.config, &facts, &loaded.anchor));
+        // What serve refuses before forking (the same function): said once per line.
+        let s = Settings::from_config(&loaded.config, &facts.cwd);
+        for d in preflight::worker_setup(&loaded.config, &s, &loaded.anchor) {
+            if !diags.iter().any(|o| o.is_error() && o.origin == d.origin) {
+                diags.push(d);
+            }
+        }
         diags.extend(app_module_missing(&loaded.config, &facts.cwd));
     }
     let errors = diags

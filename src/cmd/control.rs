@@ -3,7 +3,8 @@
 
 use super::exit;
 use crate::cli::SignalArgs;
-use crate::server::{pidfile, reload, signals, RELOADS_ENV};
+use crate::config::load::RELOADS_ENV;
+use crate::server::{pidfile, reload, signals};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit::FAILURE);
     }
-    let before = (reloads_of(pid), crate::server::process_children(pid));
+    let before = (reloads_of(pid), crate::sys::proc::children(pid));
     let status_file = reload::status_path(&args.pidfile);
     let status_before = read_status(&status_file).map_or(0, |(n, _, _)| n);
     let (sig, what) = match op {
@@ -81,7 +82,7 @@ pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         (Op::Reload, true) => {
-            let workers: Vec<String> = crate::server::process_children(pid)
+            let workers: Vec<String> = crate::sys::proc::children(pid)
                 .iter()
                 .map(i32::to_string)
                 .collect();
@@ -104,11 +105,9 @@ pub fn run(op: Op, args: &SignalArgs) -> anyhow::Result<u8> {
 
 /// Alive and not a zombie.
 fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rfind(')')
-            .is_some_and(|i| stat[i + 1..].trim_start().starts_with('Z')),
-        Err(_) => kill(Pid::from_raw(pid), None::<Signal>).is_ok(),
+    match crate::sys::proc::state(pid) {
+        Some(state) => state != 'Z',
+        None => kill(Pid::from_raw(pid), None::<Signal>).is_ok(),
     }
 }
 
@@ -124,7 +123,7 @@ fn reloads_of(pid: i32) -> u32 {
 
 /// A new image runs, none of the old workers is left, and new ones serve.
 fn reloaded(pid: i32, before: &(u32, Vec<i32>)) -> bool {
-    let now = crate::server::process_children(pid);
+    let now = crate::sys::proc::children(pid);
     reloads_of(pid) > before.0 && !now.is_empty() && now.iter().all(|p| !before.1.contains(p))
 }
 

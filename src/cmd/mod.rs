@@ -3,6 +3,7 @@
 mod check_config;
 mod connect_and_read;
 mod control;
+mod serve;
 mod top;
 
 use crate::cli::{Cli, Command};
@@ -55,7 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             crate::cli::generate::write_all(&args.out)?;
             Ok(exit::OK)
         }
-        Command::Serve(args) => crate::server::serve(args.options),
+        Command::Serve(args) => serve::run(args.options),
         Command::Stop(args) => control::run(control::Op::Stop, &args),
         Command::Reload(args) => control::run(control::Op::Reload, &args),
         Command::ConnectAndRead(args) => connect_and_read::run(&args),

@@ -10,7 +10,6 @@ pub mod check;
 pub mod compat;
 pub mod diag;
 pub mod expand;
-pub mod host;
 pub mod ini;
 pub mod load;
 pub mod logic;

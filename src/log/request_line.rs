@@ -6,8 +6,8 @@
 //! sequences to a terminal.
 
 use crate::proto::push_decimal;
+use crate::sys::clock::LocalTime;
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::sanitize::push_escaped;
 
@@ -306,10 +306,7 @@ fn push_var(out: &mut Vec<u8>, var: Var, r: &RequestRecord) {
         Var::Ctime => push_ctime(out, start_secs(r)),
         Var::Ltime => push_ltime(out, start_secs(r)),
         Var::Epoch => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            push_decimal(out, now);
+            push_decimal(out, crate::sys::clock::unix_secs());
         }
         Var::Size => push_decimal(out, r.body_bytes.saturating_add(r.headers_bytes as u64)),
         Var::Rsize => push_decimal(out, r.body_bytes),
@@ -376,7 +373,7 @@ fn with_dates(sec: i64, f: impl FnOnce(&TimeCache)) {
         if cache.sec != Some(sec) {
             cache.ctime.clear();
             cache.ltime.clear();
-            match local_time(sec) {
+            match crate::sys::clock::local_time(sec) {
                 Some(tm) => {
                     render_ctime(&mut cache.ctime, &tm);
                     render_ltime(&mut cache.ltime, &tm);
@@ -394,9 +391,7 @@ fn with_dates(sec: i64, f: impl FnOnce(&TimeCache)) {
 
 /// The current local time in C `ctime()` form, for banners.
 pub fn ctime_now() -> String {
-    let sec = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let sec = crate::sys::clock::unix_secs() as i64;
     let mut v = Vec::new();
     push_ctime(&mut v, sec);
     String::from_utf8_lossy(&v).into_owned()
@@ -410,53 +405,10 @@ fn push_ltime(out: &mut Vec<u8>, sec: i64) {
     with_dates(sec, |c| out.extend_from_slice(&c.ltime));
 }
 
-/// The parts of a local broken-down time the two date formats need.
-struct LocalTime {
-    year: i64,
-    /// 0-based.
-    month: usize,
-    mday: u32,
-    hour: u32,
-    min: u32,
-    sec: u32,
-    /// 0 = Sunday.
-    wday: usize,
-    /// Seconds east of UTC.
-    gmtoff: i64,
-}
-
 const WDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// `sec` in the process's local time zone, as C's `ctime()` and uWSGI's `localtime()` use.
-// `time_t` and `tm_gmtoff` are i64 here but narrower on some 32-bit targets.
-#[allow(clippy::useless_conversion)]
-fn local_time(sec: i64) -> Option<LocalTime> {
-    let t: libc::time_t = sec.try_into().ok()?;
-    // SAFETY: `libc::tm` is a plain C struct (integers and a nullable `tm_zone` pointer), so all
-    // zero bytes are a valid value. `localtime_r` reads `t` and writes only into `tm`, both live
-    // locals for the whole call, and unlike `localtime` keeps no shared static buffer, so
-    // concurrent calls from worker threads are fine. A null return (out-of-range year) is checked.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return None;
-        }
-        tm
-    };
-    Some(LocalTime {
-        year: i64::from(tm.tm_year) + 1900,
-        month: usize::try_from(tm.tm_mon).ok().filter(|m| *m < 12)?,
-        mday: u32::try_from(tm.tm_mday).ok()?,
-        hour: u32::try_from(tm.tm_hour).ok()?,
-        min: u32::try_from(tm.tm_min).ok()?,
-        sec: u32::try_from(tm.tm_sec).ok()?,
-        wday: usize::try_from(tm.tm_wday).ok().filter(|d| *d < 7)?,
-        gmtoff: tm.tm_gmtoff.into(),
-    })
-}
 
 /// C `asctime` layout without the newline: `Sun Nov  9 06:38:27 2026`.
 fn render_ctime(out: &mut Vec<u8>, tm: &LocalTime) {

@@ -351,7 +351,7 @@ fn temp_file() -> io::Result<std::fs::File> {
             let path = dir.join(format!(
                 "rw-body-{}-{}",
                 std::process::id(),
-                crate::server::process::now_us()
+                crate::sys::clock::unix_us()
             ));
             let f = std::fs::OpenOptions::new()
                 .read(true)

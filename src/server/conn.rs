@@ -1,7 +1,7 @@
 //! A client connection's state, in one place: its socket, its read buffer (the one type that
 //! consumes, compacts and fills it), where it came from, and its parking and expiry rules.
 
-use super::listen::Proto;
+use crate::net::listen::Proto;
 use crate::net::socket::Socket;
 use std::io;
 use std::os::fd::RawFd;

@@ -3,11 +3,11 @@
 //! accounting at the start and end of a request, the request log, and the pool of read
 //! buffers. The worker builds one and hands connections to `request::serve`.
 
+use super::settings::Settings;
 use super::sink;
 use super::static_files::StaticMap;
 use super::stop::Stop;
 use super::sync::lock;
-use super::Settings;
 use crate::log::request_line::{self, LogFormat, RequestRecord};
 use crate::proto::http::HeadLimits;
 use crate::proto::Var;
@@ -96,16 +96,8 @@ impl<'a> Context<'a> {
     /// Builds the context; fails on a static map that does not resolve.
     pub fn new(env: ContextEnv<'a>) -> anyhow::Result<Context<'a>> {
         let s = env.settings;
-        let base = s
-            .compat
-            .chdir2
-            .clone()
-            .or_else(|| s.chdir.clone())
-            .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-        let statics = StaticMap::new(&s.static_map, &s.check_static, &base)
-            .and_then(|m| m.with_options(&s.compat.statics, &base))
-            .map_err(anyhow::Error::msg)?;
-        let hostname = crate::config::host::hostname();
+        let statics = super::preflight::static_map(s).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let hostname = crate::sys::host::hostname();
         Ok(Context {
             settings: s,
             id: env.worker_id,
@@ -255,7 +247,7 @@ impl<'a> Context<'a> {
             if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
                 recycle(Recycle::MaxRequests)
             } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
-                super::process::memory_of(self.pid as i32).and_then(|(rss, vsz)| {
+                crate::sys::proc::memory_of(self.pid as i32).and_then(|(rss, vsz)| {
                     w.rss.store(rss, Relaxed);
                     w.vsz.store(vsz, Relaxed);
                     let over =
@@ -419,7 +411,7 @@ impl LogInfo<'_> {
             .map(|(_, v)| &v[..])
             .unwrap_or(b"");
         let (rss, vsz) = if w.settings.memory_report {
-            super::process::memory_of(w.pid as i32).unwrap_or((0, 0))
+            crate::sys::proc::memory_of(w.pid as i32).unwrap_or((0, 0))
         } else {
             (0, 0)
         };

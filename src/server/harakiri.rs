@@ -52,7 +52,7 @@ impl Watch {
         if s.harakiri == 0 {
             return;
         }
-        let now = super::process::now_us();
+        let now = crate::sys::clock::unix_us();
         let limit = s.harakiri * 1_000_000;
         let grace = grace(s);
         // Entries of workers that are gone (killed, respawned) end here.

@@ -1,11 +1,12 @@
 //! The master: one single-threaded poll loop (self-pipe for signals, 1 s tick) that spawns,
 //! reaps and respawns workers, enforces harakiri and mercy, and runs reloads and shutdown.
 
-use super::listen::{self, Listener};
 use super::settings::Settings;
 use super::signals::{self, Action, SelfPipe};
 use super::worker::{self, WorkerEnv};
-use super::{pidfile, process, reload};
+use super::{pidfile, reload};
+use crate::net::addr::Addr;
+use crate::net::listen::{self, Listener};
 use crate::python;
 use crate::stats::scoreboard::Scoreboard;
 use nix::sys::signal::{kill, Signal};
@@ -68,6 +69,8 @@ pub struct Master {
     touch_mtimes: Vec<Option<std::time::SystemTime>>,
     /// systemd has been told READY=1 for this generation.
     ready_notified: bool,
+    /// A worker of the first generation could not start: the master stops and exits 1.
+    start_failed: bool,
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
@@ -140,6 +143,7 @@ impl Master {
             start_cwd,
             touch_mtimes,
             ready_notified: false,
+            start_failed: false,
             stats,
             harakiri: Default::default(),
         })
@@ -297,7 +301,7 @@ impl Master {
         // a reload waiting on a worker that already serves.
         self.scoreboard
             .worker(id)
-            .on_spawn(0, process::now_us() / 1_000_000);
+            .on_spawn(0, crate::sys::clock::unix_secs());
         // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
         // may run arbitrary code; Python's fork hooks run with the GIL held.
         let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
@@ -397,6 +401,23 @@ impl Master {
                     self.kill_all(Signal::SIGHUP);
                     continue;
                 }
+                // Before the instance ever served with all its workers (and with no older
+                // generation serving meanwhile), a worker that cannot set itself up is a
+                // start-up error: every respawn would fail the same way.
+                WaitStatus::Exited(_, worker::EXIT_SETUP_FAILED)
+                    if !self.ready_notified && self.old.is_empty() =>
+                {
+                    eprintln!(
+                        "worker {id} (pid {pid}) could not start (the error is above): a worker \
+                         that cannot start is a start-up error; stopping the instance"
+                    );
+                    self.start_failed = true;
+                    self.state = State::Stopping {
+                        since: Instant::now(),
+                    };
+                    self.kill_all(Signal::SIGHUP);
+                    continue;
+                }
                 WaitStatus::Exited(_, worker::EXIT_GRACEFUL) | WaitStatus::Exited(_, 0) => {
                     if was_cursed {
                         eprintln!("worker {id} killed successfully (pid: {pid})");
@@ -449,7 +470,7 @@ impl Master {
                 .map_or_else(|| "-".to_string(), |v| crate::log::sanitize::escaped(&v))
         };
         let start = c.request_start_us.load(Relaxed);
-        let ms = process::now_us().saturating_sub(start) / 1000;
+        let ms = crate::sys::clock::unix_us().saturating_sub(start) / 1000;
         let how = match status {
             WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
             WaitStatus::Exited(_, code) => format!("exited with code {code}"),
@@ -646,7 +667,7 @@ impl Master {
                     name: l.name.clone(),
                     proto: l.proto.name(),
                     fd: l.raw(),
-                    is_unix: !matches!(l.addr, listen::Addr::Tcp(_)),
+                    is_unix: !matches!(l.addr, Addr::Tcp(_)),
                     backlog: l.backlog,
                 })
                 .collect(),
@@ -700,7 +721,7 @@ impl Master {
                 }
             }
         }
-        0
+        u8::from(self.start_failed)
     }
 }
 

@@ -108,6 +108,35 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
     Ok(())
 }
 
+/// Resolves `chown-socket`'s `USER[:GROUP]` to ids, as uWSGI does: numbers are ids, names are
+/// looked up, and a missing group keeps the socket's group.
+pub fn chown_ids(owner: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
+    use nix::unistd::{Group, User};
+    let (user, group) = crate::config::option_values::chown_owner(owner);
+    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let uid = if numeric(user) {
+        user.parse().ok()
+    } else {
+        Some(
+            User::from_name(user)?
+                .with_context(|| format!("chown-socket: unable to find user {user}"))?
+                .uid
+                .as_raw(),
+        )
+    };
+    let gid = match group {
+        Some(g) if numeric(g) => g.parse().ok(),
+        Some(g) => Some(
+            Group::from_name(g)?
+                .with_context(|| format!("chown-socket: unable to find group {g}"))?
+                .gid
+                .as_raw(),
+        ),
+        None => None,
+    };
+    Ok((uid, gid))
+}
+
 /// Makes the kernel SIGKILL this process when the master dies, so no worker outlives it.
 pub fn die_with_parent(master: nix::unistd::Pid) {
     // SAFETY: prctl with integer arguments only.
@@ -132,7 +161,7 @@ pub fn set_title(title: &str) {
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
         unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
     }
-    let Some((start, end)) = argv_area() else {
+    let Some((start, end)) = crate::sys::proc::argv_area() else {
         return;
     };
     let len = end.saturating_sub(start);
@@ -149,33 +178,4 @@ pub fn set_title(title: &str) {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
         std::ptr::write_bytes(p.add(n), 0, len - n);
     }
-}
-
-/// arg_start and arg_end from /proc/self/stat (fields 48 and 49).
-fn argv_area() -> Option<(usize, usize)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    // `after` starts at field 3 (state).
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let start = fields.get(48 - 3)?.parse().ok()?;
-    let end = fields.get(49 - 3)?.parse().ok()?;
-    Some((start, end))
-}
-
-/// Resident and virtual size of a process in bytes, from /proc.
-pub fn memory_of(pid: i32) -> Option<(u64, u64)> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let mut it = statm.split_whitespace();
-    let vsz: u64 = it.next()?.parse().ok()?;
-    let rss: u64 = it.next()?.parse().ok()?;
-    // SAFETY: sysconf with a constant.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
-    Some((rss * page, vsz * page))
-}
-
-/// Unix time in seconds and microseconds.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }

@@ -33,7 +33,7 @@ pub fn check_new_image(argv: &[OsString]) -> Result<(), String> {
         Ok(_) => return Err("the master's command line is not `rw serve`".into()),
         Err(e) => return Err(e.to_string()),
     };
-    let host = crate::config::magic::HostFacts::gather();
+    let host = crate::sys::host::facts();
     let sources = crate::config::Sources {
         env: std::env::vars().collect(),
         args: options,
@@ -52,6 +52,11 @@ pub fn check_new_image(argv: &[OsString]) -> Result<(), String> {
     let s = super::settings::Settings::from_config(&loaded.config, &cwd);
     if s.listeners.is_empty() {
         return Err("nothing to listen on: set socket, http or http-socket".into());
+    }
+    let setup = super::preflight::worker_setup(&loaded.config, &s, &loaded.anchor);
+    if !setup.is_empty() {
+        let lines: Vec<String> = setup.iter().map(ToString::to_string).collect();
+        return Err(lines.join("\n"));
     }
     // A log that exists is the one this master writes: when it does not open again (a uid drop
     // since it was created as root, mode 0640) the new image keeps the inherited descriptors.
@@ -81,7 +86,7 @@ pub fn check_new_image(argv: &[OsString]) -> Result<(), String> {
     Ok(())
 }
 
-/// What an exec'd image needs to find: the listeners (fd and [`super::listen::INHERIT_ENV`]
+/// What an exec'd image needs to find: the listeners (fd and [`crate::net::listen::INHERIT_ENV`]
 /// entry), the workers still serving, the reload count.
 pub struct Handover<'a> {
     pub argv: &'a [OsString],
@@ -97,17 +102,20 @@ pub struct Handover<'a> {
 pub fn exec_image(h: &Handover<'_>) -> std::io::Error {
     use std::os::unix::process::CommandExt;
     for (fd, _) in &h.listeners {
-        super::listen::set_cloexec(*fd, false);
+        crate::net::listen::set_cloexec(*fd, false);
     }
     let entries: Vec<&str> = h.listeners.iter().map(|(_, e)| e.as_str()).collect();
-    std::env::set_var(super::listen::INHERIT_ENV, entries.join(";"));
+    std::env::set_var(crate::net::listen::INHERIT_ENV, entries.join(";"));
     let old: Vec<String> = h.old_workers.iter().map(|p| p.to_string()).collect();
     std::env::set_var(OLD_WORKERS_ENV, old.join(","));
-    std::env::set_var(super::RELOADS_ENV, (h.reloads + 1).to_string());
+    std::env::set_var(
+        crate::config::load::RELOADS_ENV,
+        (h.reloads + 1).to_string(),
+    );
     std::env::set_var(DIE_ON_TERM_ENV, if h.die_on_term { "1" } else { "0" });
     let status = STATUS_FD.load(Relaxed);
     if status >= 0 {
-        super::listen::set_cloexec(status, false);
+        crate::net::listen::set_cloexec(status, false);
         std::env::set_var(STATUS_FD_ENV, status.to_string());
     }
     let _ = std::env::set_current_dir(h.cwd);
@@ -133,12 +141,16 @@ pub fn exec_image(h: &Handover<'_>) -> std::io::Error {
         None,
     );
     for (fd, _) in &h.listeners {
-        super::listen::set_cloexec(*fd, true);
+        crate::net::listen::set_cloexec(*fd, true);
     }
     if status >= 0 {
-        super::listen::set_cloexec(status, true);
+        crate::net::listen::set_cloexec(status, true);
     }
-    for k in [super::listen::INHERIT_ENV, OLD_WORKERS_ENV, STATUS_FD_ENV] {
+    for k in [
+        crate::net::listen::INHERIT_ENV,
+        OLD_WORKERS_ENV,
+        STATUS_FD_ENV,
+    ] {
         std::env::remove_var(k);
     }
     std::io::Error::new(err.kind(), format!("exec of {}: {err}", exe.display()))
@@ -200,7 +212,7 @@ pub fn adopt_status() {
         .ok()
         .and_then(|v| v.parse::<RawFd>().ok())
     {
-        super::listen::set_cloexec(fd, true);
+        crate::net::listen::set_cloexec(fd, true);
         STATUS_FD.store(fd, Relaxed);
     }
     std::env::remove_var(STATUS_FD_ENV);
@@ -295,7 +307,7 @@ impl Rescue {
         if reloads == 0 {
             return None;
         }
-        let listeners = std::env::var(super::listen::INHERIT_ENV)
+        let listeners = std::env::var(crate::net::listen::INHERIT_ENV)
             .unwrap_or_default()
             .split(';')
             .filter_map(|e| {

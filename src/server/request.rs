@@ -5,9 +5,9 @@
 use super::body::{Body, ClientFault, FramingError, SpoolError};
 use super::conn::Conn;
 use super::context::{Context, LogInfo, Meta, Verdict};
-use super::listen::Proto;
 use super::sink::{self, Sink};
 use super::static_files::Resolution;
+use crate::net::listen::Proto;
 use crate::net::socket::Socket;
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::{http, uwsgi, Var};
@@ -157,7 +157,7 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
         Err(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
     };
     let start = Instant::now();
-    let start_us = super::process::now_us();
+    let start_us = crate::sys::clock::unix_us();
     conn.buf_mut().consume(consumed);
     let limit_post = ctx.settings.limit_post;
     if let http::BodyFraming::Length(n) = head.framing {
@@ -272,7 +272,7 @@ fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Pac
         return Step::Done(Verdict::Close);
     }
     let start = Instant::now();
-    let start_us = super::process::now_us();
+    let start_us = crate::sys::clock::unix_us();
     let len = match uwsgi::content_length(&packet.vars) {
         Ok(n) => n,
         Err(e) => {
@@ -500,7 +500,7 @@ fn run_app(
         let restart_harakiri = || {
             if w.settings.harakiri > 0 {
                 slot.request_start_us
-                    .store(super::process::now_us(), Relaxed);
+                    .store(crate::sys::clock::unix_us(), Relaxed);
             }
         };
         if let Err(e) = body.spool(w.settings.post_buffering, &restart_harakiri) {

@@ -1,8 +1,8 @@
 //! The typed settings `rw serve` runs with, taken from a resolved [`Config`].
 
-use super::listen::Proto;
 use super::static_files::StaticOptions;
 use crate::config::{option_values, Config};
+use crate::net::listen::Proto;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -52,11 +52,21 @@ static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = PIPE_WRITE.load(Ordering::Relaxed);
     if fd >= 0 {
-        let b = sig as u8;
-        // SAFETY: write(2) is async-signal-safe; the byte lives on this stack frame. A full
-        // pipe drops the byte, which is fine: the loop drains and re-reads flags each wake.
-        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        // A full pipe drops the byte, which is fine: the loop drains and re-reads flags each
+        // wake.
+        write_byte_from_handler(fd, sig as u8);
     }
+}
+
+/// Writes one byte to `fd` from a signal handler and leaves `errno` as the interrupted code
+/// had it. The handler may run right after a call failed and before its caller reads errno:
+/// a write that fails here (full pipe: EAGAIN) or succeeds would otherwise change the error
+/// that code sees (an EINTR retry loop would then give up, or a real error be misreported).
+pub fn write_byte_from_handler(fd: RawFd, b: u8) {
+    let saved = nix::errno::Errno::last_raw();
+    // SAFETY: write(2) is async-signal-safe; the byte lives on this stack frame.
+    unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    nix::errno::Errno::set_raw(saved);
 }
 
 /// The read end of the self-pipe; each byte is a signal number.
@@ -144,6 +154,24 @@ pub fn ignore_sigpipe() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler runs between two instructions of whatever the thread was doing, possibly
+    /// between a failing call and the read of its errno: it must leave errno as it found it.
+    #[test]
+    fn the_signal_handler_leaves_errno_as_it_found_it() {
+        // The handler's write fails (no such fd), which sets errno to EBADF inside it.
+        let bogus = i32::MAX / 2;
+        let before = PIPE_WRITE.swap(bogus, Ordering::Relaxed);
+        nix::errno::Errno::set_raw(libc::EINTR);
+        on_signal(libc::SIGUSR2);
+        let after = nix::errno::Errno::last_raw();
+        PIPE_WRITE.store(before, Ordering::Relaxed);
+        assert_eq!(after, libc::EINTR, "errno after the handler: {after}");
+        // The same holds for the helper the worker's handlers write their wake byte with.
+        nix::errno::Errno::set_raw(libc::EAGAIN);
+        write_byte_from_handler(bogus, 1);
+        assert_eq!(nix::errno::Errno::last_raw(), libc::EAGAIN);
+    }
 
     #[test]
     fn table_matches_uwsgi() {

@@ -169,6 +169,22 @@ pub struct StaticFile {
     pub expires: Option<i64>,
 }
 
+/// Static-file settings that cannot be set up. `entry` names the value at fault (its option
+/// and its index among that option's values), so that the caller can point at its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub entry: Option<(&'static str, usize)>,
+    pub message: String,
+}
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
 impl StaticMap {
     /// Builds the mappings from `static-map` values (`mountpoint=path`) and `check-static`
     /// directories. Relative paths resolve against `base_dir` (the directory after `chdir`).
@@ -177,18 +193,27 @@ impl StaticMap {
         static_map: &[String],
         check_static: &[String],
         base_dir: &Path,
-    ) -> Result<StaticMap, String> {
+    ) -> Result<StaticMap, SetupError> {
+        let at = |option: &'static str, i: usize| {
+            move |message: String| SetupError {
+                entry: Some((option, i)),
+                message,
+            }
+        };
         let mut maps = Vec::with_capacity(static_map.len());
-        for entry in static_map {
+        for (i, entry) in static_map.iter().enumerate() {
+            let err = at("static-map", i);
             let Some((mount, target)) = entry.split_once('=') else {
-                return Err(format!(
+                return Err(err(format!(
                     "invalid static-map {entry:?}: syntax is mountpoint=docroot"
-                ));
+                )));
             };
             if target.is_empty() {
-                return Err(format!("invalid static-map {entry:?}: empty document root"));
+                return Err(err(format!(
+                    "invalid static-map {entry:?}: empty document root"
+                )));
             }
-            let target = canonical_root(base_dir, target, "static-map")?;
+            let target = canonical_root(base_dir, target, "static-map").map_err(err)?;
             let target_is_file = target.is_file();
             maps.push(Mapping {
                 mount: mount.as_bytes().to_vec(),
@@ -197,10 +222,11 @@ impl StaticMap {
             });
         }
         let mut checks = Vec::with_capacity(check_static.len());
-        for dir in check_static {
-            let dir_path = canonical_root(base_dir, dir, "check-static")?;
+        for (i, dir) in check_static.iter().enumerate() {
+            let err = at("check-static", i);
+            let dir_path = canonical_root(base_dir, dir, "check-static").map_err(err)?;
             if !dir_path.is_dir() {
-                return Err(format!("check-static {dir:?} is not a directory"));
+                return Err(err(format!("check-static {dir:?} is not a directory")));
             }
             checks.push(dir_path);
         }
@@ -219,7 +245,11 @@ impl StaticMap {
     /// `static-expires*` rules. `static-safe` paths resolve against `base_dir` and are
     /// canonicalized (uWSGI compares the configured bytes, so a safe path reached through a
     /// symlink never matched there).
-    pub fn with_options(mut self, o: &StaticOptions, base_dir: &Path) -> Result<StaticMap, String> {
+    pub fn with_options(
+        mut self,
+        o: &StaticOptions,
+        base_dir: &Path,
+    ) -> Result<StaticMap, SetupError> {
         if o.is_empty() {
             return Ok(self);
         }
@@ -236,10 +266,11 @@ impl StaticMap {
             let re = if rule.on == ExpiresOn::Type {
                 None
             } else {
-                Some(
-                    regex::bytes::Regex::new(&rule.key)
-                        .map_err(|e| format!("static-expires regexp `{}`: {e}", rule.key))?,
-                )
+                Some(regex::bytes::Regex::new(&rule.key).map_err(|e| SetupError {
+                    // Checked at load already (config/option_values.rs): no line to add.
+                    entry: None,
+                    message: format!("static-expires regexp `{}`: {e}", rule.key),
+                })?)
             };
             expires.push((rule.clone(), re));
         }
@@ -509,9 +540,7 @@ impl StaticMap {
         let base = if rule.0.from_mtime {
             mtime
         } else {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
+            crate::sys::clock::unix_secs() as i64
         };
         Some(base.saturating_add(rule.0.seconds))
     }

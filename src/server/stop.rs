@@ -26,7 +26,7 @@ impl Stop {
     /// Begins the stop now. True when this call began it (false when already stopping).
     /// Async-signal-safe: clock_gettime(2) and an atomic exchange.
     pub fn begin(&self) -> bool {
-        let now = monotonic_ns().max(1);
+        let now = (crate::sys::clock::monotonic_us() * 1000).max(1);
         self.since_ns
             .compare_exchange(0, now, Relaxed, Relaxed)
             .is_ok()
@@ -40,17 +40,11 @@ impl Stop {
     pub fn elapsed(&self) -> Option<Duration> {
         match self.since_ns.load(Relaxed) {
             0 => None,
-            t => Some(Duration::from_nanos(monotonic_ns().saturating_sub(t))),
+            t => Some(Duration::from_nanos(
+                (crate::sys::clock::monotonic_us() * 1000).saturating_sub(t),
+            )),
         }
     }
-}
-
-fn monotonic_ns() -> u64 {
-    // SAFETY: an all-zero timespec is valid; clock_gettime writes it.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid out pointer; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]

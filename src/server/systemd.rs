@@ -1,7 +1,7 @@
 //! systemd integration without libsystemd: `Type=notify` readiness messages to
 //! `$NOTIFY_SOCKET`, and socket activation (`LISTEN_FDS`/`LISTEN_PID`).
 
-use super::listen::Addr;
+use crate::net::addr::{local_addr, Addr};
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixDatagram;
 
@@ -28,13 +28,7 @@ pub fn notify(state: &str) {
 
 /// `RELOADING=1` as systemd's `Type=notify-reload` wants it (with the monotonic timestamp).
 pub fn notify_reloading() {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    let usec = ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000;
+    let usec = crate::sys::clock::monotonic_us();
     notify(&format!(
         "RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading"
     ));
@@ -63,25 +57,6 @@ pub fn take_activated() -> Vec<(RawFd, Addr)> {
         .collect()
 }
 
-/// The address a listening socket is bound to.
-fn local_addr(fd: RawFd) -> Option<Addr> {
-    use nix::sys::socket::{getsockname, SockaddrLike, SockaddrStorage};
-    let sa: SockaddrStorage = getsockname(fd).ok()?;
-    if let Some(v4) = sa.as_sockaddr_in() {
-        return Some(Addr::Tcp(std::net::SocketAddr::from((v4.ip(), v4.port()))));
-    }
-    if let Some(v6) = sa.as_sockaddr_in6() {
-        return Some(Addr::Tcp(std::net::SocketAddr::from((v6.ip(), v6.port()))));
-    }
-    let un = sa.as_unix_addr()?;
-    if let Some(p) = un.path() {
-        return Some(Addr::Unix(p.to_path_buf()));
-    }
-    let _ = sa.len();
-    un.as_abstract()
-        .map(|a| Addr::Abstract(String::from_utf8_lossy(a).into_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,19 +72,5 @@ mod tests {
         let mut buf = [0u8; 256];
         let n = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=test");
-    }
-
-    #[test]
-    fn addresses_of_listening_sockets() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        use std::os::fd::AsRawFd;
-        assert_eq!(
-            local_addr(l.as_raw_fd()),
-            Some(Addr::Tcp(l.local_addr().unwrap()))
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.sock");
-        let u = std::os::unix::net::UnixListener::bind(&p).unwrap();
-        assert_eq!(local_addr(u.as_raw_fd()), Some(Addr::Unix(p)));
     }
 }

@@ -9,13 +9,13 @@
 
 use super::conn::{Conn, Expiry, Origin};
 use super::context::{self, Context, ContextEnv, Recycle, Verdict};
-use super::listen::{Listener, Proto};
 use super::request;
 use super::settings::Settings;
 use super::stop::Stop;
 use super::sync::lock;
 use crate::net::accept_backoff::{self, AcceptBackoff};
 use crate::net::epoll::{Events, Mode, Poller};
+use crate::net::listen::{Listener, Proto};
 use crate::net::socket::Socket;
 use crate::python;
 use crate::stats::scoreboard::{Scoreboard, Status};
@@ -30,6 +30,10 @@ use std::time::{Duration, Instant};
 pub const EXIT_GRACEFUL: i32 = 17;
 /// Exit status when the app could not be loaded in a lazy-apps worker with need-app.
 pub const EXIT_NO_APP: i32 = 22;
+/// Exit status of a worker whose setup failed (privileges, chdir2, poller, static roots)
+/// before it served anything: rw's own code, so the master can tell a start-up failure,
+/// which no respawn can fix, from a crash.
+pub const EXIT_SETUP_FAILED: i32 = 23;
 
 /// The worker's stop (one per process: the signal handler sets it).
 static STOP: Stop = Stop::new();
@@ -39,9 +43,8 @@ extern "C" fn on_graceful(_: libc::c_int) {
     STOP.begin();
     let fd = WAKE_FD.load(Relaxed);
     if fd >= 0 {
-        let b = 1u8;
-        // SAFETY: write(2) is async-signal-safe.
-        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        // Keeps errno: the handler may interrupt a thread between a failed call and its check.
+        super::signals::write_byte_from_handler(fd, 1);
     }
 }
 
@@ -121,7 +124,7 @@ pub fn run(env: WorkerEnv) -> ! {
         // master-as-root: the master stayed root; each worker drops right after fork.
         if let Err(e) = super::process::drop_privileges(s.uid.as_deref(), s.gid.as_deref()) {
             eprintln!("worker {} failed to drop privileges: {e:#}", env.id);
-            std::process::exit(1);
+            std::process::exit(EXIT_SETUP_FAILED);
         }
     }
     super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
@@ -138,9 +141,10 @@ pub fn run(env: WorkerEnv) -> ! {
     super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
+        // Only setup returns errors: the serving loop handles its own.
         Err(e) => {
-            eprintln!("worker {} failed: {e:#}", env.id);
-            1
+            eprintln!("worker {} failed to start: {e:#}", env.id);
+            EXIT_SETUP_FAILED
         }
     };
     python::run_exit_hooks();
@@ -161,7 +165,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     let s = env.settings;
     let lazy_apps;
     let apps: Vec<&python::App> = if s.lazy_apps {
-        lazy_apps = super::load_apps(s);
+        lazy_apps = super::apps::load_apps(s);
         if lazy_apps.is_empty() && s.need_app {
             return Ok(EXIT_NO_APP);
         }

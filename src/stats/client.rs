@@ -49,9 +49,7 @@ impl Target {
     pub fn node(&self) -> String {
         match self {
             Target::Tcp { host, .. } | Target::Http { host, .. } => host.clone(),
-            _ => nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            _ => crate::sys::host::hostname(),
         }
     }
 }

@@ -13,8 +13,9 @@
 use super::schema::Stats;
 use super::snapshot::{self, MasterView};
 use crate::net::accept_backoff::{self, AcceptBackoff};
+use crate::net::addr::Addr;
 use crate::net::epoll::{Events, Poller, Ready};
-use crate::server::listen::{self, Addr, BindOptions, Proto};
+use crate::net::listen::{self, BindOptions, Proto};
 use anyhow::Context;
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
@@ -612,6 +613,31 @@ mod tests {
             srv.serve_ready(&view(&sb));
         }
         assert_eq!(held(&srv), 0);
+    }
+
+    /// A forked worker must hold none of the stats server's sockets (and close each once: it
+    /// used to close the listener by number while its OwnedFd still owned it, so the drop
+    /// closed whatever fd had taken that number since).
+    #[test]
+    fn close_in_child_closes_the_listener_and_every_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let srv = StatsServer::bind("s.sock", true, dir.path(), 16).unwrap();
+        let sb = Scoreboard::new(1, 1).unwrap();
+        // A client that sends nothing is held by the server.
+        let mut held_client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        assert!(ready(&srv, 5000));
+        srv.serve_ready(&view(&sb));
+        assert_eq!(held(&srv), 1);
+        srv.close_in_child();
+        // This process held the only copies: the client sees the end, the path refuses.
+        held_client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(held_client.read(&mut buf).unwrap(), 0);
+        let refused = std::os::unix::net::UnixStream::connect(&path).unwrap_err();
+        assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //! successive stats documents; the live view around it uses crossterm (alternate screen, raw
 //! mode, always restored on exit and on panic).
 
-use crate::cli::TopArgs;
 use crate::stats::client::{self, Target};
 use crate::stats::schema::{Core, Stats, Worker};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// A sortable column of the worker table.
@@ -177,14 +176,13 @@ pub fn last_spawn(unix: u64) -> String {
     if unix == 0 {
         return "--:--:--".to_string();
     }
-    let t = unix as libc::time_t;
-    // SAFETY: tm is plain data; localtime_r fills it from a valid time_t.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are to locals.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return "--:--:--".to_string();
+    match i64::try_from(unix)
+        .ok()
+        .and_then(crate::sys::clock::local_time)
+    {
+        Some(tm) => format!("{:02}:{:02}:{:02}", tm.hour, tm.min, tm.sec),
+        None => "--:--:--".to_string(),
     }
-    format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
 }
 
 /// A latency in µs, short: `850us`, `12.3ms`, `1.50s`.
@@ -333,9 +331,7 @@ pub fn render(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts) -> Ve
 
 /// [`render`] with a style per line.
 pub fn render_frame(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts) -> Frame {
-    let now_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now_unix = crate::sys::clock::unix_secs();
     let tot = stats.total_requests();
     let prev_worker = |id: u64| prev.and_then(|p| p.workers.iter().find(|w| w.id == id));
     let mut rows: Vec<Row> = stats
@@ -479,68 +475,12 @@ pub fn render_frame(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts)
 }
 
 /// Timeout for one stats read.
-fn read_timeout(interval: f64) -> Duration {
+pub fn read_timeout(interval: f64) -> Duration {
     Duration::from_secs_f64(interval.clamp(1.0, 5.0))
 }
 
-/// `rw top`. Exit 0; 1 when `--once`/`--json` cannot read the stats.
-pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
-    let target = Target::parse(&args.addr)?;
-    let interval = if args.interval.is_finite() && args.interval > 0.0 {
-        args.interval.max(0.1)
-    } else {
-        1.0
-    };
-    if args.json {
-        return match client::read_all(&target, read_timeout(interval)) {
-            Ok(raw) => {
-                let v: serde_json::Value =
-                    match serde_json::from_str(&String::from_utf8_lossy(&raw)) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            eprintln!("rw: {} sent invalid stats JSON: {e}", args.addr);
-                            return Ok(1);
-                        }
-                    };
-                let mut out = std::io::stdout().lock();
-                serde_json::to_writer_pretty(&mut out, &v)?;
-                writeln!(out)?;
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("rw: cannot read stats from {}: {e:#}", args.addr);
-                Ok(1)
-            }
-        };
-    }
-    let mut opts = Opts {
-        host: target.node(),
-        ..Opts::default()
-    };
-    if args.once {
-        return match client::fetch(&target, read_timeout(interval)) {
-            Ok((stats, _)) => {
-                opts.now = crate::log::request_line::ctime_now();
-                let mut out = std::io::stdout().lock();
-                for l in render(&stats, None, 0.0, &opts) {
-                    writeln!(out, "{l}")?;
-                }
-                Ok(0)
-            }
-            Err(e) => {
-                eprintln!("rw: cannot read stats from {}: {e:#}", args.addr);
-                Ok(1)
-            }
-        };
-    }
-    if !std::io::stdout().is_terminal() {
-        return batch(&target, &args.addr, interval, opts);
-    }
-    live(&target, &args.addr, interval, opts)
-}
-
 /// Not a terminal: print a frame every interval (as `top -b`), until killed.
-fn batch(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyhow::Result<u8> {
+pub fn batch(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyhow::Result<u8> {
     let mut prev: Option<(Stats, Instant)> = None;
     let mut out = std::io::stdout();
     loop {
@@ -644,7 +584,7 @@ fn draw(frame: &Frame, status: &str) -> std::io::Result<()> {
 }
 
 /// The full-screen view.
-fn live(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyhow::Result<u8> {
+pub fn live(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyhow::Result<u8> {
     use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
     let _guard = TerminalGuard::enter()?;
     // (latest, previous, seconds between them)

@@ -332,6 +332,14 @@ fn a_reload_with_a_broken_config_is_refused_and_the_old_generation_serves() {
     );
     assert_eq!(s.workers(2), workers, "the old workers were replaced");
     s.wait_log("reload refused: ", 5);
+    // What every new worker would fail on is refused before exec too, at its line.
+    std::fs::write(&ini, format!("{good}static-map = /static=missing-dir\n")).unwrap();
+    assert_refused(
+        &mut s,
+        "uwsgi.ini:8: error: static-map: unable to resolve",
+        "gen-0",
+    );
+    assert_eq!(s.workers(2), workers, "the old workers were replaced");
     // Fixed: the next reload goes through.
     std::fs::write(&ini, &good).unwrap();
     let (code, out, _) = reload(&s);

@@ -248,7 +248,7 @@ pub fn split_response(resp: &[u8]) -> (u16, Vec<u8>) {
 
 /// Pids whose parent is `pid` (live ones), from /proc.
 pub fn children_of(pid: i32) -> Vec<i32> {
-    rw::server::process_children(pid)
+    rw::sys::proc::children(pid)
 }
 
 /// Waits (bounded) for `cond`.

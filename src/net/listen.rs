@@ -1,13 +1,14 @@
-//! Listening sockets: parsing uWSGI addresses, binding TCP and unix sockets with the backlog,
-//! chmod and stale-socket rules, and handing them over across an exec-reload.
+//! Listening sockets: binding TCP and unix sockets with the backlog, chmod and stale-socket
+//! rules, and handing them over across an exec-reload.
 
+use super::addr::{local_addr, parse_addr, same_address, Addr};
 use anyhow::{bail, Context};
 use nix::sys::socket::{
     self, AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, UnixAddr,
 };
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Which protocol a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,36 +25,6 @@ impl Proto {
             Proto::Uwsgi => "uwsgi",
         }
     }
-}
-
-/// A parsed socket address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Addr {
-    Tcp(SocketAddr),
-    Unix(PathBuf),
-    Abstract(String),
-}
-
-/// Parses `host:port`, `:port`, `[::1]:port`, a unix path (no `:`) or `@abstract`.
-pub fn parse_addr(text: &str, base: &Path) -> anyhow::Result<Addr> {
-    if let Some(name) = text.strip_prefix('@') {
-        return Ok(Addr::Abstract(name.to_string()));
-    }
-    if !text.contains(':') {
-        return Ok(Addr::Unix(base.join(text)));
-    }
-    let (host, port) = text.rsplit_once(':').context("address needs host:port")?;
-    let port: u16 = port
-        .parse()
-        .with_context(|| format!("`{text}`: `{port}` is not a port number"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    let addr = (host, port)
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve `{host}`"))?
-        .next()
-        .with_context(|| format!("`{host}` has no address"))?;
-    Ok(Addr::Tcp(addr))
 }
 
 /// A bound, listening, non-blocking socket.
@@ -175,8 +146,18 @@ pub fn bind(
     };
     if let Some(pos) = inherited.iter().position(|i| i.name == text) {
         let i = inherited.remove(pos);
-        // SAFETY: the previous generation passed this fd number for exactly this listener and
-        // nothing else in this process owns it.
+        // The variable may come from anywhere (a cold start inherits whatever environment it
+        // is given): an fd is served on only once it is known to be this listener.
+        if let Err(why) = check_inherited(i.fd, &addr) {
+            bail!(
+                "{INHERIT_ENV} hands over fd {} for `{text}`, but {why}; refusing to serve on \
+                 it (only an exec-reload of rw sets this variable: unset it to start afresh)",
+                i.fd
+            );
+        }
+        // SAFETY: the fd is open and a listening socket bound to this listener's address
+        // (checked above), passed over for exactly this listener; nothing else in this
+        // process owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(i.fd) };
         set_cloexec(fd.as_raw_fd(), true);
         return Ok(make(fd, true, i.activated));
@@ -206,6 +187,84 @@ pub fn bind(
         }
     };
     Ok(make(fd, false, false))
+}
+
+/// Why `fd` is not a listening socket bound to `want`, if it is not.
+fn check_inherited(fd: RawFd, want: &Addr) -> Result<(), String> {
+    // SAFETY: fstat on any integer is memory-safe (a closed fd is EBADF); the buffer is ours.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return Err(format!(
+            "fd {fd} is not open ({})",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFSOCK => None,
+        libc::S_IFREG => Some("a regular file"),
+        libc::S_IFDIR => Some("a directory"),
+        libc::S_IFCHR => Some("a character device"),
+        libc::S_IFBLK => Some("a block device"),
+        libc::S_IFIFO => Some("a pipe"),
+        _ => Some("no socket"),
+    };
+    if let Some(kind) = kind {
+        return Err(format!("fd {fd} is not a socket (it is {kind})"));
+    }
+    // SAFETY: fstat just showed the fd open; the borrow ends with this call.
+    let bfd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    if !socket::getsockopt(&bfd, socket::sockopt::AcceptConn).unwrap_or(false) {
+        return Err(format!("fd {fd} is a socket that does not listen"));
+    }
+    match local_addr(fd) {
+        Some(got) if bound_as_configured(&got, want) => Ok(()),
+        Some(got) => Err(format!("fd {fd} is bound to {got}, not to {want}")),
+        None => Err(format!(
+            "fd {fd} is a socket of an address family rw does not listen on"
+        )),
+    }
+}
+
+/// Whether a socket bound to `got` is the one a config asking for `want` binds: the same
+/// address, where port 0 ("any free port") matches the port the kernel chose.
+fn bound_as_configured(got: &Addr, want: &Addr) -> bool {
+    match (got, want) {
+        (Addr::Tcp(g), Addr::Tcp(w)) if w.port() == 0 => g.ip() == w.ip(),
+        _ => got == want,
+    }
+}
+
+/// Closes the inherited listeners no configured socket took (a reload after one was removed
+/// from the config). An entry that is not a listening socket is left alone: on a cold start
+/// the variable may name any fd this process was given (stdout, a log), and it is not ours.
+pub fn close_unused(inherited: Vec<Inherited>) {
+    for i in inherited {
+        // SAFETY: fstat on any integer is memory-safe; the buffer is ours.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let is_socket = unsafe { libc::fstat(i.fd, &mut st) } == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+        // SAFETY: fstat just showed the fd open; the borrow ends with this call.
+        let listening = is_socket
+            && socket::getsockopt(
+                &unsafe { std::os::fd::BorrowedFd::borrow_raw(i.fd) },
+                socket::sockopt::AcceptConn,
+            )
+            .unwrap_or(false);
+        if listening {
+            eprintln!("closing inherited socket {} (no longer configured)", i.name);
+            // SAFETY: a listening socket handed over by the previous generation that no
+            // listener took; nothing else here uses it.
+            unsafe { libc::close(i.fd) };
+        } else {
+            eprintln!(
+                "{INHERIT_ENV}: fd {} (`{}`) is not a listening socket and no configured socket \
+                 names it; leaving it alone",
+                i.fd, i.name
+            );
+        }
+    }
 }
 
 fn backlog(n: u32) -> anyhow::Result<Backlog> {
@@ -295,46 +354,6 @@ fn bind_unix(path: &Path, opts: &BindOptions) -> anyhow::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Resolves `chown-socket`'s `USER[:GROUP]` to ids, as uWSGI does: numbers are ids, names are
-/// looked up, and a missing group keeps the socket's group.
-pub fn chown_ids(owner: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
-    use nix::unistd::{Group, User};
-    let (user, group) = crate::config::option_values::chown_owner(owner);
-    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let uid = if numeric(user) {
-        user.parse().ok()
-    } else {
-        Some(
-            User::from_name(user)?
-                .with_context(|| format!("chown-socket: unable to find user {user}"))?
-                .uid
-                .as_raw(),
-        )
-    };
-    let gid = match group {
-        Some(g) if numeric(g) => g.parse().ok(),
-        Some(g) => Some(
-            Group::from_name(g)?
-                .with_context(|| format!("chown-socket: unable to find group {g}"))?
-                .gid
-                .as_raw(),
-        ),
-        None => None,
-    };
-    Ok((uid, gid))
-}
-
-/// Whether a socket systemd bound serves for a configured address: equal, or both "any
-/// address" on the same port (systemd's `ListenStream=8000` is `[::]:8000`, ours `0.0.0.0:8000`).
-fn same_address(got: &Addr, want: &Addr) -> bool {
-    match (got, want) {
-        (Addr::Tcp(g), Addr::Tcp(w)) => {
-            g == w || (g.port() == w.port() && g.ip().is_unspecified() && w.ip().is_unspecified())
-        }
-        _ => got == want,
-    }
-}
-
 fn set_nonblocking(fd: RawFd) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     // SAFETY: fd is a listener this process owns for the duration of the call.
@@ -375,32 +394,6 @@ mod tests {
             got,
             [(5, "127.0.0.1:8000", false), (6, "/run/rw.sock", true)]
         );
-    }
-
-    #[test]
-    fn address_forms() {
-        let base = Path::new("/srv");
-        assert_eq!(
-            parse_addr("127.0.0.1:8000", base).unwrap(),
-            Addr::Tcp("127.0.0.1:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr(":8000", base).unwrap(),
-            Addr::Tcp("0.0.0.0:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr("[::1]:8000", base).unwrap(),
-            Addr::Tcp("[::1]:8000".parse().unwrap())
-        );
-        assert_eq!(
-            parse_addr("run/app.sock", base).unwrap(),
-            Addr::Unix("/srv/run/app.sock".into())
-        );
-        assert_eq!(
-            parse_addr("@rw", base).unwrap(),
-            Addr::Abstract("rw".into())
-        );
-        assert!(parse_addr("127.0.0.1:http", base).is_err());
     }
 
     #[test]
