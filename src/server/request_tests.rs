@@ -4,14 +4,14 @@
 //! read straight over a socketpair too.
 
 use super::serve;
-use crate::config::{self, magic::HostFacts, Severity, Sources};
+use crate::config::{self, Severity, Sources};
+use crate::net::listen::Proto;
 use crate::net::socket::{self, Socket};
 use crate::python;
 use crate::server::conn::{Conn, Expiry, Origin};
 use crate::server::context::{Context, ContextEnv, Recycle, Verdict};
-use crate::server::listen::Proto;
+use crate::server::settings::Settings;
 use crate::server::stop::Stop;
-use crate::server::Settings;
 use crate::stats::scoreboard::Scoreboard;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -64,7 +64,7 @@ fn rig(options: &[(&str, &str)]) -> Rig {
             .iter()
             .map(|(k, v)| (k.to_string(), Some(v.to_string()))),
     );
-    let loaded = config::load(&Sources { env: vec![], args }, &HostFacts::gather());
+    let loaded = config::load(&Sources { env: vec![], args }, &crate::sys::host::facts());
     for d in &loaded.diagnostics {
         assert!(d.severity != Severity::Error, "{d}");
     }
