@@ -13,8 +13,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<u8> {
         args: vec![("ini".to_string(), Some(args.config.clone()))],
     };
     let loaded = config::load(&sources, &host_facts);
-    let user_exists = |n: &str| nix::unistd::User::from_name(n).ok().flatten().is_some();
-    let group_exists = |n: &str| nix::unistd::Group::from_name(n).ok().flatten().is_some();
+    let user_exists = crate::sys::users::user_exists;
+    let group_exists = crate::sys::users::group_exists;
     let facts = check::SystemFacts {
         cwd: host_facts.cwd.clone().into(),
         somaxconn: crate::sys::host::somaxconn(),

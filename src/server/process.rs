@@ -57,32 +57,10 @@ fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
 
 /// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
 pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
-    use nix::unistd::{Gid, Group, Uid, User};
-    let gid = match gid {
-        Some(g) => Some(match g.parse::<u32>() {
-            Ok(n) => Gid::from_raw(n),
-            Err(_) => {
-                Group::from_name(g)?
-                    .with_context(|| format!("unable to find group {g}"))?
-                    .gid
-            }
-        }),
-        None => None,
-    };
-    let user = match uid {
-        Some(u) => Some(match u.parse::<u32>() {
-            Ok(n) => (
-                Uid::from_raw(n),
-                User::from_uid(Uid::from_raw(n))?.map(|u| u.gid),
-            ),
-            Err(_) => {
-                let usr =
-                    User::from_name(u)?.with_context(|| format!("unable to find user {u}"))?;
-                (usr.uid, Some(usr.gid))
-            }
-        }),
-        None => None,
-    };
+    use crate::sys::users;
+    use nix::unistd::Uid;
+    let gid = gid.map(users::group).transpose()?;
+    let user = uid.map(users::user).transpose()?;
     let gid = gid.or_else(|| user.and_then(|(_, g)| g));
     // Not root: only the exec of a reload after an earlier drop gets here with the ids already
     // in place (setgroups would fail); anything else still fails below, as it must.
@@ -111,30 +89,14 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
 /// Resolves `chown-socket`'s `USER[:GROUP]` to ids, as uWSGI does: numbers are ids, names are
 /// looked up, and a missing group keeps the socket's group.
 pub fn chown_ids(owner: &str) -> anyhow::Result<(Option<u32>, Option<u32>)> {
-    use nix::unistd::{Group, User};
+    use crate::sys::users;
     let (user, group) = crate::config::option_values::chown_owner(owner);
-    let numeric = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let uid = if numeric(user) {
-        user.parse().ok()
-    } else {
-        Some(
-            User::from_name(user)?
-                .with_context(|| format!("chown-socket: unable to find user {user}"))?
-                .uid
-                .as_raw(),
-        )
-    };
+    let uid = users::user(user).context("chown-socket")?.0.as_raw();
     let gid = match group {
-        Some(g) if numeric(g) => g.parse().ok(),
-        Some(g) => Some(
-            Group::from_name(g)?
-                .with_context(|| format!("chown-socket: unable to find group {g}"))?
-                .gid
-                .as_raw(),
-        ),
+        Some(g) => Some(users::group(g).context("chown-socket")?.as_raw()),
         None => None,
     };
-    Ok((uid, gid))
+    Ok((Some(uid), gid))
 }
 
 /// Makes the kernel SIGKILL this process when the master dies, so no worker outlives it.
