@@ -89,6 +89,55 @@ pub fn socket_protocol(value: &str) -> Result<SocketProtocol, String> {
     }
 }
 
+/// Reads `logfile-chmod`: exactly three octal digits, as uWSGI (which exits on anything else).
+pub fn logfile_chmod(value: &str) -> Option<u32> {
+    (value.len() == 3 && value.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .then(|| u32::from_str_radix(value, 8).ok())
+        .flatten()
+}
+
+/// The logging options whose uWSGI reading is a trap.
+fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    if let Some(s) = cfg.get("logfile-chmod") {
+        if logfile_chmod(s.value.as_str()).is_none() {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!(
+                    "logfile-chmod `{}` is not three octal digits such as 640 (uWSGI exits \
+                     with `invalid chmod value` here)",
+                    s.value.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(s) = cfg.get("log-date") {
+        let v = s.value.as_str();
+        if matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "off" | "no" | "0"
+        ) {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!(
+                    "log-date = {v} does not turn the date off: uWSGI (and rw) read any value \
+                     other than true/1/on/yes as a strftime format, so every server line starts \
+                     with `{v} - `; remove the line to log without a date"
+                ),
+            ));
+        }
+    }
+    if cfg.get("log-ioerror").is_some_and(|s| s.value.as_bool()) {
+        if let Some(s) = cfg.get("log-ioerror") {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "log-ioerror logs (with disable-logging) only requests that had both a read \
+                 error and a write error, as uWSGI 2.0 does; a request with only one of them \
+                 is not logged",
+            ));
+        }
+    }
+}
+
 /// `umask` as uWSGI 2.0 reads it (`uwsgi_mode_t`): three characters are the mode; a longer
 /// value uses its 2nd to 4th characters (so `0022` is 022, and `00022` is 002); a shorter one is
 /// an error that uWSGI only logs, setting umask 000. Each character counts as `c - '0'`, so
@@ -171,6 +220,7 @@ pub fn chown_owner(value: &str) -> (&str, Option<&str>) {
 /// refuse the same configs.
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut d = Vec::new();
+    check_logging(cfg, &mut d);
     for s in cfg.list("plugins") {
         for (name, p) in plugins(s.value.as_str()) {
             let why = match p {

@@ -17,9 +17,16 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// The errno of the first failed write among them.
 static FIRST_ERRNO: AtomicI32 = AtomicI32::new(0);
 
-/// Writes one formatted line (a newline is added), as `eprintln!` does.
+/// Writes one formatted line (a newline is added), as `eprintln!` does, after the
+/// `log-date` stamp when one is set (server lines only: request lines carry none, as in uWSGI).
 pub fn line(args: std::fmt::Arguments<'_>) {
     let mut buf = Vec::with_capacity(128);
+    if let Some(stamp) = super::date::stamp() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        stamp.push(&mut buf, now);
+    }
     let _ = std::io::Write::write_fmt(&mut buf, args);
     buf.push(b'\n');
     write(&buf);
@@ -35,6 +42,8 @@ pub fn text(args: std::fmt::Arguments<'_>) {
 /// Writes `bytes` to the log with one write(2) (more only if the kernel takes part of it).
 /// Returns whether they were written; if not, they are counted as lost.
 pub fn write(bytes: &[u8]) -> bool {
+    // The master may have reopened or rotated the log file since the last line.
+    super::file::follow();
     let lost = DROPPED.swap(0, Relaxed);
     if lost > 0 {
         let errno = FIRST_ERRNO.swap(0, Relaxed);

@@ -52,6 +52,21 @@ pub struct RequestRecord<'a> {
     pub vsz: u64,
     /// `memory-report`: prefix the default line with address-space and RSS usage.
     pub memory_report: bool,
+    /// `log-micros`: the default line gives the time in micros.
+    pub micros: bool,
+}
+
+impl<'a> RequestRecord<'a> {
+    /// Applies `log-micros` and `log-x-forwarded-for` (the header's whole value replaces the
+    /// peer address, as uWSGI does; the header is the client's word, escaped like the rest).
+    pub fn restyle(&mut self, micros: bool, x_forwarded_for: bool) {
+        self.micros = micros;
+        if x_forwarded_for {
+            if let Some(xff) = lookup(self, b"HTTP_X_FORWARDED_FOR") {
+                self.remote_addr = xff;
+            }
+        }
+    }
 }
 
 /// Appends uWSGI's default request line for `r`, newline included.
@@ -84,8 +99,13 @@ pub fn write_default(out: &mut Vec<u8>, r: &RequestRecord) {
     out.extend_from_slice(b" => generated ");
     push_decimal(out, r.body_bytes);
     out.extend_from_slice(b" bytes in ");
-    push_decimal(out, r.duration_us / 1000);
-    out.extend_from_slice(b" msecs");
+    if r.micros {
+        push_decimal(out, r.duration_us);
+        out.extend_from_slice(b" micros");
+    } else {
+        push_decimal(out, r.duration_us / 1000);
+        out.extend_from_slice(b" msecs");
+    }
     // uWSGI prints `msecs%s(` with " " or " via sendfile() " in the middle.
     match r.via {
         Some(via) => {
@@ -126,6 +146,9 @@ fn push_memory_report(out: &mut Vec<u8>, vsz: u64, rss: u64) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFormat {
     segments: Vec<Segment>,
+    /// The strftime format of `%(ftime)` (`logformat-strftime` with a `log-date` format);
+    /// without one `%(ftime)` is `%(ltime)`, as in uWSGI.
+    ftime: Option<std::ffi::CString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +180,7 @@ enum Var {
     Tmicros,
     Ctime,
     Ltime,
+    Ftime,
     Epoch,
     Size,
     Rsize,
@@ -195,6 +219,7 @@ impl Var {
             b"tmicros" => Var::Tmicros,
             b"ctime" => Var::Ctime,
             b"ltime" => Var::Ltime,
+            b"ftime" => Var::Ftime,
             b"epoch" => Var::Epoch,
             b"size" => Var::Size,
             b"rsize" => Var::Rsize,
@@ -259,7 +284,16 @@ impl LogFormat {
         if !literal.is_empty() {
             segments.push(Segment::Literal(literal));
         }
-        LogFormat { segments }
+        LogFormat {
+            segments,
+            ftime: None,
+        }
+    }
+
+    /// Sets the strftime format `%(ftime)` renders with.
+    pub fn with_ftime(mut self, format: Option<std::ffi::CString>) -> LogFormat {
+        self.ftime = format;
+        self
     }
 
     /// Appends the line for `r`, newline included.
@@ -267,6 +301,10 @@ impl LogFormat {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.extend_from_slice(text),
+                Segment::Var(Var::Ftime) => match &self.ftime {
+                    Some(f) => super::date::push_strftime(out, f, start_secs(r)),
+                    None => push_ltime(out, start_secs(r)),
+                },
                 Segment::Var(var) => push_var(out, *var, r),
                 Segment::RequestVar(name) => push_untrusted(out, lookup(r, name)),
                 Segment::Unknown => out.push(b'-'),
@@ -304,7 +342,7 @@ fn push_var(out: &mut Vec<u8>, var: Var, r: &RequestRecord) {
         Var::Tmsecs => push_decimal(out, r.start_unix_us / 1000),
         Var::Tmicros => push_decimal(out, r.start_unix_us),
         Var::Ctime => push_ctime(out, start_secs(r)),
-        Var::Ltime => push_ltime(out, start_secs(r)),
+        Var::Ltime | Var::Ftime => push_ltime(out, start_secs(r)),
         Var::Epoch => {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -402,7 +440,7 @@ pub fn ctime_now() -> String {
     String::from_utf8_lossy(&v).into_owned()
 }
 
-fn push_ctime(out: &mut Vec<u8>, sec: i64) {
+pub(super) fn push_ctime(out: &mut Vec<u8>, sec: i64) {
     with_dates(sec, |c| out.extend_from_slice(&c.ctime));
 }
 
@@ -558,6 +596,7 @@ mod tests {
             rss: 0,
             vsz: 0,
             memory_report: false,
+            micros: false,
         }
     }
 

@@ -71,6 +71,8 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
+    /// log-maxsize and the touch-logreopen / touch-logrotate files.
+    log_watch: crate::log::file::Watch,
 }
 
 impl Master {
@@ -124,6 +126,12 @@ impl Master {
                 quick_crashes: 0,
             })
             .collect();
+        let log_watch = crate::log::file::Watch::new(
+            s.log.maxsize,
+            s.log.backupname.clone(),
+            &s.log.touch_reopen,
+            &s.log.touch_rotate,
+        );
         Ok(Master {
             s,
             listeners,
@@ -141,6 +149,7 @@ impl Master {
             touch_mtimes,
             ready_notified: false,
             stats,
+            log_watch,
             harakiri: Default::default(),
         })
     }
@@ -216,6 +225,7 @@ impl Master {
             self.respawn_dead();
             self.check_harakiri();
             self.check_mercy();
+            self.log_watch.check();
             if self.touched() {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"

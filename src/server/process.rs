@@ -8,7 +8,8 @@ use std::path::Path;
 /// Detaches (double fork, setsid, umask 0) with stdout/stderr appended to `logfile`. The
 /// launching process exits 0 at once, as uWSGI's `daemonize` does.
 pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
-    let log = open_log(logfile)?;
+    let log = crate::log::file::open_file(logfile)
+        .with_context(|| format!("cannot open log file {}", logfile.display()))?;
     // In the wheel Python is already running (its GIL released): fork with its fork hooks.
     // SAFETY: called before any thread is started (the binary: before Python exists too).
     let fork = || crate::python::fork_maybe_with_gil(|| unsafe { nix::unistd::fork() });
@@ -26,25 +27,14 @@ pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
     dup_onto(&null, 0)?;
     dup_onto(&log, 1)?;
     dup_onto(&log, 2)?;
+    crate::log::file::remember(logfile);
     Ok(())
 }
 
 /// Sends stdout and stderr to `logfile` (append, 0640), as `logto` does.
 pub fn redirect_output(logfile: &Path) -> anyhow::Result<()> {
-    let log = open_log(logfile)?;
-    dup_onto(&log, 1)?;
-    dup_onto(&log, 2)?;
-    Ok(())
-}
-
-fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)
-        .with_context(|| format!("cannot open log file {}", path.display()))
+    crate::log::file::redirect(logfile)
+        .with_context(|| format!("cannot open log file {}", logfile.display()))
 }
 
 fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
@@ -55,8 +45,11 @@ fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
-pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
+/// The uid and gid the configured accounts name (the user's group when no gid is given).
+pub fn accounts(
+    uid: Option<&str>,
+    gid: Option<&str>,
+) -> anyhow::Result<(Option<nix::unistd::Uid>, Option<nix::unistd::Gid>)> {
     use nix::unistd::{Gid, Group, Uid, User};
     let gid = match gid {
         Some(g) => Some(match g.parse::<u32>() {
@@ -84,11 +77,18 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
         None => None,
     };
     let gid = gid.or_else(|| user.and_then(|(_, g)| g));
+    Ok((user.map(|(u, _)| u), gid))
+}
+
+/// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
+pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
+    use nix::unistd::Uid;
+    let (user, gid) = accounts(uid, gid)?;
     // Not root: only the exec of a reload after an earlier drop gets here with the ids already
     // in place (setgroups would fail); anything else still fails below, as it must.
     if !nix::unistd::geteuid().is_root()
         && gid.is_none_or(|g| g == nix::unistd::getegid())
-        && user.is_none_or(|(u, _)| u == nix::unistd::geteuid())
+        && user.is_none_or(|u| u == nix::unistd::geteuid())
     {
         return Ok(());
     }
@@ -98,7 +98,7 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
         nix::unistd::setgid(g).with_context(|| format!("setgid({g})"))?;
         eprintln!("setgid() to {g}");
     }
-    if let Some((u, _)) = user {
+    if let Some(u) = user {
         nix::unistd::setuid(u).with_context(|| format!("setuid({u})"))?;
         if nix::unistd::setuid(Uid::from_raw(0)).is_ok() && u.as_raw() != 0 {
             bail!("setuid({u}) did not drop root");

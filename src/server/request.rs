@@ -510,6 +510,7 @@ fn try_static(
             outcome: &outcome,
             headers_count: sink.headers_count,
             headers_bytes: sink.headers_bytes,
+            read_error: false,
         },
         sink.tx,
     );
@@ -625,6 +626,7 @@ fn run_app(
             outcome: &outcome,
             headers_count: sink.headers_count,
             headers_bytes: sink.headers_bytes,
+            read_error: body.broken,
         },
         sink.tx,
     );
@@ -706,9 +708,23 @@ pub struct LogInfo<'a> {
     pub outcome: &'a python::CallOutcome,
     pub headers_count: usize,
     pub headers_bytes: usize,
+    /// Reading the request body failed (uWSGI's `read_errors`).
+    pub read_error: bool,
 }
 
 impl LogInfo<'_> {
+    /// What the request-log selection looks at.
+    pub fn select_outcome(&self) -> crate::log::select::Outcome {
+        crate::log::select::Outcome {
+            status: self.outcome.status,
+            body_bytes: self.outcome.body_bytes,
+            duration_us: self.start.elapsed().as_micros() as u64,
+            via_sendfile: self.outcome.via_sendfile,
+            read_error: self.read_error,
+            write_error: self.outcome.io_error,
+        }
+    }
+
     /// The log formatter's record.
     pub fn record(&self, w: &Shared, app_requests: i64, total: u64) -> RequestRecord<'_> {
         let vars_bytes = self.vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
@@ -753,6 +769,7 @@ impl LogInfo<'_> {
             rss,
             vsz,
             memory_report: w.settings.memory_report,
+            micros: false,
         }
     }
 }

@@ -151,7 +151,7 @@ pub fn run(env: WorkerEnv) -> ! {
         super::harakiri::prepare_worker_signals(&mut mask);
         libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
     }
-    super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
+    super::process::set_title(&env.settings.worker_title(env.id));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
         Err(e) => {
@@ -243,7 +243,10 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
             .map(|l| l.port.clone().into_bytes())
             .collect(),
         limits: HeadLimits::new(s.buffer_size),
-        log_format: s.log_format.as_deref().map(LogFormat::parse),
+        log_format: s.log_format.as_deref().map(|f| {
+            let ftime = s.log.date.as_ref().and_then(|d| d.format()).cloned();
+            LogFormat::parse(f).with_ftime(ftime.filter(|_| s.log.logformat_strftime))
+        }),
         listeners: env.listeners,
         poller,
         mode,
@@ -767,8 +770,12 @@ impl<'a> Shared<'a> {
         } else {
             -1
         };
-        if !self.settings.disable_logging {
-            let record = info.record(self, app_requests, total);
+        // The master may have reopened or rotated the log file (also for the app's stderr).
+        crate::log::file::follow();
+        let log = &self.settings.log;
+        if log.selection.wants(&info.select_outcome()) {
+            let mut record = info.record(self, app_requests, total);
+            record.restyle(log.micros, log.x_forwarded_for);
             let mut line = Vec::with_capacity(256);
             match &self.log_format {
                 Some(f) => f.write(&mut line, &record),
