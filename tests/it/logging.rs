@@ -1,0 +1,471 @@
+//! Logging as uWSGI 2.0 defines it (issue 11): which requests are logged, the request line's
+//! format options, the `log-date` stamp, log files that are reopened and rotated under load
+//! (by rw itself and by the real logrotate) without losing or cutting a line, and the
+//! process names `ps` shows.
+
+use crate::util::{raw_request, split_response, wait_until, Server};
+use std::path::Path;
+use std::time::Duration;
+
+/// Status, body size and duration chosen by the path: `/s/404`, `/zero`, `/big`, `/slow`.
+const CHOOSY_APP: &str = r#"import time
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    status, body = '200 OK', b'ok'
+    if path.startswith('/s/'):
+        status = path[3:] + ' X'
+    elif path == '/zero':
+        body = b''
+    elif path == '/big':
+        body = b'x' * 5000
+    elif path == '/slow':
+        time.sleep(0.3)
+    start_response(status, [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+fn one_worker_ini(extra: &str) -> String {
+    // One process, one thread: requests finish (and are logged or not) in the order sent.
+    format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\nprocesses = 1\n\
+         die-on-term = true\nlog-format = REQ %(uri) %(status)\n{extra}\n"
+    )
+}
+
+/// The `REQ` lines of the log, as "uri status".
+fn request_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("REQ "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Sends `paths` one after the other, then waits until the last one's line is logged: with
+/// one worker thread every earlier request was decided on by then.
+fn logged_after(s: &Server, paths: &[&str]) -> Vec<String> {
+    for p in paths {
+        let _ = s.get(p);
+    }
+    let last = paths.last().unwrap();
+    let mut lines = Vec::new();
+    wait_until(10, &format!("the line of {last}"), || {
+        lines = request_lines(&s.log_text());
+        lines.iter().any(|l| l.starts_with(&format!("{last} ")))
+    });
+    lines
+}
+
+#[test]
+fn disable_logging_with_conditions_logs_only_what_they_select() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "disable-logging = true\nlog-5xx = true",
+            &["/a", "/s/404", "/s/503"],
+            &["/s/503 503"],
+        ),
+        (
+            "disable-logging = true\nlog-4xx = true\nlog-zero = true",
+            &["/a", "/s/500", "/zero", "/s/404"],
+            &["/zero 200", "/s/404 404"],
+        ),
+        (
+            "disable-logging = true\nlog-slow = 200\nlog-big = 4000",
+            &["/a", "/slow", "/zero", "/big"],
+            &["/slow 200", "/big 200"],
+        ),
+        // Without disable-logging the conditions change nothing: every request is logged.
+        (
+            "log-5xx = true\nlog-slow = 1",
+            &["/a", "/s/404"],
+            &["/a 200", "/s/404 404"],
+        ),
+    ];
+    for (extra, sent, want) in cases {
+        let s = Server::start(&one_worker_ini(extra), &[("app.py", CHOOSY_APP)]);
+        let got = logged_after(&s, sent);
+        assert_eq!(&got, want, "{extra}\n{}", s.log_text());
+    }
+}
+
+#[test]
+fn log_micros_and_x_forwarded_for_in_the_default_line() {
+    let ini = "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\n\
+               die-on-term = true\nlog-micros = true\nlog-x-forwarded-for = true\n";
+    let s = Server::start(ini, &[("app.py", CHOOSY_APP)]);
+    let r = raw_request(
+        s.port,
+        b"GET /xff HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.7, 10.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(split_response(&r).0, 200);
+    assert_eq!(s.get("/plain").0, 200);
+    let log = s.wait_log("GET /plain =>", 10);
+    let xff = log.lines().find(|l| l.contains("GET /xff =>")).unwrap();
+    // The header's whole value replaces the address, as uWSGI prints it.
+    assert!(xff.contains("] 203.0.113.7, 10.0.0.1 () {"), "{xff}");
+    assert!(
+        regex_like_micros(xff),
+        "the time is in micros, not msecs: {xff}"
+    );
+    let plain = log.lines().find(|l| l.contains("GET /plain =>")).unwrap();
+    assert!(plain.contains("] 127.0.0.1 () {"), "{plain}");
+}
+
+/// `generated N bytes in M micros (`.
+fn regex_like_micros(line: &str) -> bool {
+    let Some(rest) = line.split(" bytes in ").nth(1) else {
+        return false;
+    };
+    let mut it = rest.split(' ');
+    it.next().is_some_and(|n| n.parse::<u64>().is_ok()) && it.next() == Some("micros")
+}
+
+#[test]
+fn log_date_stamps_server_lines_but_not_request_lines() {
+    // A strftime format (`%%` is a literal `%` in uWSGI's ini), used by %(ftime) too.
+    let ini = one_worker_ini(
+        "log-date = [%%Y]\nlogformat-strftime = true\nlog-format = REQ %(uri) [%(ftime)]",
+    );
+    let s = Server::start(&ini, &[("app.py", CHOOSY_APP)]);
+    assert_eq!(s.get("/d").0, 200);
+    let log = s.wait_log("REQ /d", 10);
+    let year = log
+        .lines()
+        .find_map(|l| l.strip_prefix('['))
+        .and_then(|l| l.get(..4))
+        .unwrap_or_else(|| panic!("no stamped line:\n{log}"))
+        .to_string();
+    assert!(year.parse::<u32>().is_ok_and(|y| y >= 2024), "{log}");
+    let spawned = log
+        .lines()
+        .find(|l| l.contains("spawned rw worker 1"))
+        .unwrap();
+    assert_eq!(
+        spawned,
+        format!(
+            "[{year}] - spawned rw worker 1 (pid: {}, cores: 1)",
+            s.workers(1)[0]
+        )
+    );
+    let req = log.lines().find(|l| l.contains("REQ /d")).unwrap();
+    assert_eq!(
+        req,
+        format!("REQ /d [[{year}]]"),
+        "request lines carry no stamp"
+    );
+
+    // A bare log-date is ctime's date; without logformat-strftime %(ftime) is %(ltime).
+    let s = Server::start(
+        &one_worker_ini("log-date = true\nlog-format = REQ %(uri) %(ftime)"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/e").0, 200);
+    let log = s.wait_log("REQ /e", 10);
+    let spawned = log
+        .lines()
+        .find(|l| l.contains("spawned rw worker 1"))
+        .unwrap();
+    // `Wed Dec  2 06:39:09 2026 - spawned …`
+    assert_eq!(spawned.find(" - spawned"), Some(24), "{spawned}");
+    let req = log.lines().find(|l| l.contains("REQ /e")).unwrap();
+    assert!(
+        req.contains('/') && req.contains(':') && req.ends_with(|c: char| c.is_ascii_digit()),
+        "{req}"
+    );
+}
+
+/// Requests in a tight loop on `threads` threads until told to stop; counts the 200s.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<u64>>,
+}
+
+impl Load {
+    fn start(port: u16, threads: usize) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|t| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut ok = 0u64;
+                    // Bounded in time and count, whatever the stop flag does.
+                    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                        && std::time::Instant::now() < deadline
+                        && ok < 200_000
+                    {
+                        let req = format!(
+                            "GET /load/{t}/{ok} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                        );
+                        if get_ok(port, req.as_bytes()) {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads.into_iter().map(|t| t.join().unwrap()).sum()
+    }
+}
+
+/// One request; whether it was answered 200 (a refused or reset connection is not).
+fn get_ok(port: u16, req: &[u8]) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut out = Vec::new();
+    c.write_all(req).is_ok() && c.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200 ")
+}
+
+/// Every file in `dir` whose name starts with `stem`, concatenated.
+fn all_logs(dir: &Path, stem: &str) -> (String, usize) {
+    let mut text = String::new();
+    let mut files = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with(stem) {
+            files += 1;
+            text.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()));
+        }
+    }
+    (text, files)
+}
+
+/// The load lines of `text`: each must be whole (`LOAD /load/T/N 200`), and each request once.
+fn count_load_lines(text: &str) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    for l in text.lines().filter(|l| l.contains("/load/")) {
+        assert!(
+            l.starts_with("LOAD /load/") && l.ends_with(" 200") && l.matches("/load/").count() == 1,
+            "a cut or mixed line: {l:?}"
+        );
+        assert!(seen.insert(l.to_string()), "logged twice: {l}");
+    }
+    seen.len()
+}
+
+fn logfile_ini(extra: &str) -> String {
+    format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\nprocesses = 3\n\
+         threads = 2\ndie-on-term = true\nlogto = {{dir}}/app.log\nlog-format = LOAD %(uri) %(status)\n{extra}\n"
+    )
+}
+
+/// Waits until the log files together hold `n` load lines.
+fn wait_load_lines(dir: &Path, n: u64) -> usize {
+    let mut got = 0;
+    wait_until(20, &format!("{n} load lines in the log files"), || {
+        got = count_load_lines(&all_logs(dir, "app.log").0);
+        got as u64 >= n
+    });
+    got
+}
+
+#[test]
+fn log_maxsize_rotates_three_times_under_load_without_losing_or_cutting_a_line() {
+    let s = Server::start(
+        &logfile_ini("log-maxsize = 20000"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    let load = Load::start(s.port, 4);
+    // Rotated files are app.log.<unix time>; wait for three of them while the load runs.
+    wait_until(60, "three rotations", || {
+        all_logs(s.dir.path(), "app.log.").1 >= 3
+    });
+    let sent = load.finish();
+    let got = wait_load_lines(s.dir.path(), sent);
+    assert_eq!(got as u64, sent, "every request has exactly one whole line");
+    let (all, _) = all_logs(s.dir.path(), "app.log");
+    assert!(all.contains("triggering rotation to"), "{all}");
+}
+
+#[test]
+fn touch_logreopen_after_a_real_logrotate_loses_nothing() {
+    let s = Server::start(
+        &logfile_ini("touch-logreopen = {dir}/reopen\nlogfile-chmod = 604"),
+        &[("app.py", CHOOSY_APP), ("reopen", "")],
+    );
+    let dir = s.dir.path();
+    let conf = dir.join("logrotate.conf");
+    // rename + create (no copytruncate), then the reopen touch, as operators write it.
+    std::fs::write(
+        &conf,
+        format!(
+            "{d}/app.log {{\n  rotate 10\n  create 0640\n  missingok\n  postrotate\n    touch {d}/reopen\n  endscript\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let load = Load::start(s.port, 4);
+    for round in 0..3 {
+        wait_until(20, "load lines in the fresh log", || {
+            std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("LOAD /load/"))
+        });
+        let out = std::process::Command::new("logrotate")
+            .args(["-f", "-s"])
+            .arg(dir.join("logrotate.state"))
+            .arg(&conf)
+            .output()
+            .expect("logrotate runs (tests/run.sh installs it)");
+        assert!(
+            out.status.success(),
+            "logrotate: {}",
+            crate::util::text(&out)
+        );
+        // The master reopens (its notice lands in the new file); workers follow.
+        wait_until(20, "the reopen notice", || {
+            std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("reopened."))
+        });
+        assert!(dir.join(format!("app.log.{}", round + 1)).exists());
+    }
+    let sent = load.finish();
+    let got = wait_load_lines(dir, sent);
+    assert_eq!(got as u64, sent);
+    // After the last reopen every process writes to the new file.
+    let before = std::fs::read_to_string(dir.join("app.log"))
+        .unwrap()
+        .lines()
+        .count();
+    for i in 0..20 {
+        assert_eq!(s.get(&format!("/after/{i}")).0, 200);
+    }
+    wait_until(10, "lines after the reopen in the new file", || {
+        std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| {
+            t.matches("LOAD /after/").count() == 20 && t.lines().count() >= before + 20
+        })
+    });
+    let rotated = std::fs::read_to_string(dir.join("app.log.1")).unwrap();
+    assert!(
+        !rotated.contains("/after/"),
+        "a process still writes to the rotated file"
+    );
+    // logfile-chmod applies to the files rw opens (the ones logrotate creates have its mode).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("app.log.3"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o604, "the first log file, opened by rw");
+}
+
+#[test]
+fn touch_logrotate_and_log_backupname() {
+    let s = Server::start(
+        &logfile_ini("touch-logrotate = {dir}/rotate\nlog-backupname = {dir}/app.log.old"),
+        &[("app.py", CHOOSY_APP), ("rotate", "")],
+    );
+    let dir = s.dir.path();
+    assert_eq!(s.get("/before").0, 200);
+    wait_until(10, "the first line", || {
+        std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("/before"))
+    });
+    // Touch with a later mtime than the one the master saw at start.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("rotate"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    wait_until(10, "the backup", || dir.join("app.log.old").exists());
+    assert_eq!(s.get("/after").0, 200);
+    wait_until(10, "the new line in the new file", || {
+        std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("/after"))
+    });
+    let old = std::fs::read_to_string(dir.join("app.log.old")).unwrap();
+    assert!(old.contains("/before") && !old.contains("/after"), "{old}");
+}
+
+#[test]
+fn logto2_takes_over_the_log_after_binding_and_the_privilege_drop() {
+    let ini = one_worker_ini("logto2 = {dir}/two.log");
+    let s = Server::start(&ini, &[("app.py", CHOOSY_APP)]);
+    assert_eq!(s.get("/two").0, 200);
+    let two = s.path("two.log");
+    wait_until(10, "the request line in logto2", || {
+        std::fs::read_to_string(&two).is_ok_and(|t| t.contains("REQ /two 200"))
+    });
+    // Sockets are bound (and privileges dropped) before the switch; Python starts after it.
+    let first = s.log_text();
+    let second = std::fs::read_to_string(&two).unwrap();
+    assert!(first.contains("bound to 127.0.0.1:"), "{first}");
+    assert!(!first.contains("Python version"), "{first}");
+    assert!(
+        second.contains("Python version") && !second.contains("bound to"),
+        "{second}"
+    );
+}
+
+/// What `ps -o args=` shows for `pid`, trimmed.
+fn ps_args(pid: i32) -> String {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "args=", "-p", &pid.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The first string of /proc/PID/cmdline (the title rw wrote over argv).
+fn cmdline_title(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(raw.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+}
+
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn process_names_as_uwsgi_shows_them() {
+    // (options, master, worker 1)
+    let cases = [
+        ("", "rw master", "rw worker 1"),
+        ("auto-procname = true", "uWSGI master", "uWSGI worker 1"),
+        (
+            "procname-prefix-spaced = myapp",
+            "myapp uWSGI master",
+            "myapp uWSGI worker 1",
+        ),
+        (
+            "procname-prefix = app-\nprocname-append = -x",
+            "app-uWSGI master-x",
+            "app-uWSGI worker 1-x",
+        ),
+        ("procname = web", "web", "web"),
+        ("procname = web\nprocname-master = boss", "boss", "web"),
+        ("procname-master = boss", "boss", "uWSGI worker 1"),
+    ];
+    for (extra, master, worker) in cases {
+        let s = Server::start(
+            &format!(
+                "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nprocesses = 1\ndie-on-term = true\n\
+                 pidfile = {{dir}}/rw.pid\n{extra}\n"
+            ),
+            &[],
+        );
+        let w = s.workers(1)[0];
+        wait_until(10, &format!("titles for {extra:?}"), || {
+            cmdline_title(s.pid()) == master && cmdline_title(w) == worker
+        });
+        assert_eq!(ps_args(s.pid()), master, "{extra}");
+        assert_eq!(ps_args(w), worker, "{extra}");
+        // comm (top, pgrep) gets the first 15 bytes.
+        let cut = |t: &str| t.chars().take(15).collect::<String>();
+        assert_eq!(comm(s.pid()), cut(master), "{extra}");
+        assert_eq!(comm(w), cut(worker), "{extra}");
+        // `rw stop` still knows the renamed master for an rw master.
+        let out = crate::util::run(&["stop", s.path("rw.pid").to_str().unwrap()]);
+        assert!(out.status.success(), "{extra}: {}", crate::util::text(&out));
+    }
+}
