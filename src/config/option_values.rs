@@ -96,8 +96,75 @@ pub fn logfile_chmod(value: &str) -> Option<u32> {
         .flatten()
 }
 
+/// The `logger` backends rw has (`log::loggers` implements them).
+pub const LOGGER_BACKENDS: &[&str] = &["file", "fd", "stdio", "syslog"];
+/// The `log-encoder`s rw has (`log::encoder` implements them).
+pub const LOG_ENCODERS: &[&str] = &["prefix", "suffix", "nl", "format", "json"];
+
+/// The backend name of a `logger` value (`[ID ]NAME[:ARG]`), and whether it is a named one.
+pub fn logger_name(value: &str) -> (&str, bool) {
+    let (spec, named) = match value.split_once(' ') {
+        Some((id, rest))
+            if !id.is_empty()
+                && !rest.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            (rest, true)
+        }
+        _ => (value, false),
+    };
+    (spec.split(':').next().unwrap_or(spec), named)
+}
+
 /// The logging options whose uWSGI reading is a trap.
 fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    for name in ["logger", "req-logger"] {
+        for s in cfg.list(name) {
+            let (backend, named) = logger_name(s.value.as_str());
+            if named {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name} `{}` is a named logger: only log-route sends lines to those, and rw has no log-route, so it gets nothing", s.value.as_str()),
+                ));
+            } else if !LOGGER_BACKENDS.contains(&backend) {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name}: rw has no `{backend}` logger (it has {}); those lines go to the log instead", LOGGER_BACKENDS.join(", ")),
+                ));
+            }
+        }
+    }
+    for name in ["log-encoder", "log-req-encoder"] {
+        for s in cfg.list(name) {
+            let v = s.value.as_str();
+            let head = v.split(' ').next().unwrap_or(v);
+            let (enc, id) = head
+                .split_once(':')
+                .map_or((head, None), |(e, i)| (e, Some(i)));
+            if !LOG_ENCODERS.contains(&enc) {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!(
+                        "{name}: rw has no `{enc}` encoder (it has {}); it is skipped",
+                        LOG_ENCODERS.join(", ")
+                    ),
+                ));
+            } else if let Some(id) = id {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name} for the named logger `{id}` is skipped: rw routes no line to named loggers"),
+                ));
+            }
+        }
+    }
+    if cfg.list("log-req-encoder").count() > 0 && cfg.list("req-logger").count() == 0 {
+        if let Some(s) = cfg.list("log-req-encoder").next() {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "log-req-encoder only rewrites req-logger lines, and no req-logger is set (as in uWSGI)",
+            ));
+        }
+    }
     if let Some(s) = cfg.get("logfile-chmod") {
         if logfile_chmod(s.value.as_str()).is_none() {
             d.push(Diagnostic::error(

@@ -271,6 +271,10 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("log-backupname", &[], None, NewPath, false, None, "Name of the rotated log file (default: the log file's name + .UNIXTIME)", Yes),
     opt("logfile-chmod", &[], None, Str, false, None, "Mode of the log file, three octal digits (e.g. 640)", Yes),
     opt("logfile-chown", &[], None, Bool, false, Some("false"), "Give the log file to uid/gid before dropping privileges", Yes),
+    opt("logger", &[], None, Str, true, None, "Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]]", Yes),
+    opt("req-logger", &["logger-req"], None, Str, true, None, "Send request lines to a logger (same backends as logger)", Yes),
+    opt("log-encoder", &[], None, Str, true, None, "Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json", Yes),
+    opt("log-req-encoder", &[], None, Str, true, None, "Rewrite req-logger lines: prefix, suffix, nl, format, json", Yes),
     opt("stats", &["stats-server"], None, Address, false, None, "Serve uWSGI-compatible stats JSON on ADDR", Yes),
     opt("stats-http", &[], None, Bool, false, Some("false"), "Serve the stats over HTTP (and /metrics)", Yes),
 ];

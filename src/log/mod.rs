@@ -3,7 +3,9 @@
 //! writing to the log without dying of a full disk or a closed pipe.
 
 pub mod date;
+pub mod encoder;
 pub mod file;
+pub mod loggers;
 pub mod output;
 pub mod request_line;
 pub mod sanitize;

@@ -29,14 +29,28 @@ pub fn line(args: std::fmt::Arguments<'_>) {
     }
     let _ = std::io::Write::write_fmt(&mut buf, args);
     buf.push(b'\n');
-    write(&buf);
+    server(&buf);
 }
 
 /// Writes formatted text as it is, as `eprint!` does.
 pub fn text(args: std::fmt::Arguments<'_>) {
     let mut buf = Vec::with_capacity(128);
     let _ = std::io::Write::write_fmt(&mut buf, args);
-    write(&buf);
+    server(&buf);
+}
+
+/// A server line: through `log-encoder` to the `logger`s when set, else to the log.
+fn server(bytes: &[u8]) {
+    if !super::loggers::server(bytes) {
+        write(bytes);
+    }
+}
+
+/// A request line: to the `req-logger`s when set, else the server lines' way.
+pub fn request(bytes: &[u8]) {
+    if !super::loggers::request(bytes) {
+        write(bytes);
+    }
 }
 
 /// Writes `bytes` to the log with one write(2) (more only if the kernel takes part of it).

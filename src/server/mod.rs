@@ -84,6 +84,11 @@ fn serve_image(
     if s.listeners.is_empty() {
         bail!("nothing to listen on: set socket, http or http-socket");
     }
+    // Opened once, here: every process inherits the logger files (`stdio` is whatever stderr
+    // becomes after daemonize or logto).
+    for note in crate::log::loggers::setup(&s.log.loggers) {
+        eprintln!("{note}");
+    }
     if let Some(mask) = s.compat.umask {
         // uWSGI applies it while reading the config, before anything is created.
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));

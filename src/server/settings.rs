@@ -77,6 +77,8 @@ pub struct LogSettings {
     /// `logfile-chmod`, when it is three octal digits (the config check refuses others).
     pub chmod: Option<u32>,
     pub chown: bool,
+    /// `logger`, `req-logger`, `log-encoder`, `log-req-encoder` as given.
+    pub loggers: crate::log::loggers::Config,
 }
 
 impl LogSettings {
@@ -109,6 +111,12 @@ impl LogSettings {
                 .text("logfile-chmod")
                 .and_then(option_values::logfile_chmod),
             chown: c.bool("logfile-chown"),
+            loggers: crate::log::loggers::Config {
+                loggers: list(c, "logger"),
+                req_loggers: list(c, "req-logger"),
+                encoders: list(c, "log-encoder"),
+                req_encoders: list(c, "log-req-encoder"),
+            },
         }
     }
 }

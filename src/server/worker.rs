@@ -842,7 +842,7 @@ impl<'a> Shared<'a> {
 }
 
 fn write_stderr(line: &[u8]) {
-    crate::log::output::write(line);
+    crate::log::output::request(line);
 }
 
 /// The peer's address and port as CGI strings (unix sockets: empty).

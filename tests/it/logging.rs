@@ -469,3 +469,90 @@ fn process_names_as_uwsgi_shows_them() {
         assert!(out.status.success(), "{extra}: {}", crate::util::text(&out));
     }
 }
+
+#[test]
+fn loggers_and_encoders_send_server_and_request_lines_their_ways() {
+    let ini = one_worker_ini(
+        "logger = file:{dir}/server.log\nreq-logger = file:{dir}/req.log\n\
+         log-encoder = json {\"unix\":${unix},\"msg\":\"${msg}\"}\nlog-encoder = nl\n\
+         log-req-encoder = format [req] ${msgnl}",
+    );
+    let s = Server::start(&ini, &[("app.py", CHOOSY_APP)]);
+    assert_eq!(s.get("/logged?q=\"x\"").0, 200);
+    let req = s.path("req.log");
+    wait_until(10, "the request line in req.log", || {
+        std::fs::read_to_string(&req).is_ok_and(|t| t.contains("/logged"))
+    });
+    let req = std::fs::read_to_string(&req).unwrap();
+    assert_eq!(req.lines().count(), 1, "{req}");
+    assert!(
+        req.starts_with("[req] REQ /logged?q=%22x%22 200\n")
+            || req.starts_with("[req] REQ /logged?q=\\x22x\\x22 200\n"),
+        "{req}"
+    );
+    let server = std::fs::read_to_string(s.path("server.log")).unwrap();
+    let mut spawned = false;
+    for l in server.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+        assert!(v["unix"].as_u64().is_some_and(|t| t > 1_700_000_000), "{l}");
+        spawned |= v["msg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("spawned rw worker 1"));
+    }
+    assert!(spawned, "{server}");
+    // Neither kind of line reaches stderr any more.
+    let stderr = s.log_text();
+    assert!(
+        !stderr.contains("spawned rw worker") && !stderr.contains("REQ "),
+        "{stderr}"
+    );
+
+    // `stdio` is the log itself; without req-logger, request lines take the server lines' way.
+    let s = Server::start(
+        // (the ini reader trims the value, as uWSGI's does: the prefix has no trailing space)
+        &one_worker_ini("logger = stdio\nlog-encoder = prefix [srv]"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/p").0, 200);
+    let log = s.wait_log("REQ /p", 10);
+    assert!(log.contains("[srv]spawned rw worker 1"), "{log}");
+    assert!(log.contains("[srv]REQ /p 200"), "{log}");
+}
+
+/// A unix datagram socket bound at /dev/log for the test's life: the system logger that
+/// syslog(3) writes to (this machine runs none).
+struct DevLog(std::os::unix::net::UnixDatagram);
+
+impl Drop for DevLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file("/dev/log");
+    }
+}
+
+#[test]
+fn req_logger_syslog_sends_each_line_to_dev_log() {
+    if unsafe { libc::geteuid() } != 0 || Path::new("/dev/log").exists() {
+        eprintln!("skipped: needs root and no system logger on /dev/log");
+        return;
+    }
+    let sock = DevLog(std::os::unix::net::UnixDatagram::bind("/dev/log").unwrap());
+    sock.0
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let s = Server::start(
+        &one_worker_ini("req-logger = syslog:rwtest,local3"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/sys").0, 200);
+    let mut buf = [0u8; 4096];
+    let n = sock.0.recv(&mut buf).expect("a datagram within 10 s");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // <local3.info> = <19*8+6>, then syslog(3)'s timestamp, the ident and the line.
+    assert!(msg.starts_with("<158>"), "{msg}");
+    assert!(msg.ends_with(" rwtest: REQ /sys 200"), "{msg:?}");
+    assert!(
+        !s.log_text().contains("REQ /sys"),
+        "the line went to syslog only"
+    );
+}
