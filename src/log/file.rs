@@ -225,11 +225,23 @@ pub fn rotate(backupname: Option<&Path>) -> bool {
         .as_bytes(),
     );
     say(&line);
+    let owner = stdio_owner();
     if let Err(e) = std::fs::rename(&p, &target) {
         say(format!("unable to rotate log: rename(): {e}\n").as_bytes());
         return true;
     }
-    match open_file(&p).and_then(|f| onto_stdio(&f)) {
+    let fresh = open_file(&p).and_then(|f| {
+        if let Some((uid, gid, mode)) = owner {
+            // The new file keeps the old one's owner and mode, so workers that dropped
+            // privileges after the master (master-as-root, logfile-chown) can reopen it.
+            use std::os::unix::fs::PermissionsExt;
+            // SAFETY: fchown on an fd we own, with ids read from the previous file.
+            unsafe { libc::fchown(f.as_raw_fd(), uid, gid) };
+            let _ = f.set_permissions(std::fs::Permissions::from_mode(mode & 0o7777));
+        }
+        onto_stdio(&f)
+    });
+    match fresh {
         Ok(()) => publish(),
         Err(e) => say(format!(
             "cannot open log file {} after rotating it: {e}; logging on to {}\n",
@@ -239,6 +251,15 @@ pub fn rotate(backupname: Option<&Path>) -> bool {
         .as_bytes()),
     }
     true
+}
+
+/// Owner and mode of the file on stderr.
+fn stdio_owner() -> Option<(libc::uid_t, libc::gid_t, u32)> {
+    // SAFETY: fstat on fd 2 into a zeroed stat buffer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(2, &mut st) == 0).then_some((st.st_uid, st.st_gid, st.st_mode))
+    }
 }
 
 /// `logfile-chown`: gives the log file to the account the processes will run as, before

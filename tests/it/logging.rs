@@ -556,3 +556,51 @@ fn req_logger_syslog_sends_each_line_to_dev_log() {
         "the line went to syslog only"
     );
 }
+
+#[test]
+fn logfile_chown_lets_dropped_workers_follow_a_rotation() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    // The master stays root (the embedded Python under /root is unreadable to nobody); the
+    // workers drop to nobody after fork and must still reopen the rotated log.
+    let s = Server::start(
+        &logfile_ini(
+            "uid = nobody\ngid = nogroup\nmaster-as-root = true\nlogfile-chown = true\n\
+             touch-logrotate = {dir}/rotate\nlogfile-chmod = 600",
+        ),
+        &[("app.py", CHOOSY_APP), ("rotate", "")],
+    );
+    let dir = s.dir.path();
+    use std::os::unix::fs::MetadataExt;
+    let nobody = std::fs::metadata(dir.join("app.log")).unwrap().uid();
+    assert_ne!(nobody, 0, "logfile-chown gave the log to nobody");
+    assert_eq!(s.get("/one").0, 200);
+    wait_until(10, "the first line", || {
+        std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("/one"))
+    });
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.join("rotate"))
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    wait_until(10, "the rotation", || {
+        all_logs(dir, "app.log.").1 == 1
+            && std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| !t.contains("/one"))
+    });
+    assert_eq!(
+        std::fs::metadata(dir.join("app.log")).unwrap().uid(),
+        nobody
+    );
+    // Three workers, so more requests than that: each must have reopened.
+    for i in 0..12 {
+        assert_eq!(s.get(&format!("/two/{i}")).0, 200);
+    }
+    wait_until(10, "every line in the new file", || {
+        std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.matches("/two/").count() == 12)
+    });
+    assert!(!s.log_text().contains("cannot reopen"), "{}", s.log_text());
+}
