@@ -132,7 +132,7 @@ pub fn set_title(title: &str) {
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
         unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
     }
-    let Some((start, end)) = argv_area() else {
+    let Some((start, end)) = *TITLE_AREA.get_or_init(title_area) else {
         return;
     };
     let len = end.saturating_sub(start);
@@ -141,9 +141,10 @@ pub fn set_title(title: &str) {
     }
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);
-    // SAFETY: [arg_start, arg_end) is this process's own argv block (from /proc/self/stat),
-    // mapped writable on the initial stack; we write within it and NUL-pad the rest. Rust
-    // copied argv into owned Strings at startup, so nothing reads the old bytes.
+    // SAFETY: [start, end) is this process's own argv block, extended over the environment
+    // block after it (from /proc/self/stat), mapped writable on the initial stack; we write
+    // within it and NUL-pad the rest. Rust copied argv into owned Strings at startup and
+    // `title_area` moved the environment strings to the heap, so nothing reads the old bytes.
     unsafe {
         let p = start as *mut u8;
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
@@ -151,15 +152,57 @@ pub fn set_title(title: &str) {
     }
 }
 
-/// arg_start and arg_end from /proc/self/stat (fields 48 and 49).
-fn argv_area() -> Option<(usize, usize)> {
+/// Where titles are written: found (and made room for) once, by the first `set_title`,
+/// while the process has one thread; forked workers inherit it.
+static TITLE_AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+
+extern "C" {
+    /// The C library's environment array.
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// The argv block, extended over the environment strings that follow it, as uWSGI does (a
+/// title longer than the command line would otherwise be cut): the strings are copied to the
+/// heap first and `environ` is pointed at the copies, so nothing reads the old bytes.
+fn title_area() -> Option<(usize, usize)> {
+    let f = stat_fields()?;
+    let field = |n: usize| -> Option<usize> { f.get(n - 3)?.parse().ok() };
+    let (start, end) = (field(48)?, field(49)?);
+    let (env_start, env_end) = (field(50)?, field(51)?);
+    if env_start != end || env_end <= env_start {
+        return Some((start, end));
+    }
+    // SAFETY: `environ` is a NULL-terminated array of C strings; we replace each pointer that
+    // lies in the kernel's environment block with a leaked heap copy of the same string.
+    // Called once, before the process has a second thread (master startup), so nothing reads
+    // or changes the environment meanwhile.
+    unsafe {
+        let env = environ;
+        if env.is_null() {
+            return Some((start, end));
+        }
+        let mut i = 0;
+        loop {
+            let p = *env.add(i);
+            if p.is_null() {
+                break;
+            }
+            let addr = p as usize;
+            if (env_start..env_end).contains(&addr) {
+                let copy = std::ffi::CStr::from_ptr(p).to_owned();
+                *env.add(i) = copy.into_raw();
+            }
+            i += 1;
+        }
+    }
+    Some((start, env_end))
+}
+
+/// /proc/self/stat from field 3 (state) on.
+fn stat_fields() -> Option<Vec<String>> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let after = &stat[stat.rfind(')')? + 2..];
-    // `after` starts at field 3 (state).
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let start = fields.get(48 - 3)?.parse().ok()?;
-    let end = fields.get(49 - 3)?.parse().ok()?;
-    Some((start, end))
+    Some(after.split_whitespace().map(str::to_string).collect())
 }
 
 /// Resident and virtual size of a process in bytes, from /proc.

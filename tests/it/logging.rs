@@ -445,6 +445,12 @@ fn process_names_as_uwsgi_shows_them() {
         ("procname = web", "web", "web"),
         ("procname = web\nprocname-master = boss", "boss", "web"),
         ("procname-master = boss", "boss", "uWSGI worker 1"),
+        // Longer than rw's command line: written over the environment block too, as uWSGI.
+        (
+            "procname-prefix = a-prefix-longer-than-the-command-line-that-started-rw:",
+            "a-prefix-longer-than-the-command-line-that-started-rw:uWSGI master",
+            "a-prefix-longer-than-the-command-line-that-started-rw:uWSGI worker 1",
+        ),
     ];
     for (extra, master, worker) in cases {
         let s = Server::start(
