@@ -538,7 +538,7 @@ impl Drop for DevLog {
 
 #[test]
 fn req_logger_syslog_sends_each_line_to_dev_log() {
-    if unsafe { libc::geteuid() } != 0 || Path::new("/dev/log").exists() {
+    if !is_root() || Path::new("/dev/log").exists() {
         eprintln!("skipped: needs root and no system logger on /dev/log");
         return;
     }
@@ -565,7 +565,7 @@ fn req_logger_syslog_sends_each_line_to_dev_log() {
 
 #[test]
 fn logfile_chown_lets_dropped_workers_follow_a_rotation() {
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         eprintln!("skipped: needs root");
         return;
     }
@@ -609,4 +609,9 @@ fn logfile_chown_lets_dropped_workers_follow_a_rotation() {
         std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.matches("/two/").count() == 12)
     });
     assert!(!s.log_text().contains("cannot reopen"), "{}", s.log_text());
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
