@@ -183,6 +183,7 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--log-backupname', '--log-backupname', [CompletionResultType]::ParameterName, 'Name of the rotated log file (default: the log file''s name + .UNIXTIME)')
             [CompletionResult]::new('--logfile-chmod', '--logfile-chmod', [CompletionResultType]::ParameterName, 'Mode of the log file, three octal digits (e.g. 640)')
             [CompletionResult]::new('--logfile-chown', '--logfile-chown', [CompletionResultType]::ParameterName, 'Give the log file to uid/gid before dropping privileges [default: false]')
+            [CompletionResult]::new('--log-master', '--log-master', [CompletionResultType]::ParameterName, 'Workers hand their log lines to the master, the only writer of the log (no line mixes with another) [default: false]')
             [CompletionResult]::new('--logger', '--logger', [CompletionResultType]::ParameterName, 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)')
             [CompletionResult]::new('--req-logger', '--req-logger', [CompletionResultType]::ParameterName, 'Send request lines to a logger (same backends as logger) (repeatable)')
             [CompletionResult]::new('--logger-req', '--logger-req', [CompletionResultType]::ParameterName, 'Send request lines to a logger (same backends as logger) (repeatable)')

@@ -179,6 +179,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --log-backupname 'Name of the rotated log file (default: the log file''s name + .UNIXTIME)'
             cand --logfile-chmod 'Mode of the log file, three octal digits (e.g. 640)'
             cand --logfile-chown 'Give the log file to uid/gid before dropping privileges [default: false]'
+            cand --log-master 'Workers hand their log lines to the master, the only writer of the log (no line mixes with another) [default: false]'
             cand --logger 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)'
             cand --req-logger 'Send request lines to a logger (same backends as logger) (repeatable)'
             cand --logger-req 'Send request lines to a logger (same backends as logger) (repeatable)'

@@ -148,6 +148,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l log-maxsize -d 'Rotate t
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-backupname -d 'Name of the rotated log file (default: the log file\'s name + .UNIXTIME)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chmod -d 'Mode of the log file, three octal digits (e.g. 640)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chown -d 'Give the log file to uid/gid before dropping privileges [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master -d 'Workers hand their log lines to the master, the only writer of the log (no line mixes with another) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logger -d 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l req-logger -l logger-req -d 'Send request lines to a logger (same backends as logger) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-encoder -d 'Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json (repeatable)' -r -f

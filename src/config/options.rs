@@ -271,6 +271,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("log-backupname", &[], None, NewPath, false, None, "Name of the rotated log file (default: the log file's name + .UNIXTIME)", Yes),
     opt("logfile-chmod", &[], None, Str, false, None, "Mode of the log file, three octal digits (e.g. 640)", Yes),
     opt("logfile-chown", &[], None, Bool, false, Some("false"), "Give the log file to uid/gid before dropping privileges", Yes),
+    opt("log-master", &[], None, Bool, false, Some("false"), "Workers hand their log lines to the master, the only writer of the log (no line mixes with another)", Yes),
     opt("logger", &[], None, Str, true, None, "Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]]", Yes),
     opt("req-logger", &["logger-req"], None, Str, true, None, "Send request lines to a logger (same backends as logger)", Yes),
     opt("log-encoder", &[], None, Str, true, None, "Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json", Yes),

@@ -6,6 +6,7 @@ pub mod date;
 pub mod encoder;
 pub mod file;
 pub mod loggers;
+pub mod master;
 pub mod output;
 pub mod request_line;
 pub mod sanitize;

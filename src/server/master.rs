@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Poller key of the stats socket (0 is the signal pipe).
 const STATS_KEY: usize = 1;
+/// Poller key of the log-master pipe.
+const LOG_KEY: usize = 2;
 
 #[derive(Debug)]
 struct Slot {
@@ -73,6 +75,8 @@ pub struct Master {
     harakiri: super::harakiri::Watch,
     /// log-maxsize and the touch-logreopen / touch-logrotate files.
     log_watch: crate::log::file::Watch,
+    /// log-master: the workers' lines (also the previous image's, after a reload).
+    log_pipe: Option<crate::log::master::LogPipe>,
 }
 
 impl Master {
@@ -126,6 +130,15 @@ impl Master {
                 quick_crashes: 0,
             })
             .collect();
+        let log_pipe = match crate::log::master::LogPipe::adopt() {
+            Some(p) => Some(p),
+            None if s.log.master => Some(crate::log::master::LogPipe::new()?),
+            None => None,
+        };
+        if let Some(p) = &log_pipe {
+            // SAFETY: the pipe lives in the Master, as long as the poller.
+            unsafe { poller.add(p.fd(), Event::readable(LOG_KEY))? };
+        }
         let log_watch = crate::log::file::Watch::new(
             s.log.maxsize,
             s.log.backupname.clone(),
@@ -150,6 +163,7 @@ impl Master {
             ready_notified: false,
             stats,
             log_watch,
+            log_pipe,
             harakiri: Default::default(),
         })
     }
@@ -203,8 +217,10 @@ impl Master {
                     Event::readable(0),
                 )?;
             }
+            self.drain_log();
             for sig in self.pipe.drain() {
                 if let Some(code) = self.on_signal(sig)? {
+                    self.drain_log();
                     return Ok(code);
                 }
             }
@@ -215,6 +231,7 @@ impl Master {
             self.notify_ready();
             if let State::Stopping { since } = self.state {
                 if self.alive() == 0 && self.old.is_empty() {
+                    self.drain_log();
                     return Ok(self.goodbye());
                 }
                 if since.elapsed() >= self.s.stop_mercy() {
@@ -232,6 +249,16 @@ impl Master {
                 );
                 self.exec_reload(true)?;
             }
+        }
+    }
+
+    /// log-master: writes the lines the workers sent, then re-arms the pipe's poll.
+    fn drain_log(&mut self) {
+        if let Some(p) = &mut self.log_pipe {
+            p.drain();
+            // SAFETY: the pipe's fd is open for the master's lifetime.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd()) };
+            let _ = self.poller.modify(fd, Event::readable(LOG_KEY));
         }
     }
 
@@ -323,6 +350,11 @@ impl Master {
                 };
                 if let Some(st) = self.stats.take() {
                     st.close_in_child();
+                }
+                // Old workers' lines may still arrive on an adopted pipe: only a log-master
+                // generation sends its own there.
+                if let Some(p) = self.log_pipe.take().filter(|_| self.s.log.master) {
+                    p.attach_worker();
                 }
                 worker::run(env);
             }
@@ -602,6 +634,9 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
+        if let Some(p) = &mut self.log_pipe {
+            p.hand_over();
+        }
         let err = reload::exec_image(&reload::Handover {
             argv: &self.argv,
             listeners: self
@@ -615,6 +650,9 @@ impl Master {
             die_on_term: self.s.die_on_term,
         });
         // exec failed: carry on with the current generation.
+        if let Some(p) = &self.log_pipe {
+            p.keep();
+        }
         eprintln!("{err}; reload aborted");
         reload::status_failed(&err.to_string());
         self.restore_cwd();

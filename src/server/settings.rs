@@ -77,6 +77,8 @@ pub struct LogSettings {
     /// `logfile-chmod`, when it is three octal digits (the config check refuses others).
     pub chmod: Option<u32>,
     pub chown: bool,
+    /// `log-master`: workers send their lines to the master.
+    pub master: bool,
     /// `logger`, `req-logger`, `log-encoder`, `log-req-encoder` as given.
     pub loggers: crate::log::loggers::Config,
 }
@@ -111,6 +113,7 @@ impl LogSettings {
                 .text("logfile-chmod")
                 .and_then(option_values::logfile_chmod),
             chown: c.bool("logfile-chown"),
+            master: c.bool("log-master"),
             loggers: crate::log::loggers::Config {
                 loggers: list(c, "logger"),
                 req_loggers: list(c, "req-logger"),

@@ -615,3 +615,141 @@ fn is_root() -> bool {
     // SAFETY: geteuid has no arguments and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// rw with its stderr on a pipe read by a thread (as under docker or systemd), killed on drop.
+struct Piped {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Piped {
+    fn start(ini: &str, port: u16) -> Piped {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.py"), CHOOSY_APP).unwrap();
+        let ini = ini
+            .replace("{dir}", &dir.path().display().to_string())
+            .replace("{port}", &port.to_string());
+        std::fs::write(dir.path().join("uwsgi.ini"), ini).unwrap();
+        let mut child = crate::util::rw()
+            .args(["serve", "--ini", "uwsgi.ini"])
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = out.clone();
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 1 << 16];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let p = Piped {
+            child,
+            out,
+            reader: Some(reader),
+            _dir: dir,
+        };
+        wait_until(30, "rw to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        p
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        let workers = crate::util::children_of(self.child.id() as i32);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for w in workers {
+            // SAFETY: signalling a worker of the master this test started.
+            unsafe { libc::kill(w, libc::SIGKILL) };
+        }
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+#[test]
+fn log_master_keeps_long_lines_whole_on_a_pipe_and_loses_none_across_a_reload() {
+    let port = crate::util::free_port();
+    let p = Piped::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 3\n\
+         threads = 2\nbuffer-size = 32768\nlog-master = true\nlog-format = LONG %(uri) %(status)\n",
+        port,
+    );
+    // Lines of 6 KiB: more than a pipe writes atomically, so without a single writer they
+    // could mix.
+    let pad = "p".repeat(6000);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|t| {
+            let (stop, pad) = (stop.clone(), pad.clone());
+            std::thread::spawn(move || {
+                let mut ok = 0u64;
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                    && std::time::Instant::now() < deadline
+                {
+                    let req = format!(
+                        "GET /long/{t}/{ok}/{pad} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                    );
+                    if get_ok(port, req.as_bytes()) {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let lines_now = |p: &Piped| p.text().matches("LONG /long/").count();
+    wait_until(20, "lines before the reload", || lines_now(&p) > 200);
+    // SAFETY: signalling the rw master this test started.
+    unsafe { libc::kill(p.child.id() as i32, libc::SIGHUP) };
+    wait_until(30, "the new generation", || {
+        p.text().contains("gracefully (RE)spawned rw master")
+            && p.text().matches("Gracefully killing old worker").count() >= 3
+    });
+    let after = lines_now(&p);
+    wait_until(20, "lines after the reload", || lines_now(&p) > after + 200);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent: u64 = load.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut seen = std::collections::HashSet::new();
+    wait_until(20, "every request's line", || {
+        let text = p.text();
+        // The reader may hold the first part of a line still being written.
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        seen.clear();
+        for l in whole.lines().filter(|l| l.contains("/long/")) {
+            assert!(
+                l.starts_with("LONG /long/")
+                    && l.ends_with(" 200")
+                    && l.matches("/long/").count() == 1,
+                "a cut or mixed line: {}…",
+                &l[..l.len().min(120)]
+            );
+            assert_eq!(
+                l.len(),
+                "LONG ".len() + l[5..].find(' ').unwrap() + " 200".len(),
+                "mixed"
+            );
+            seen.insert(l.to_string());
+        }
+        seen.len() as u64 >= sent
+    });
+    assert_eq!(seen.len() as u64, sent, "one line per request, none lost");
+}
