@@ -74,6 +74,12 @@ fn disable_logging_with_conditions_logs_only_what_they_select() {
             &["/a", "/slow", "/zero", "/big"],
             &["/slow 200", "/big 200"],
         ),
+        // Static files go out with sendfile(2).
+        (
+            "disable-logging = true\nlog-sendfile = true\nstatic-map = /st={dir}/st",
+            &["/a", "/s/404", "/st/f.txt"],
+            &["/st/f.txt 200"],
+        ),
         // Without disable-logging the conditions change nothing: every request is logged.
         (
             "log-5xx = true\nlog-slow = 1",
@@ -82,7 +88,10 @@ fn disable_logging_with_conditions_logs_only_what_they_select() {
         ),
     ];
     for (extra, sent, want) in cases {
-        let s = Server::start(&one_worker_ini(extra), &[("app.py", CHOOSY_APP)]);
+        let s = Server::start(
+            &one_worker_ini(extra),
+            &[("app.py", CHOOSY_APP), ("st/f.txt", "static\n")],
+        );
         let got = logged_after(&s, sent);
         assert_eq!(&got, want, "{extra}\n{}", s.log_text());
     }
@@ -752,4 +761,40 @@ fn log_master_keeps_long_lines_whole_on_a_pipe_and_loses_none_across_a_reload() 
         seen.len() as u64 >= sent
     });
     assert_eq!(seen.len() as u64, sent, "one line per request, none lost");
+}
+
+#[test]
+fn check_config_names_the_logging_traps() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |body: &str| {
+        let p = dir.path().join("u.ini");
+        std::fs::write(&p, format!("[uwsgi]\nhttp-socket = :8000\n{body}\n")).unwrap();
+        let out = crate::util::run(&["check-config", p.to_str().unwrap()]);
+        (out.status.code(), crate::util::text(&out))
+    };
+    let (code, out) = check("logfile-chmod = 64");
+    assert_eq!(code, Some(1), "uWSGI exits on it: {out}");
+    assert!(out.contains("u.ini:3: error: logfile-chmod `64`"), "{out}");
+    let (code, out) = check(
+        "log-date = false\nlogger = rsyslog:127.0.0.1:514\nlogger = named file:/tmp/x\n\
+         log-encoder = gzip\nlog-ioerror = true\nlog-req-encoder = nl",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    for needle in [
+        "u.ini:3: warning: log-date = false does not turn the date off",
+        "u.ini:4: warning: logger: rw has no `rsyslog` logger",
+        "u.ini:5: warning: logger `named file:/tmp/x` is a named logger",
+        "u.ini:6: warning: log-encoder: rw has no `gzip` encoder",
+        "u.ini:7: warning: log-ioerror logs",
+        "u.ini:8: warning: log-req-encoder only rewrites req-logger lines",
+    ] {
+        assert!(out.contains(needle), "{needle}\n{out}");
+    }
+    // The options of issue 11 are no longer "not implemented".
+    let (code, out) = check(
+        "log-4xx = true\nlog-date = true\nlog-maxsize = 100\ntouch-logreopen = /tmp/x\n\
+         procname-master = boss\nauto-procname = true\nlog-master = true\nreq-logger = stdio",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("not implemented"), "{out}");
 }
