@@ -149,6 +149,12 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l log-backupname -d 'Name 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chmod -d 'Mode of the log file, three octal digits (e.g. 640)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chown -d 'Give the log file to uid/gid before dropping privileges [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master -d 'Workers hand their log lines to the master, the only writer of the log (no line mixes with another) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-truncate -d 'Empty the log file when rw starts (not on reloads) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-syslog -d 'Send server lines to syslog with ident TEXT (default uwsgi): logger = syslog:TEXT' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l threaded-logger -d 'Write log-master lines from a thread of the master [default: false] (accepted; the master writes log-master lines in bounded batches from its loop; no thread is needed)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-bufsize -d 'Largest log-master line [default: 8192] (accepted; rw passes log-master lines of up to 256 KiB whole; uWSGI cuts them at this size)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-stream -d 'Make the log-master pipe a stream [default: false] (accepted; rw\'s log-master pipe keeps each line one message, so lines cannot mix)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-req-stream -d 'Make the log-master request pipe a stream [default: false] (accepted; rw\'s log-master pipe keeps each line one message, so lines cannot mix)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logger -d 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l req-logger -l logger-req -d 'Send request lines to a logger (same backends as logger) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-encoder -d 'Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json (repeatable)' -r -f

@@ -281,7 +281,7 @@ mod tests {
             "--workers=7",
             "--cheaper-algo",
             "busyness",
-            "--threaded-logger",
+            "--die-on-idle",
             "--log-4xx",
             "--log-date",
         ])
@@ -303,7 +303,7 @@ mod tests {
                 ("processes", Some("3")),
                 ("processes", Some("7")),
                 ("cheaper-algo", Some("busyness")),
-                ("threaded-logger", Some("")),
+                ("die-on-idle", Some("")),
                 ("log-4xx", Some("true")),
                 ("log-date", Some("")),
             ]

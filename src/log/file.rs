@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Mutex;
 
 /// The path of the log file this process writes to, once one is opened.
@@ -48,9 +48,28 @@ pub fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(f)
 }
 
+/// `log-truncate` on a cold start: the log files opened at startup are emptied first.
+static TRUNCATE: AtomicBool = AtomicBool::new(false);
+
+/// Sets `log-truncate` (the caller passes false after a reload: a reload keeps the log).
+pub fn set_truncate(on: bool) {
+    TRUNCATE.store(on, SeqCst);
+}
+
+/// Opens a log file named by `logto`, `logto2` or `daemonize`: `open_file`, emptied first
+/// under `log-truncate` (reopens and rotations never truncate).
+pub fn open_start(path: &Path) -> std::io::Result<std::fs::File> {
+    if TRUNCATE.load(SeqCst) {
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
+            f.set_len(0)?;
+        }
+    }
+    open_file(path)
+}
+
 /// Sends stdout and stderr to `path` and makes it the file reopen and rotation act on.
 pub fn redirect(path: &Path) -> std::io::Result<()> {
-    let f = open_file(path)?;
+    let f = open_start(path)?;
     onto_stdio(&f)?;
     remember(path);
     Ok(())

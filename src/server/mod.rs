@@ -78,6 +78,8 @@ fn serve_image(
     let cwd = std::path::PathBuf::from(&host.cwd);
     let s = Settings::from_config(&loaded.config, &cwd);
     crate::log::file::set_chmod(s.log.chmod);
+    // uWSGI empties the log at each start it opens it; rw's reloads keep it.
+    crate::log::file::set_truncate(s.log.truncate && reloads == 0);
     if let Some(stamp) = &s.log.date {
         crate::log::date::set_stamp(stamp.clone());
     }

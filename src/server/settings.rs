@@ -79,6 +79,8 @@ pub struct LogSettings {
     pub chown: bool,
     /// `log-master`: workers send their lines to the master.
     pub master: bool,
+    /// `log-truncate`.
+    pub truncate: bool,
     /// `logger`, `req-logger`, `log-encoder`, `log-req-encoder` as given.
     pub loggers: crate::log::loggers::Config,
 }
@@ -114,8 +116,13 @@ impl LogSettings {
                 .and_then(option_values::logfile_chmod),
             chown: c.bool("logfile-chown"),
             master: c.bool("log-master"),
+            truncate: c.bool("log-truncate"),
             loggers: crate::log::loggers::Config {
-                loggers: list(c, "logger"),
+                // `log-syslog[=IDENT]` is `logger = syslog[:IDENT]`.
+                loggers: list(c, "logger")
+                    .into_iter()
+                    .chain(text(c, "log-syslog").map(|v| format!("syslog:{v}")))
+                    .collect(),
                 req_loggers: list(c, "req-logger"),
                 encoders: list(c, "log-encoder"),
                 req_encoders: list(c, "log-req-encoder"),

@@ -570,6 +570,52 @@ fn req_logger_syslog_sends_each_line_to_dev_log() {
         !s.log_text().contains("REQ /sys"),
         "the line went to syslog only"
     );
+    drop(s);
+    // `log-syslog = IDENT` sends the server lines, at daemon.info (<30>).
+    let s = Server::start(
+        &one_worker_ini("log-syslog = rwident"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut found = String::new();
+    while std::time::Instant::now() < deadline && found.is_empty() {
+        let Ok(n) = sock.0.recv(&mut buf) else { break };
+        let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if m.contains("rwident: spawned rw worker 1") {
+            found = m;
+        }
+    }
+    assert!(found.starts_with("<30>"), "{found:?}\n{}", s.log_text());
+}
+
+#[test]
+fn log_truncate_empties_the_log_at_start_but_not_at_a_reload() {
+    let dir_files = [("app.py", CHOOSY_APP), ("app.log", "OLD LINE\n")];
+    let s = Server::start(
+        &one_worker_ini("logto = {dir}/app.log\nlog-truncate = true"),
+        &dir_files,
+    );
+    assert_eq!(s.get("/first").0, 200);
+    let log = s.path("app.log");
+    wait_until(10, "the first line", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("REQ /first"))
+    });
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("OLD LINE"));
+    // SAFETY: signalling the rw master this test started.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    wait_until(30, "the reloaded generation", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("gracefully (RE)spawned rw master"))
+    });
+    assert_eq!(s.get("/second").0, 200);
+    wait_until(10, "the second line", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("REQ /second"))
+    });
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("REQ /first"),
+        "a reload kept the log"
+    );
 }
 
 #[test]
