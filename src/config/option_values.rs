@@ -157,6 +157,20 @@ fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
             }
         }
     }
+    for name in ["log-drain", "log-filter"] {
+        for s in cfg.list(name) {
+            if let Err(e) = regex::bytes::Regex::new(s.value.as_str()) {
+                d.push(Diagnostic::error(
+                    &s.origin,
+                    format!(
+                        "{name}: `{}` is not a regular expression rw can use: {}",
+                        s.value.as_str(),
+                        e.to_string().lines().last().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
     if cfg.list("log-req-encoder").count() > 0 && cfg.list("req-logger").count() == 0 {
         if let Some(s) = cfg.list("log-req-encoder").next() {
             d.push(Diagnostic::warning(

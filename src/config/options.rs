@@ -278,6 +278,8 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("log-master-bufsize", &[], None, Bytes, false, Some("8192"), "Largest log-master line", Moot("rw passes log-master lines of up to 256 KiB whole; uWSGI cuts them at this size")),
     opt("log-master-stream", &[], None, Bool, false, Some("false"), "Make the log-master pipe a stream", Moot("rw's log-master pipe keeps each line one message, so lines cannot mix")),
     opt("log-master-req-stream", &[], None, Bool, false, Some("false"), "Make the log-master request pipe a stream", Moot("rw's log-master pipe keeps each line one message, so lines cannot mix")),
+    opt("log-drain", &[], None, Str, true, None, "Drop log lines (server lines, and request lines without req-logger) matching this regexp", Yes),
+    opt("log-filter", &[], None, Str, true, None, "Keep only the log lines matching one of these regexps", Yes),
     opt("logger", &[], None, Str, true, None, "Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]]", Yes),
     opt("req-logger", &["logger-req"], None, Str, true, None, "Send request lines to a logger (same backends as logger)", Yes),
     opt("log-encoder", &[], None, Str, true, None, "Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json", Yes),

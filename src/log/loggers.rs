@@ -1,7 +1,7 @@
 //! `logger` / `req-logger` (uWSGI 2.0's `file:`, `fd:`, `stdio` and `syslog` backends) and the
 //! `log-encoder` chains in front of them.
 //!
-//! Server lines go through `log-encoder` to every `logger` (stderr when none is set); request
+//! Server lines pass `log-drain` / `log-filter`, then go through `log-encoder` to every `logger` (stderr when none is set); request
 //! lines go through `log-req-encoder` to every `req-logger`, or, without one, the server
 //! lines' way (as uWSGI sends them when only `logger` is set). Each process writes itself
 //! (one write(2) or one syslog datagram per line), where uWSGI routes every line through the
@@ -122,6 +122,10 @@ enum Out {
 
 #[derive(Debug)]
 struct Route {
+    /// `log-drain`: a line matching one of these is dropped.
+    drain: Vec<regex::bytes::Regex>,
+    /// `log-filter`: when set, only a line matching one of these is kept.
+    filter: Vec<regex::bytes::Regex>,
     encoders: Vec<Encoder>,
     outs: Vec<Out>,
 }
@@ -136,6 +140,9 @@ pub struct Config {
     pub req_loggers: Vec<String>,
     pub encoders: Vec<String>,
     pub req_encoders: Vec<String>,
+    /// `log-drain` and `log-filter` regexps (checked by the config already).
+    pub drain: Vec<String>,
+    pub filter: Vec<String>,
 }
 
 /// Opens the loggers and sets up the chains (once, in the master before the workers fork).
@@ -177,11 +184,23 @@ pub fn setup(c: &Config) -> Vec<String> {
     };
     let server_encoders = chain(&c.encoders, &mut notes);
     let mut server_outs = outs(&c.loggers, &mut notes);
-    if !server_encoders.is_empty() || !server_outs.is_empty() {
+    let regexps = |v: &[String]| -> Vec<regex::bytes::Regex> {
+        v.iter()
+            .filter_map(|r| regex::bytes::Regex::new(r).ok())
+            .collect()
+    };
+    let (drain, filter) = (regexps(&c.drain), regexps(&c.filter));
+    if !server_encoders.is_empty()
+        || !server_outs.is_empty()
+        || !drain.is_empty()
+        || !filter.is_empty()
+    {
         if server_outs.is_empty() {
             server_outs.push(Out::Stderr);
         }
         let _ = SERVER.set(Route {
+            drain,
+            filter,
             encoders: server_encoders,
             outs: server_outs,
         });
@@ -189,6 +208,8 @@ pub fn setup(c: &Config) -> Vec<String> {
     let req_outs = outs(&c.req_loggers, &mut notes);
     if !req_outs.is_empty() {
         let _ = REQUEST.set(Route {
+            drain: Vec::new(),
+            filter: Vec::new(),
             encoders: chain(&c.req_encoders, &mut notes),
             outs: req_outs,
         });
@@ -238,6 +259,11 @@ pub fn request(line: &[u8]) -> bool {
 
 impl Route {
     fn emit(&self, line: &[u8]) {
+        if self.drain.iter().any(|r| r.is_match(line))
+            || (!self.filter.is_empty() && !self.filter.iter().any(|r| r.is_match(line)))
+        {
+            return;
+        }
         let encoded;
         let bytes = if self.encoders.is_empty() {
             line

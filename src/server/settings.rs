@@ -126,6 +126,8 @@ impl LogSettings {
                 req_loggers: list(c, "req-logger"),
                 encoders: list(c, "log-encoder"),
                 req_encoders: list(c, "log-req-encoder"),
+                drain: list(c, "log-drain"),
+                filter: list(c, "log-filter"),
             },
         }
     }

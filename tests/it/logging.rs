@@ -844,3 +844,28 @@ fn check_config_names_the_logging_traps() {
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("not implemented"), "{out}");
 }
+
+#[test]
+fn log_drain_and_log_filter_pick_lines_by_regexp() {
+    let s = Server::start(
+        &one_worker_ini("log-drain = ^REQ /health"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(
+        logged_after(&s, &["/health", "/healthz", "/a"]),
+        ["/a 200"],
+        "{}",
+        s.log_text()
+    );
+    assert!(s.log_text().contains("spawned rw worker 1"));
+    let s = Server::start(
+        &one_worker_ini("log-filter = ^REQ /keep\nlog-filter = Python version"),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(logged_after(&s, &["/drop", "/keep"]), ["/keep 200"]);
+    let log = s.log_text();
+    assert!(
+        log.contains("Python version") && !log.contains("spawned rw worker"),
+        "{log}"
+    );
+}
