@@ -4,9 +4,9 @@
 //!
 //! The master creates a SOCK_SEQPACKET socketpair before forking its workers: each line is one
 //! message, read whole by the master in its loop and written with one write(2). A worker sends
-//! without blocking; when the master cannot take the line now (its 4 MiB queue is full) the
-//! worker writes that line to the log itself, as without log-master: a line is never lost
-//! for it, only possibly mixed with another. An exec-reload hands the pipe to the new image
+//! without blocking; when the master cannot take the line (its queue of several MiB stays
+//! full for a second) the worker writes that line to the log itself, as without log-master: a
+//! line is never lost for it, only possibly mixed with another. An exec-reload hands the pipe to the new image
 //! (`RW_LOG_PIPE`), so what the old workers send meanwhile waits there. What the app writes to stderr goes to the log directly (uWSGI routes it
 //! through the master too).
 
@@ -163,13 +163,19 @@ impl LogPipe {
     }
 }
 
+/// How long a worker waits for room in a full queue before writing the line itself (a
+/// log that stalls holds its writers back a little, as a blocking log does, but not forever).
+const FULL_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// In a worker with log-master: hands `bytes` to the master. False when the master cannot
-/// take it now (the caller writes it to the log itself).
+/// take it (the caller writes it to the log itself): the pipe is gone, or still full after
+/// [`FULL_QUEUE_WAIT`].
 pub fn send(bytes: &[u8]) -> bool {
     let fd = SENDER.load(Relaxed);
     if fd < 0 || bytes.len() > MAX_LINE {
         return false;
     }
+    let mut deadline = None;
     loop {
         // SAFETY: send(2) from a valid buffer of the given length, never blocking and never
         // raising SIGPIPE.
@@ -184,8 +190,22 @@ pub fn send(bytes: &[u8]) -> bool {
         if n >= 0 {
             return n as usize == bytes.len();
         }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => {}
+            _ => return false,
+        }
+        let deadline = *deadline.get_or_insert_with(|| std::time::Instant::now() + FULL_QUEUE_WAIT);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
             return false;
         }
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one live pollfd for at most `left`.
+        unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as libc::c_int) };
     }
 }

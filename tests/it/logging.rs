@@ -137,6 +137,8 @@ fn log_date_stamps_server_lines_but_not_request_lines() {
     );
     let s = Server::start(&ini, &[("app.py", CHOOSY_APP)]);
     assert_eq!(s.get("/d").0, 200);
+    // The master may write its spawn line after the worker already served.
+    s.wait_log("spawned rw worker 1", 10);
     let log = s.wait_log("REQ /d", 10);
     let year = log
         .lines()
@@ -169,6 +171,7 @@ fn log_date_stamps_server_lines_but_not_request_lines() {
         &[("app.py", CHOOSY_APP)],
     );
     assert_eq!(s.get("/e").0, 200);
+    s.wait_log("spawned rw worker 1", 10);
     let log = s.wait_log("REQ /e", 10);
     let spawned = log
         .lines()
@@ -234,14 +237,17 @@ fn get_ok(port: u16, req: &[u8]) -> bool {
     c.write_all(req).is_ok() && c.read_to_end(&mut out).is_ok() && out.starts_with(b"HTTP/1.1 200 ")
 }
 
-/// Every file in `dir` whose name starts with `stem`, concatenated.
+/// The whole lines of every file in `dir` whose name starts with `stem` (a line still being
+/// written is left for the next look), and how many such files there are.
 fn all_logs(dir: &Path, stem: &str) -> (String, usize) {
     let mut text = String::new();
     let mut files = 0;
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         if e.file_name().to_string_lossy().starts_with(stem) {
             files += 1;
-            text.push_str(&String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()));
+            let t =
+                String::from_utf8_lossy(&std::fs::read(e.path()).unwrap_or_default()).into_owned();
+            text.push_str(&t[..t.rfind('\n').map_or(0, |i| i + 1)]);
         }
     }
     (text, files)
@@ -505,9 +511,14 @@ fn loggers_and_encoders_send_server_and_request_lines_their_ways() {
             || req.starts_with("[req] REQ /logged?q=\\x22x\\x22 200\n"),
         "{req}"
     );
+    // The master may write its spawn line after the worker already served.
+    wait_until(10, "the spawn line in server.log", || {
+        std::fs::read_to_string(s.path("server.log"))
+            .is_ok_and(|t| t.contains("spawned rw worker 1"))
+    });
     let server = std::fs::read_to_string(s.path("server.log")).unwrap();
     let mut spawned = false;
-    for l in server.lines() {
+    for l in server[..server.rfind('\n').map_or(0, |i| i + 1)].lines() {
         let v: serde_json::Value =
             serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
         assert!(v["unix"].as_u64().is_some_and(|t| t > 1_700_000_000), "{l}");
@@ -530,8 +541,8 @@ fn loggers_and_encoders_send_server_and_request_lines_their_ways() {
         &[("app.py", CHOOSY_APP)],
     );
     assert_eq!(s.get("/p").0, 200);
+    s.wait_log("[srv]spawned rw worker 1", 10);
     let log = s.wait_log("REQ /p", 10);
-    assert!(log.contains("[srv]spawned rw worker 1"), "{log}");
     assert!(log.contains("[srv]REQ /p 200"), "{log}");
 }
 
@@ -857,7 +868,7 @@ fn log_drain_and_log_filter_pick_lines_by_regexp() {
         "{}",
         s.log_text()
     );
-    assert!(s.log_text().contains("spawned rw worker 1"));
+    s.wait_log("spawned rw worker 1", 10);
     let s = Server::start(
         &one_worker_ini("log-filter = ^REQ /keep\nlog-filter = Python version"),
         &[("app.py", CHOOSY_APP)],
