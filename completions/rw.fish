@@ -116,7 +116,12 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-term -d 'SIGTERM 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-reload -d 'Gracefully reload when this file changes (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l gid -d 'Drop to this group after binding sockets' -r -f -a "(__fish_complete_users)"
-complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-prefix-spaced -d 'Prefix process titles with TEXT and a space' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l auto-procname -d 'Name processes `uWSGI master`, `uWSGI worker N` in ps [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname -d 'Name every process TEXT in ps (turns auto-procname on)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-master -d 'Name the master TEXT in ps (turns auto-procname on)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-prefix -d 'Put TEXT before every process name (turns auto-procname on)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-prefix-spaced -d 'Put TEXT and a space before every process name (turns auto-procname on)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-append -d 'Put TEXT after every process name (turns auto-procname on)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l pidfile -d 'Write the master pid to this file' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -s d -l daemonize -d 'Detach and log to this file' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l vacuum -d 'Remove unix sockets and the pidfile at exit [default: false]' -r -f
@@ -124,6 +129,38 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l logto -d 'Log to this fi
 complete -c rw -n "__fish_rw_using_subcommand serve" -s L -l disable-logging -d 'Do not log requests [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-format -l logformat -d 'Request log line format with %(var) variables' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s m -l memory-report -d 'Sample and log worker memory after each request [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-4xx -d 'With disable-logging, still log requests answered 4xx [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-5xx -d 'With disable-logging, still log requests answered 5xx [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-slow -d 'With disable-logging, still log requests taking at least N milliseconds [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-big -d 'With disable-logging, still log responses of at least BYTES of body [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-zero -d 'With disable-logging, still log responses without a body [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-sendfile -d 'With disable-logging, still log responses sent with sendfile [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-ioerror -d 'With disable-logging, still log requests that had both a read and a write error (as uWSGI 2.0) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-micros -d 'Request lines give the response time in micros instead of msecs [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-x-forwarded-for -d 'Request lines show the X-Forwarded-For header instead of the peer address [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-date -l logdate -l log-prefix -d 'Stamp server log lines with the date, or with strftime(TEXT) when TEXT is given' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logformat-strftime -l log-format-strftime -d '%(ftime) in log-format uses the log-date strftime format [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logto2 -d 'Log to this file, opened after privileges are dropped' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-reopen -d 'Reopen the log file after a reload [default: false] (accepted; rw reopens the log file after every reload)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-logreopen -d 'Reopen the log file (every process) when this file changes (logrotate without copytruncate) (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-logrotate -d 'Rotate the log file when this file changes (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-maxsize -d 'Rotate the log file when it grows past BYTES [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-backupname -d 'Name of the rotated log file (default: the log file\'s name + .UNIXTIME)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chmod -d 'Mode of the log file, three octal digits (e.g. 640)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logfile-chown -d 'Give the log file to uid/gid before dropping privileges [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master -d 'Workers hand their log lines to the master, the only writer of the log (no line mixes with another) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-truncate -d 'Empty the log file when rw starts (not on reloads) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-syslog -d 'Send server lines to syslog with ident TEXT (default uwsgi): logger = syslog:TEXT' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l threaded-logger -d 'Write log-master lines from a thread of the master [default: false] (accepted; the master writes log-master lines in bounded batches from its loop; no thread is needed)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-bufsize -d 'Largest log-master line [default: 8192] (accepted; rw passes log-master lines of up to 256 KiB whole; uWSGI cuts them at this size)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-stream -d 'Make the log-master pipe a stream [default: false] (accepted; rw\'s log-master pipe keeps each line one message, so lines cannot mix)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-req-stream -d 'Make the log-master request pipe a stream [default: false] (accepted; rw\'s log-master pipe keeps each line one message, so lines cannot mix)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-drain -d 'Drop log lines (server lines, and request lines without req-logger) matching this regexp (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-filter -d 'Keep only the log lines matching one of these regexps (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l logger -d 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l req-logger -l logger-req -d 'Send request lines to a logger (same backends as logger) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-encoder -d 'Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-req-encoder -d 'Rewrite req-logger lines: prefix, suffix, nl, format, json (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats -l stats-server -d 'Serve uWSGI-compatible stats JSON on ADDR' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats-http -d 'Serve the stats over HTTP (and /metrics) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -14,6 +14,8 @@ command -v nginx >/dev/null 2>&1 || need_apt+=(nginx-light)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v systemd-socket-activate >/dev/null 2>&1 || need_apt+=(systemd)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# Log rotation as operators run it (rename, then touch-logreopen): tests/it/logging.rs.
+command -v logrotate >/dev/null 2>&1 || need_apt+=(logrotate)
 # Debian's own (static) Python with venv support: the wheel tests make venvs with it.
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then

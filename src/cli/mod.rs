@@ -176,6 +176,11 @@ impl Args for ServeArgs {
             }
             if spec.kind == Kind::Bool {
                 arg = arg.num_args(0..=1).default_missing_value("true");
+            } else if spec.kind == Kind::Str
+                && compat::uwsgi_option(spec.name).is_some_and(|u| u.arg == UArg::Optional)
+            {
+                // `--log-date` alone, as uWSGI's optional argument allows.
+                arg = arg.num_args(0..=1).default_missing_value("");
             }
             cmd = cmd.arg(arg);
         }
@@ -276,7 +281,9 @@ mod tests {
             "--workers=7",
             "--cheaper-algo",
             "busyness",
+            "--die-on-idle",
             "--log-4xx",
+            "--log-date",
         ])
         .unwrap();
         let Command::Serve(s) = cli.command else {
@@ -296,7 +303,9 @@ mod tests {
                 ("processes", Some("3")),
                 ("processes", Some("7")),
                 ("cheaper-algo", Some("busyness")),
-                ("log-4xx", Some("")),
+                ("die-on-idle", Some("")),
+                ("log-4xx", Some("true")),
+                ("log-date", Some("")),
             ]
         );
     }

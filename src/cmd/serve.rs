@@ -61,8 +61,19 @@ fn serve_image(
     }
     let cwd = std::path::PathBuf::from(&host.cwd);
     let s = Settings::from_config(&loaded.config, &cwd);
+    crate::log::file::set_chmod(s.log.chmod);
+    // uWSGI empties the log at each start it opens it; rw's reloads keep it.
+    crate::log::file::set_truncate(s.log.truncate && reloads == 0);
+    if let Some(stamp) = &s.log.date {
+        crate::log::date::set_stamp(stamp.clone());
+    }
     if s.listeners.is_empty() {
         bail!("nothing to listen on: set socket, http or http-socket");
+    }
+    // Opened once, here: every process inherits the logger files (`stdio` is whatever stderr
+    // becomes after daemonize or logto).
+    for note in crate::log::loggers::setup(&s.log.loggers) {
+        eprintln!("{note}");
     }
     // What would fail in every worker after fork fails here, once, with its line.
     let setup = preflight::worker_setup(&loaded.config, &s, &loaded.anchor);
@@ -100,12 +111,12 @@ fn serve_image(
     // Signals are caught from here on and queue in the pipe until the master loop runs, so a
     // stop or reload sent during startup is honoured rather than killing a half-started server.
     let pipe = signals::SelfPipe::install(signals::MASTER_SIGNALS)?;
-    process::set_title(&s.title("master"));
+    process::set_title(&s.master_title());
     eprintln!(
         "*** Starting rw {} (uWSGI {} compatible) on [{}] ***",
         env!("CARGO_PKG_VERSION"),
         config::magic::UWSGI_VERSION,
-        crate::log::request_line::ctime_now()
+        crate::log::date::ctime_now()
     );
     if loaded
         .config
@@ -187,10 +198,19 @@ fn start(
         pidfile::write(p, std::process::id())?;
         reload::open_status(p);
     }
+    if s.log.chown && crate::log::file::path().is_some() {
+        let (uid, gid) = process::accounts(s.uid.as_deref(), s.gid.as_deref())?;
+        crate::log::file::chown(uid.map(|u| u.as_raw()), gid.map(|g| g.as_raw()))
+            .context("logfile-chown: fchown() of the log file")?;
+    }
     if s.compat.master_as_root {
         // Workers drop right after fork (worker.rs); the master keeps root.
     } else if s.uid.is_some() || s.gid.is_some() {
         process::drop_privileges(s.uid.as_deref(), s.gid.as_deref())?;
+    }
+    if let Some(log) = &s.log.logto2 {
+        // As the account the processes run as, so it creates and owns the file.
+        process::redirect_output(log)?;
     }
     if let Some(dir) = &s.chdir {
         std::env::set_current_dir(dir).with_context(|| format!("chdir() to {}", dir.display()))?;

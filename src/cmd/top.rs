@@ -44,7 +44,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
     if args.once {
         return match client::fetch(&target, top::read_timeout(interval)) {
             Ok((stats, _)) => {
-                opts.now = crate::log::request_line::ctime_now();
+                opts.now = crate::log::date::ctime_now();
                 let mut out = std::io::stdout().lock();
                 for l in top::render(&stats, None, 0.0, &opts) {
                     writeln!(out, "{l}")?;

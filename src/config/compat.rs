@@ -68,14 +68,8 @@ pub fn asks_for_nothing(u: &UOpt, value: &str, bare: bool) -> bool {
 /// (the circulating production config does) keep loading.
 #[rustfmt::skip]
 const DIFFERENCES: &[(&[&str], bool, &str)] = &[
-    (&["log-4xx", "log-5xx", "log-slow", "log-big", "log-zero", "log-sendfile", "log-ioerror"], true,
-        "rw logs every request unless disable-logging is set, so this selection of request lines is not made (planned with the logging options)"),
-    (&["log-date", "logdate", "log-micros", "log-x-forwarded-for", "log-prefix", "logformat-strftime", "log-format-strftime", "log-encoder", "log-req-encoder"], true,
-        "log lines keep rw's default format (planned with the logging options)"),
-    (&["log-master", "log-master-bufsize", "log-master-stream", "log-master-req-stream", "log-reopen", "log-truncate", "log-maxsize", "log-backupname", "logto2", "logfile-chown", "logfile-chmod", "logger*", "req-logger*", "log-route", "log-req-route", "log-drain", "log-filter", "log-req-drain", "log-req-filter", "threaded-logger", "log-alarm", "alarm*", "log-syslog", "log-socket", "ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], true,
+    (&["logger-list", "loggers-list", "log-route", "log-req-route", "log-alarm", "alarm*", "log-socket", "ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], true,
         "log output is handled the rw way (stderr, logto or daemonize file); this setting is not applied (planned with the logging options)"),
-    (&["auto-procname", "procname*"], true,
-        "process titles are not changed this way (planned with the process-name options)"),
     (&["max-worker-lifetime", "min-worker-lifetime", "reload-on-as", "reload-on-uss", "reload-on-pss", "evil-reload-on-rss", "evil-reload-on-as", "max-worker-lifetime-delta", "reload-on-exception", "reload-on-exception-*", "limit-as", "limit-nproc", "max-requests-delta"], true,
         "workers are not recycled by this limit (planned with the recycling options)"),
     (&["cheaper*", "cheap", "idle", "die-on-idle"], true,
@@ -237,8 +231,8 @@ mod tests {
 
     #[test]
     fn differences_name_the_consequence() {
-        let u = uwsgi_option("log-4xx").unwrap();
-        assert!(what_differs(u).contains("every request"));
+        let u = uwsgi_option("log-route").unwrap();
+        assert!(what_differs(u).contains("log output"));
         let u = uwsgi_option("cheaper-algo").unwrap();
         assert!(what_differs(u).contains("adaptive"));
         let u = uwsgi_option("max-worker-lifetime").unwrap();
@@ -247,7 +241,7 @@ mod tests {
 
     #[test]
     fn nothing_asked_is_silent() {
-        let u = uwsgi_option("log-4xx").unwrap();
+        let u = uwsgi_option("die-on-idle").unwrap();
         assert!(asks_for_nothing(u, "false", false));
         assert!(!asks_for_nothing(u, "true", false));
         assert!(!asks_for_nothing(u, "", true));

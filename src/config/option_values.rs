@@ -89,6 +89,136 @@ pub fn socket_protocol(value: &str) -> Result<SocketProtocol, String> {
     }
 }
 
+/// Reads `logfile-chmod`: exactly three octal digits, as uWSGI (which exits on anything else).
+pub fn logfile_chmod(value: &str) -> Option<u32> {
+    (value.len() == 3 && value.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .then(|| u32::from_str_radix(value, 8).ok())
+        .flatten()
+}
+
+/// The `logger` backends rw has (`log::loggers` implements them).
+pub const LOGGER_BACKENDS: &[&str] = &["file", "fd", "stdio", "syslog"];
+/// The `log-encoder`s rw has (`log::encoder` implements them).
+pub const LOG_ENCODERS: &[&str] = &["prefix", "suffix", "nl", "format", "json"];
+
+/// The backend name of a `logger` value (`[ID ]NAME[:ARG]`), and whether it is a named one.
+pub fn logger_name(value: &str) -> (&str, bool) {
+    let (spec, named) = match value.split_once(' ') {
+        Some((id, rest))
+            if !id.is_empty()
+                && !rest.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            (rest, true)
+        }
+        _ => (value, false),
+    };
+    (spec.split(':').next().unwrap_or(spec), named)
+}
+
+/// The logging options whose uWSGI reading is a trap.
+fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    for name in ["logger", "req-logger"] {
+        for s in cfg.list(name) {
+            let (backend, named) = logger_name(s.value.as_str());
+            if named {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name} `{}` is a named logger: only log-route sends lines to those, and rw has no log-route, so it gets nothing", s.value.as_str()),
+                ));
+            } else if !LOGGER_BACKENDS.contains(&backend) {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name}: rw has no `{backend}` logger (it has {}); those lines go to the log instead", LOGGER_BACKENDS.join(", ")),
+                ));
+            }
+        }
+    }
+    for name in ["log-encoder", "log-req-encoder"] {
+        for s in cfg.list(name) {
+            let v = s.value.as_str();
+            let head = v.split(' ').next().unwrap_or(v);
+            let (enc, id) = head
+                .split_once(':')
+                .map_or((head, None), |(e, i)| (e, Some(i)));
+            if !LOG_ENCODERS.contains(&enc) {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!(
+                        "{name}: rw has no `{enc}` encoder (it has {}); it is skipped",
+                        LOG_ENCODERS.join(", ")
+                    ),
+                ));
+            } else if let Some(id) = id {
+                d.push(Diagnostic::warning(
+                    &s.origin,
+                    format!("{name} for the named logger `{id}` is skipped: rw routes no line to named loggers"),
+                ));
+            }
+        }
+    }
+    for name in ["log-drain", "log-filter"] {
+        for s in cfg.list(name) {
+            if let Err(e) = regex::bytes::Regex::new(s.value.as_str()) {
+                d.push(Diagnostic::error(
+                    &s.origin,
+                    format!(
+                        "{name}: `{}` is not a regular expression rw can use: {}",
+                        s.value.as_str(),
+                        e.to_string().lines().last().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+    if cfg.list("log-req-encoder").count() > 0 && cfg.list("req-logger").count() == 0 {
+        if let Some(s) = cfg.list("log-req-encoder").next() {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "log-req-encoder only rewrites req-logger lines, and no req-logger is set (as in uWSGI)",
+            ));
+        }
+    }
+    if let Some(s) = cfg.get("logfile-chmod") {
+        if logfile_chmod(s.value.as_str()).is_none() {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!(
+                    "logfile-chmod `{}` is not three octal digits such as 640 (uWSGI exits \
+                     with `invalid chmod value` here)",
+                    s.value.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(s) = cfg.get("log-date") {
+        let v = s.value.as_str();
+        if matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "off" | "no" | "0"
+        ) {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!(
+                    "log-date = {v} does not turn the date off: uWSGI (and rw) read any value \
+                     other than true/1/on/yes as a strftime format, so every server line starts \
+                     with `{v} - `; remove the line to log without a date"
+                ),
+            ));
+        }
+    }
+    if cfg.get("log-ioerror").is_some_and(|s| s.value.as_bool()) {
+        if let Some(s) = cfg.get("log-ioerror") {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "log-ioerror logs (with disable-logging) only requests that had both a read \
+                 error and a write error, as uWSGI 2.0 does; a request with only one of them \
+                 is not logged",
+            ));
+        }
+    }
+}
+
 /// `umask` as uWSGI 2.0 reads it (`uwsgi_mode_t`): three characters are the mode; a longer
 /// value uses its 2nd to 4th characters (so `0022` is 022, and `00022` is 002); a shorter one is
 /// an error that uWSGI only logs, setting umask 000. Each character counts as `c - '0'`, so
@@ -171,6 +301,7 @@ pub fn chown_owner(value: &str) -> (&str, Option<&str>) {
 /// refuse the same configs.
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut d = Vec::new();
+    check_logging(cfg, &mut d);
     for s in cfg.list("plugins") {
         for (name, p) in plugins(s.value.as_str()) {
             let why = match p {

@@ -6,9 +6,8 @@
 //! sequences to a terminal.
 
 use crate::proto::push_decimal;
-use crate::sys::clock::LocalTime;
-use std::cell::RefCell;
 
+use super::date::{push_ctime, push_ltime};
 use super::sanitize::push_escaped;
 
 /// Everything a request line can show, borrowed from the worker's request state.
@@ -52,6 +51,21 @@ pub struct RequestRecord<'a> {
     pub vsz: u64,
     /// `memory-report`: prefix the default line with address-space and RSS usage.
     pub memory_report: bool,
+    /// `log-micros`: the default line gives the time in micros.
+    pub micros: bool,
+}
+
+impl<'a> RequestRecord<'a> {
+    /// Applies `log-micros` and `log-x-forwarded-for` (the header's whole value replaces the
+    /// peer address, as uWSGI does; the header is the client's word, escaped like the rest).
+    pub fn restyle(&mut self, micros: bool, x_forwarded_for: bool) {
+        self.micros = micros;
+        if x_forwarded_for {
+            if let Some(xff) = lookup(self, b"HTTP_X_FORWARDED_FOR") {
+                self.remote_addr = xff;
+            }
+        }
+    }
 }
 
 /// Appends uWSGI's default request line for `r`, newline included.
@@ -84,8 +98,13 @@ pub fn write_default(out: &mut Vec<u8>, r: &RequestRecord) {
     out.extend_from_slice(b" => generated ");
     push_decimal(out, r.body_bytes);
     out.extend_from_slice(b" bytes in ");
-    push_decimal(out, r.duration_us / 1000);
-    out.extend_from_slice(b" msecs");
+    if r.micros {
+        push_decimal(out, r.duration_us);
+        out.extend_from_slice(b" micros");
+    } else {
+        push_decimal(out, r.duration_us / 1000);
+        out.extend_from_slice(b" msecs");
+    }
     // uWSGI prints `msecs%s(` with " " or " via sendfile() " in the middle.
     match r.via {
         Some(via) => {
@@ -126,6 +145,9 @@ fn push_memory_report(out: &mut Vec<u8>, vsz: u64, rss: u64) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFormat {
     segments: Vec<Segment>,
+    /// The strftime format of `%(ftime)` (`logformat-strftime` with a `log-date` format);
+    /// without one `%(ftime)` is `%(ltime)`, as in uWSGI.
+    ftime: Option<std::ffi::CString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +179,7 @@ enum Var {
     Tmicros,
     Ctime,
     Ltime,
+    Ftime,
     Epoch,
     Size,
     Rsize,
@@ -195,6 +218,7 @@ impl Var {
             b"tmicros" => Var::Tmicros,
             b"ctime" => Var::Ctime,
             b"ltime" => Var::Ltime,
+            b"ftime" => Var::Ftime,
             b"epoch" => Var::Epoch,
             b"size" => Var::Size,
             b"rsize" => Var::Rsize,
@@ -259,7 +283,16 @@ impl LogFormat {
         if !literal.is_empty() {
             segments.push(Segment::Literal(literal));
         }
-        LogFormat { segments }
+        LogFormat {
+            segments,
+            ftime: None,
+        }
+    }
+
+    /// Sets the strftime format `%(ftime)` renders with.
+    pub fn with_ftime(mut self, format: Option<std::ffi::CString>) -> LogFormat {
+        self.ftime = format;
+        self
     }
 
     /// Appends the line for `r`, newline included.
@@ -267,6 +300,10 @@ impl LogFormat {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.extend_from_slice(text),
+                Segment::Var(Var::Ftime) => match &self.ftime {
+                    Some(f) => super::date::push_strftime(out, f, start_secs(r)),
+                    None => push_ltime(out, start_secs(r)),
+                },
                 Segment::Var(var) => push_var(out, *var, r),
                 Segment::RequestVar(name) => push_untrusted(out, lookup(r, name)),
                 Segment::Unknown => out.push(b'-'),
@@ -304,7 +341,7 @@ fn push_var(out: &mut Vec<u8>, var: Var, r: &RequestRecord) {
         Var::Tmsecs => push_decimal(out, r.start_unix_us / 1000),
         Var::Tmicros => push_decimal(out, r.start_unix_us),
         Var::Ctime => push_ctime(out, start_secs(r)),
-        Var::Ltime => push_ltime(out, start_secs(r)),
+        Var::Ltime | Var::Ftime => push_ltime(out, start_secs(r)),
         Var::Epoch => {
             push_decimal(out, crate::sys::clock::unix_secs());
         }
@@ -353,94 +390,11 @@ fn push_i64(out: &mut Vec<u8>, n: i64) {
     push_decimal(out, n.unsigned_abs());
 }
 
-/// The rendered dates of one second. Converting to local time and formatting costs far more than
-/// the rest of the line, and at tens of thousands of requests per second almost every request
-/// falls in the same second as the previous one on its thread.
-struct TimeCache {
-    sec: Option<i64>,
-    ctime: Vec<u8>,
-    ltime: Vec<u8>,
-}
-
-thread_local! {
-    static TIME_CACHE: RefCell<TimeCache> = const {
-        RefCell::new(TimeCache { sec: None, ctime: Vec::new(), ltime: Vec::new() })
-    };
-}
-
-fn with_dates(sec: i64, f: impl FnOnce(&TimeCache)) {
-    TIME_CACHE.with_borrow_mut(|cache| {
-        if cache.sec != Some(sec) {
-            cache.ctime.clear();
-            cache.ltime.clear();
-            match crate::sys::clock::local_time(sec) {
-                Some(tm) => {
-                    render_ctime(&mut cache.ctime, &tm);
-                    render_ltime(&mut cache.ltime, &tm);
-                }
-                None => {
-                    cache.ctime.push(b'-');
-                    cache.ltime.push(b'-');
-                }
-            }
-            cache.sec = Some(sec);
-        }
-        f(cache);
-    });
-}
-
-/// The current local time in C `ctime()` form, for banners.
-pub fn ctime_now() -> String {
-    let sec = crate::sys::clock::unix_secs() as i64;
-    let mut v = Vec::new();
-    push_ctime(&mut v, sec);
-    String::from_utf8_lossy(&v).into_owned()
-}
-
-fn push_ctime(out: &mut Vec<u8>, sec: i64) {
-    with_dates(sec, |c| out.extend_from_slice(&c.ctime));
-}
-
-fn push_ltime(out: &mut Vec<u8>, sec: i64) {
-    with_dates(sec, |c| out.extend_from_slice(&c.ltime));
-}
-
-const WDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// C `asctime` layout without the newline: `Sun Nov  9 06:38:27 2026`.
-fn render_ctime(out: &mut Vec<u8>, tm: &LocalTime) {
-    let line = format!(
-        "{} {}{:3} {:02}:{:02}:{:02} {}",
-        WDAYS[tm.wday], MONTHS[tm.month], tm.mday, tm.hour, tm.min, tm.sec, tm.year
-    );
-    out.extend_from_slice(line.as_bytes());
-}
-
-/// strftime `%d/%b/%Y:%H:%M:%S %z`: `29/Nov/2026:06:43:44 +0000`.
-fn render_ltime(out: &mut Vec<u8>, tm: &LocalTime) {
-    let sign = if tm.gmtoff < 0 { '-' } else { '+' };
-    let off = tm.gmtoff.unsigned_abs();
-    let line = format!(
-        "{:02}/{}/{}:{:02}:{:02}:{:02} {}{:02}{:02}",
-        tm.mday,
-        MONTHS[tm.month],
-        tm.year,
-        tm.hour,
-        tm.min,
-        tm.sec,
-        sign,
-        off / 3600,
-        off % 3600 / 60
-    );
-    out.extend_from_slice(line.as_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::log::date::*;
 
     /// 2026-11-29 06:38:27 UTC, the date of the reference line.
     const REF_SECS: i64 = 1_795_934_307;
@@ -510,6 +464,7 @@ mod tests {
             rss: 0,
             vsz: 0,
             memory_report: false,
+            micros: false,
         }
     }
 

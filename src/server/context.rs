@@ -114,7 +114,10 @@ impl<'a> Context<'a> {
             hostname: hostname.into_bytes(),
             listener_ports: env.listener_ports,
             limits: HeadLimits::new(s.buffer_size),
-            log_format: s.log_format.as_deref().map(LogFormat::parse),
+            log_format: s.log_format.as_deref().map(|f| {
+                let ftime = s.log.date.as_ref().and_then(|d| d.format()).cloned();
+                LogFormat::parse(f).with_ftime(ftime.filter(|_| s.log.logformat_strftime))
+            }),
             buf_pool: Mutex::new(Vec::new()),
             read_size: (s.buffer_size + 1).max(4096),
             max_requests: s.max_requests_for(env.worker_id),
@@ -227,14 +230,18 @@ impl<'a> Context<'a> {
         } else {
             -1
         };
-        if !self.settings.disable_logging {
-            let record = info.record(self, app_requests, total);
+        // The master may have reopened or rotated the log file (also for the app's stderr).
+        crate::log::file::follow();
+        let log = &self.settings.log;
+        if log.selection.wants(&info.select_outcome()) {
+            let mut record = info.record(self, app_requests, total);
+            record.restyle(log.micros, log.x_forwarded_for);
             let mut line = Vec::with_capacity(256);
             match &self.log_format {
                 Some(f) => f.write(&mut line, &record),
                 None => request_line::write_default(&mut line, &record),
             }
-            crate::log::output::write(&line);
+            crate::log::output::request(&line);
         }
         let recycle = |why| {
             if self.stopping() {
@@ -320,7 +327,7 @@ impl<'a> Context<'a> {
         let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
         crate::log::sanitize::push_escaped(&mut line, peer);
         line.extend_from_slice(format!(" rejected: {status} ({reason})\n").as_bytes());
-        crate::log::output::write(&line);
+        crate::log::output::request(&line);
     }
 
     /// Drops uwsgi vars that would load code (uWSGI #2491); nginx's UWSGI_SCHEME stays.
@@ -398,9 +405,23 @@ pub struct LogInfo<'a> {
     pub outcome: &'a python::CallOutcome,
     pub headers_count: usize,
     pub headers_bytes: usize,
+    /// Reading the request body failed (uWSGI's `read_errors`).
+    pub read_error: bool,
 }
 
 impl LogInfo<'_> {
+    /// What the request-log selection looks at.
+    pub fn select_outcome(&self) -> crate::log::select::Outcome {
+        crate::log::select::Outcome {
+            status: self.outcome.status,
+            body_bytes: self.outcome.body_bytes,
+            duration_us: self.meta.start.elapsed().as_micros() as u64,
+            via_sendfile: self.outcome.via_sendfile,
+            read_error: self.read_error,
+            write_error: self.outcome.io_error,
+        }
+    }
+
     /// The log formatter's record.
     pub fn record(&self, w: &Context, app_requests: i64, total: u64) -> RequestRecord<'_> {
         let vars_bytes = self.vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
@@ -446,6 +467,7 @@ impl LogInfo<'_> {
             rss,
             vsz,
             memory_report: w.settings.memory_report,
+            micros: false,
         }
     }
 }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 /// Poller key of the stats socket (0 is the signal pipe).
 const STATS_KEY: usize = 1;
+/// Poller key of the log-master pipe.
+const LOG_KEY: usize = 2;
 
 #[derive(Debug)]
 struct Slot {
@@ -74,6 +76,10 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
+    /// log-maxsize and the touch-logreopen / touch-logrotate files.
+    log_watch: crate::log::file::Watch,
+    /// log-master: the workers' lines (also the previous image's, after a reload).
+    log_pipe: Option<crate::log::master::LogPipe>,
 }
 
 impl Master {
@@ -127,6 +133,21 @@ impl Master {
                 quick_crashes: 0,
             })
             .collect();
+        let log_pipe = match crate::log::master::LogPipe::adopt() {
+            Some(p) => Some(p),
+            None if s.log.master => Some(crate::log::master::LogPipe::new()?),
+            None => None,
+        };
+        if let Some(p) = &log_pipe {
+            // SAFETY: the pipe lives in the Master, as long as the poller.
+            unsafe { poller.add(p.fd(), Event::readable(LOG_KEY))? };
+        }
+        let log_watch = crate::log::file::Watch::new(
+            s.log.maxsize,
+            s.log.backupname.clone(),
+            &s.log.touch_reopen,
+            &s.log.touch_rotate,
+        );
         Ok(Master {
             s,
             listeners,
@@ -145,6 +166,8 @@ impl Master {
             ready_notified: false,
             start_failed: false,
             stats,
+            log_watch,
+            log_pipe,
             harakiri: Default::default(),
         })
     }
@@ -198,8 +221,10 @@ impl Master {
                     Event::readable(0),
                 )?;
             }
+            self.drain_log();
             for sig in self.pipe.drain() {
                 if let Some(code) = self.on_signal(sig)? {
+                    self.drain_log();
                     return Ok(code);
                 }
             }
@@ -210,6 +235,7 @@ impl Master {
             self.notify_ready();
             if let State::Stopping { since } = self.state {
                 if self.alive() == 0 && self.old.is_empty() {
+                    self.drain_log();
                     return Ok(self.goodbye());
                 }
                 if since.elapsed() >= self.s.stop_mercy() {
@@ -220,12 +246,23 @@ impl Master {
             self.respawn_dead();
             self.check_harakiri();
             self.check_mercy();
+            self.log_watch.check();
             if self.touched() {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
                 );
                 self.exec_reload(true)?;
             }
+        }
+    }
+
+    /// log-master: writes the lines the workers sent, then re-arms the pipe's poll.
+    fn drain_log(&mut self) {
+        if let Some(p) = &mut self.log_pipe {
+            p.drain();
+            // SAFETY: the pipe's fd is open for the master's lifetime.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(p.fd()) };
+            let _ = self.poller.modify(fd, Event::readable(LOG_KEY));
         }
     }
 
@@ -317,6 +354,11 @@ impl Master {
                 };
                 if let Some(st) = self.stats.take() {
                     st.close_in_child();
+                }
+                // Old workers' lines may still arrive on an adopted pipe: only a log-master
+                // generation sends its own there.
+                if let Some(p) = self.log_pipe.take().filter(|_| self.s.log.master) {
+                    p.attach_worker();
                 }
                 worker::run(env);
             }
@@ -479,7 +521,7 @@ impl Master {
         eprintln!(
             "[pid: {pid}|app: -|req: -/-] {} () [{}] {} {} => no response: worker {id} {how} after {} msecs (core {core})",
             var(b"REMOTE_ADDR"),
-            crate::log::request_line::ctime_now(),
+            crate::log::date::ctime_now(),
             var(b"REQUEST_METHOD"),
             var(b"REQUEST_URI"),
             if start == 0 { 0 } else { ms },
@@ -613,6 +655,9 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
+        if let Some(p) = &mut self.log_pipe {
+            p.hand_over();
+        }
         let err = reload::exec_image(&reload::Handover {
             argv: &self.argv,
             listeners: self
@@ -626,6 +671,9 @@ impl Master {
             die_on_term: self.s.die_on_term,
         });
         // exec failed: carry on with the current generation.
+        if let Some(p) = &self.log_pipe {
+            p.keep();
+        }
         eprintln!("{err}; reload aborted");
         reload::status_failed(&err.to_string());
         self.restore_cwd();

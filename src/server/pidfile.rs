@@ -47,7 +47,12 @@ pub fn read(path: &Path) -> anyhow::Result<i32> {
     }
 }
 
-/// Whether `pid` is a running rw master (its command line names rw and `serve`).
+/// rw's subcommands other than `serve`: a process running one of them is no master.
+const OTHER_COMMANDS: &[&str] = &["stop", "reload", "check-config", "connect-and-read", "top"];
+
+/// Whether `pid` is a running rw master: its image is rw and it does not run another
+/// subcommand. Its title may be anything (`procname-master`), so the title is not required
+/// to say `serve` or `rw master`.
 pub fn is_rw_master(pid: i32) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
@@ -57,9 +62,14 @@ pub fn is_rw_master(pid: i32) -> bool {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().starts_with("rw")))
         .unwrap_or(false)
         || runs_rw_wheel(pid);
-    // A renamed title ("myapp rw master") still says "rw master"; a fresh one has "serve".
+    // The first words only: the program (or interpreter and script) and the subcommand.
     let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-    exe_is_rw && (text.contains("rw master") || text.contains("serve"))
+    let other = text
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .any(|w| OTHER_COMMANDS.contains(&w));
+    exe_is_rw && !other
 }
 
 /// From the wheel the image is Python's: an rw master there has the `rw_server._rw` extension

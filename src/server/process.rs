@@ -8,7 +8,8 @@ use std::path::Path;
 /// Detaches (double fork, setsid, umask 0) with stdout/stderr appended to `logfile`. The
 /// launching process exits 0 at once, as uWSGI's `daemonize` does.
 pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
-    let log = open_log(logfile)?;
+    let log = crate::log::file::open_start(logfile)
+        .with_context(|| format!("cannot open log file {}", logfile.display()))?;
     // In the wheel Python is already running (its GIL released): fork with its fork hooks.
     // SAFETY: called before any thread is started (the binary: before Python exists too).
     let fork = || crate::python::fork_maybe_with_gil(|| unsafe { nix::unistd::fork() });
@@ -26,25 +27,14 @@ pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
     dup_onto(&null, 0)?;
     dup_onto(&log, 1)?;
     dup_onto(&log, 2)?;
+    crate::log::file::remember(logfile);
     Ok(())
 }
 
 /// Sends stdout and stderr to `logfile` (append, 0640), as `logto` does.
 pub fn redirect_output(logfile: &Path) -> anyhow::Result<()> {
-    let log = open_log(logfile)?;
-    dup_onto(&log, 1)?;
-    dup_onto(&log, 2)?;
-    Ok(())
-}
-
-fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(path)
-        .with_context(|| format!("cannot open log file {}", path.display()))
+    crate::log::file::redirect(logfile)
+        .with_context(|| format!("cannot open log file {}", logfile.display()))
 }
 
 fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
@@ -55,18 +45,27 @@ fn dup_onto(f: &std::fs::File, target: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
-pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
+/// The uid and gid the configured accounts name (the user's group when no gid is given).
+pub fn accounts(
+    uid: Option<&str>,
+    gid: Option<&str>,
+) -> anyhow::Result<(Option<nix::unistd::Uid>, Option<nix::unistd::Gid>)> {
     use crate::sys::users;
-    use nix::unistd::Uid;
     let gid = gid.map(users::group).transpose()?;
     let user = uid.map(users::user).transpose()?;
     let gid = gid.or_else(|| user.and_then(|(_, g)| g));
+    Ok((user.map(|(u, _)| u), gid))
+}
+
+/// setgid/setgroups/setuid to the configured accounts; any failure aborts startup.
+pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<()> {
+    use nix::unistd::Uid;
+    let (user, gid) = accounts(uid, gid)?;
     // Not root: only the exec of a reload after an earlier drop gets here with the ids already
     // in place (setgroups would fail); anything else still fails below, as it must.
     if !nix::unistd::geteuid().is_root()
         && gid.is_none_or(|g| g == nix::unistd::getegid())
-        && user.is_none_or(|(u, _)| u == nix::unistd::geteuid())
+        && user.is_none_or(|u| u == nix::unistd::geteuid())
     {
         return Ok(());
     }
@@ -76,7 +75,7 @@ pub fn drop_privileges(uid: Option<&str>, gid: Option<&str>) -> anyhow::Result<(
         nix::unistd::setgid(g).with_context(|| format!("setgid({g})"))?;
         eprintln!("setgid() to {g}");
     }
-    if let Some((u, _)) = user {
+    if let Some(u) = user {
         nix::unistd::setuid(u).with_context(|| format!("setuid({u})"))?;
         if nix::unistd::setuid(Uid::from_raw(0)).is_ok() && u.as_raw() != 0 {
             bail!("setuid({u}) did not drop root");
@@ -123,7 +122,7 @@ pub fn set_title(title: &str) {
         // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
         unsafe { libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0) };
     }
-    let Some((start, end)) = crate::sys::proc::argv_area() else {
+    let Some((start, end)) = *TITLE_AREA.get_or_init(title_area) else {
         return;
     };
     let len = end.saturating_sub(start);
@@ -132,12 +131,66 @@ pub fn set_title(title: &str) {
     }
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);
-    // SAFETY: [arg_start, arg_end) is this process's own argv block (from /proc/self/stat),
-    // mapped writable on the initial stack; we write within it and NUL-pad the rest. Rust
-    // copied argv into owned Strings at startup, so nothing reads the old bytes.
+    // SAFETY: [start, end) is this process's own argv block, extended over the environment
+    // block after it (from /proc/self/stat), mapped writable on the initial stack; we write
+    // within it and NUL-pad the rest. Rust copied argv into owned Strings at startup and
+    // `title_area` moved the environment strings to the heap, so nothing reads the old bytes.
     unsafe {
         let p = start as *mut u8;
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n);
         std::ptr::write_bytes(p.add(n), 0, len - n);
     }
+}
+
+/// Where titles are written: found (and made room for) once, by the first `set_title`,
+/// while the process has one thread; forked workers inherit it.
+static TITLE_AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+
+extern "C" {
+    /// The C library's environment array.
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// The argv block, extended over the environment strings that follow it, as uWSGI does (a
+/// title longer than the command line would otherwise be cut): the strings are copied to the
+/// heap first and `environ` is pointed at the copies, so nothing reads the old bytes.
+fn title_area() -> Option<(usize, usize)> {
+    let f = stat_fields()?;
+    let field = |n: usize| -> Option<usize> { f.get(n - 3)?.parse().ok() };
+    let (start, end) = (field(48)?, field(49)?);
+    let (env_start, env_end) = (field(50)?, field(51)?);
+    if env_start != end || env_end <= env_start {
+        return Some((start, end));
+    }
+    // SAFETY: `environ` is a NULL-terminated array of C strings; we replace each pointer that
+    // lies in the kernel's environment block with a leaked heap copy of the same string.
+    // Called once, before the process has a second thread (master startup), so nothing reads
+    // or changes the environment meanwhile.
+    unsafe {
+        let env = environ;
+        if env.is_null() {
+            return Some((start, end));
+        }
+        let mut i = 0;
+        loop {
+            let p = *env.add(i);
+            if p.is_null() {
+                break;
+            }
+            let addr = p as usize;
+            if (env_start..env_end).contains(&addr) {
+                let copy = std::ffi::CStr::from_ptr(p).to_owned();
+                *env.add(i) = copy.into_raw();
+            }
+            i += 1;
+        }
+    }
+    Some((start, env_end))
+}
+
+/// /proc/self/stat from field 3 (state) on.
+fn stat_fields() -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    Some(after.split_whitespace().map(str::to_string).collect())
 }

@@ -45,17 +45,157 @@ pub struct Settings {
     pub touch_reload: Vec<PathBuf>,
     pub uid: Option<String>,
     pub gid: Option<String>,
-    pub procname_prefix: Option<String>,
+    pub procnames: ProcNames,
     pub pidfile: Option<PathBuf>,
     pub daemonize: Option<PathBuf>,
     pub logto: Option<PathBuf>,
     pub vacuum: bool,
-    pub disable_logging: bool,
     pub log_format: Option<String>,
     pub memory_report: bool,
     pub stats: Option<String>,
     pub stats_http: bool,
     pub compat: CompatSettings,
+    pub log: LogSettings,
+}
+
+/// The logging options of issue 11, typed.
+#[derive(Debug, Clone, Default)]
+pub struct LogSettings {
+    /// Which requests get a line (`disable-logging` and the `log-*` conditions).
+    pub selection: crate::log::select::Selection,
+    pub micros: bool,
+    pub x_forwarded_for: bool,
+    /// `log-date`: the stamp of server lines.
+    pub date: Option<crate::log::date::Stamp>,
+    pub logformat_strftime: bool,
+    /// `logto2`, absolute.
+    pub logto2: Option<PathBuf>,
+    pub maxsize: u64,
+    pub backupname: Option<PathBuf>,
+    pub touch_reopen: Vec<PathBuf>,
+    pub touch_rotate: Vec<PathBuf>,
+    /// `logfile-chmod`, when it is three octal digits (the config check refuses others).
+    pub chmod: Option<u32>,
+    pub chown: bool,
+    /// `log-master`: workers send their lines to the master.
+    pub master: bool,
+    /// `log-truncate`.
+    pub truncate: bool,
+    /// `logger`, `req-logger`, `log-encoder`, `log-req-encoder` as given.
+    pub loggers: crate::log::loggers::Config,
+}
+
+impl LogSettings {
+    fn from_config(c: &Config, cwd: &std::path::Path) -> LogSettings {
+        let path = |name: &str| text(c, name).map(|p| cwd.join(p));
+        let paths = |name: &str| list(c, name).into_iter().map(|p| cwd.join(p)).collect();
+        LogSettings {
+            selection: crate::log::select::Selection {
+                all: !c.bool("disable-logging"),
+                zero: c.bool("log-zero"),
+                slow_ms: c.uint("log-slow"),
+                status_4xx: c.bool("log-4xx"),
+                status_5xx: c.bool("log-5xx"),
+                big: c.uint("log-big"),
+                sendfile: c.bool("log-sendfile"),
+                ioerror: c.bool("log-ioerror"),
+            },
+            micros: c.bool("log-micros"),
+            x_forwarded_for: c.bool("log-x-forwarded-for"),
+            date: c
+                .get("log-date")
+                .map(|s| crate::log::date::Stamp::from_value(s.value.as_str())),
+            logformat_strftime: c.bool("logformat-strftime"),
+            logto2: path("logto2"),
+            maxsize: c.uint("log-maxsize"),
+            backupname: path("log-backupname"),
+            touch_reopen: paths("touch-logreopen"),
+            touch_rotate: paths("touch-logrotate"),
+            chmod: c
+                .text("logfile-chmod")
+                .and_then(option_values::logfile_chmod),
+            chown: c.bool("logfile-chown"),
+            master: c.bool("log-master"),
+            truncate: c.bool("log-truncate"),
+            loggers: crate::log::loggers::Config {
+                // `log-syslog[=IDENT]` is `logger = syslog[:IDENT]`.
+                loggers: list(c, "logger")
+                    .into_iter()
+                    .chain(text(c, "log-syslog").map(|v| format!("syslog:{v}")))
+                    .collect(),
+                req_loggers: list(c, "req-logger"),
+                encoders: list(c, "log-encoder"),
+                req_encoders: list(c, "log-req-encoder"),
+                drain: list(c, "log-drain"),
+                filter: list(c, "log-filter"),
+            },
+        }
+    }
+}
+
+/// The process names of `auto-procname` and the `procname*` options, as uWSGI builds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcNames {
+    /// `auto-procname`, or any `procname*` option (uWSGI turns it on for them).
+    pub auto: bool,
+    pub name: Option<String>,
+    pub master: Option<String>,
+    /// `procname-prefix`, or `procname-prefix-spaced` with its space (the last one wins).
+    pub prefix: Option<String>,
+    pub append: Option<String>,
+}
+
+impl ProcNames {
+    fn from_config(c: &Config) -> ProcNames {
+        // Both set the same uWSGI field; a config that gives both gets the spaced one.
+        let prefix = text(c, "procname-prefix-spaced")
+            .map(|p| format!("{p} "))
+            .or_else(|| text(c, "procname-prefix"));
+        let name = text(c, "procname");
+        let master = text(c, "procname-master");
+        let append = text(c, "procname-append");
+        let auto = c.bool("auto-procname")
+            || prefix.is_some()
+            || name.is_some()
+            || master.is_some()
+            || append.is_some();
+        ProcNames {
+            auto,
+            name,
+            master,
+            prefix,
+            append,
+        }
+    }
+
+    /// The master's title, or None to leave rw's own (`rw master`).
+    pub fn master(&self) -> Option<String> {
+        let base = self
+            .master
+            .as_deref()
+            .or(self.name.as_deref())
+            .or(self.auto.then_some("uWSGI master"))?;
+        Some(self.decorate(base))
+    }
+
+    /// Worker `id`'s title, or None to leave rw's own (`rw worker N`).
+    pub fn worker(&self, id: usize) -> Option<String> {
+        if !self.auto {
+            return None;
+        }
+        Some(match &self.name {
+            Some(n) => self.decorate(n),
+            None => self.decorate(&format!("uWSGI worker {id}")),
+        })
+    }
+
+    fn decorate(&self, base: &str) -> String {
+        format!(
+            "{}{base}{}",
+            self.prefix.as_deref().unwrap_or(""),
+            self.append.as_deref().unwrap_or("")
+        )
+    }
 }
 
 /// One configured listener.
@@ -196,17 +336,17 @@ impl Settings {
                 .collect(),
             uid: text(c, "uid"),
             gid: text(c, "gid"),
-            procname_prefix: text(c, "procname-prefix-spaced"),
+            procnames: ProcNames::from_config(c),
             pidfile: before_chdir("pidfile"),
             daemonize: before_chdir("daemonize"),
             logto: before_chdir("logto"),
             vacuum: c.bool("vacuum"),
-            disable_logging: c.bool("disable-logging"),
             log_format: text(c, "log-format"),
             memory_report: c.bool("memory-report"),
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
             compat,
+            log: LogSettings::from_config(c, cwd),
         }
     }
 
@@ -228,11 +368,17 @@ impl Settings {
         }
     }
 
-    /// A process title with the configured prefix ("myapp rw worker 1").
-    pub fn title(&self, what: &str) -> String {
-        match &self.procname_prefix {
-            Some(p) => format!("{p} rw {what}"),
-            None => format!("rw {what}"),
-        }
+    /// The master's process title: uWSGI's when a procname option asks, else `rw master`.
+    pub fn master_title(&self) -> String {
+        self.procnames
+            .master()
+            .unwrap_or_else(|| "rw master".to_string())
+    }
+
+    /// Worker `id`'s process title: uWSGI's when a procname option asks, else `rw worker N`.
+    pub fn worker_title(&self, id: usize) -> String {
+        self.procnames
+            .worker(id)
+            .unwrap_or_else(|| format!("rw worker {id}"))
     }
 }

@@ -138,7 +138,7 @@ pub fn run(env: WorkerEnv) -> ! {
         super::harakiri::prepare_worker_signals(&mut mask);
         libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
     }
-    super::process::set_title(&env.settings.title(&format!("worker {}", env.id)));
+    super::process::set_title(&env.settings.worker_title(env.id));
     let code = match setup_and_serve(&env) {
         Ok(code) => code,
         // Only setup returns errors: the serving loop handles its own.

@@ -486,7 +486,7 @@ pub fn batch(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyh
     loop {
         match client::fetch(target, read_timeout(interval)) {
             Ok((stats, _)) => {
-                opts.now = crate::log::request_line::ctime_now();
+                opts.now = crate::log::date::ctime_now();
                 let secs = prev
                     .as_ref()
                     .map_or(0.0, |(_, t)| t.elapsed().as_secs_f64());
@@ -610,7 +610,7 @@ pub fn live(target: &Target, addr: &str, interval: f64, mut opts: Opts) -> anyho
         let mut redraw = true;
         loop {
             if redraw {
-                opts.now = crate::log::request_line::ctime_now();
+                opts.now = crate::log::date::ctime_now();
                 opts.width = 0;
                 let frame = match &shown {
                     Some((s, p, secs)) => render_frame(s, p.as_ref(), *secs, &opts),

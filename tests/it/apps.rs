@@ -554,7 +554,8 @@ die-on-term = true
     wait_until(10, "process titles", || {
         let mut workers: Vec<String> = util::children_of(pid).into_iter().map(ps_args).collect();
         workers.sort();
-        ps_args(pid) == "myapp rw master" && workers == ["myapp rw worker 1", "myapp rw worker 2"]
+        ps_args(pid) == "myapp uWSGI master"
+            && workers == ["myapp uWSGI worker 1", "myapp uWSGI worker 2"]
     });
 
     let out = util::run(&["stop", pidfile.to_str().unwrap(), "--timeout", "30"]);
@@ -648,7 +649,7 @@ fn django_with_the_reference_config_file() {
     );
     assert_eq!(curl(port, "/", &[]).status, 404);
     assert!(
-        ps_args(pid).starts_with("myapp rw master"),
+        ps_args(pid).starts_with("myapp uWSGI master"),
         "{}",
         ps_args(pid)
     );

@@ -406,24 +406,3 @@ fn uid_is_dropped_after_binding_or_refused_with_a_reason() {
         );
     }
 }
-
-#[test]
-fn process_titles_carry_the_prefix() {
-    let ini = hello_ini("procname-prefix-spaced = myapp\nprocesses = 1");
-    let s = Server::start(&ini, &[("app.py", HELLO_APP)]);
-    let cmdline = |pid: i32| {
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
-            .replace('\0', " ")
-    };
-    assert!(
-        cmdline(s.pid()).starts_with("myapp rw master"),
-        "{}",
-        cmdline(s.pid())
-    );
-    let w = s.workers(1)[0];
-    assert!(
-        cmdline(w).starts_with("myapp rw worker 1"),
-        "{}",
-        cmdline(w)
-    );
-}

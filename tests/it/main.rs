@@ -10,6 +10,7 @@ mod generated;
 mod hostile;
 mod http_conformance;
 mod lifecycle;
+mod logging;
 mod nginx;
 mod robustness;
 mod serve_basic;
