@@ -114,6 +114,9 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l worker-reload-mercy -d '
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-mercy -d 'How long a stop may take in all before SIGKILL [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-term -d 'SIGTERM stops the server instead of reloading it [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-reload -d 'Gracefully reload when this file changes (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-chain-reload -d 'Chain-reload the workers (one at a time) when this file changes (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-workers-reload -d 'Gracefully replace every worker (no master reload) when this file changes (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l master-fifo -d 'Create this FIFO and obey the one-byte commands written to it (several: switch with 0-9) (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l gid -d 'Drop to this group after binding sockets' -r -f -a "(__fish_complete_users)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l auto-procname -d 'Name processes `uWSGI master`, `uWSGI worker N` in ps [default: false]' -r -f

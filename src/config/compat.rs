@@ -76,8 +76,6 @@ const DIFFERENCES: &[(&[&str], bool, &str)] = &[
         "rw runs all `processes` workers all the time: no adaptive spawning (planned with the cheaper options)"),
     (&["attach-daemon*", "smart-attach-daemon*", "attach-control-daemon", "legion*", "daemons-honour-stdin"], true,
         "the external daemon is not started or watched (planned with the daemon options)"),
-    (&["master-fifo"], true,
-        "no master FIFO is created: commands written to it do nothing; use `rw stop`, `rw reload` or signals (planned)"),
     (&["spooler*", "mule*", "farm", "cache*", "lock*", "sharedarea", "rpc*", "signal*", "timer*", "cron*", "unique-cron", "legion-cron", "queue*", "ssa*"], true,
         "the uwsgi API behind it (spooler, mules, caches, locks, signals) is missing: app code that uses it fails (planned with the uwsgi API)"),
     (&["hook-*", "exec-*", "call-*", "mount-*", "umount-*", "after-request-hook", "after-request-call"], false,

@@ -234,6 +234,9 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes).range(0, 86400),
     opt("die-on-term", &[], None, Bool, false, Some("false"), "SIGTERM stops the server instead of reloading it", Yes),
     opt("touch-reload", &[], None, NewPath, true, None, "Gracefully reload when this file changes", Yes),
+    opt("touch-chain-reload", &[], None, NewPath, true, None, "Chain-reload the workers (one at a time) when this file changes", Yes),
+    opt("touch-workers-reload", &[], None, NewPath, true, None, "Gracefully replace every worker (no master reload) when this file changes", Yes),
+    opt("master-fifo", &[], None, NewPath, true, None, "Create this FIFO and obey the one-byte commands written to it (several: switch with 0-9)", Yes),
     opt("uid", &[], None, Account, false, None, "Drop to this user after binding sockets", Yes),
     opt("gid", &[], None, Account, false, None, "Drop to this group after binding sockets", Yes),
     // -- process names (issue 11, helper log11)

@@ -349,6 +349,11 @@ impl Watch {
         }
     }
 
+    /// Rotates at the next look (the master FIFO's `L`).
+    pub fn rotate_soon(&mut self) {
+        self.pending = true;
+    }
+
     /// One look, from the master loop: rotate when the file is too large or a rotate file
     /// was touched, else reopen when a reopen file was touched.
     pub fn check(&mut self) {

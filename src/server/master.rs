@@ -1,6 +1,7 @@
 //! The master: one single-threaded poll loop (self-pipe for signals, 1 s tick) that spawns,
 //! reaps and respawns workers, enforces harakiri and mercy, and runs reloads and shutdown.
 
+use super::fifo::{Command, MasterFifo};
 use super::settings::Settings;
 use super::signals::{self, Action, SelfPipe};
 use super::worker::{self, WorkerEnv};
@@ -22,6 +23,8 @@ use std::time::{Duration, Instant};
 const STATS_KEY: usize = 1;
 /// Poller key of the log-master pipe.
 const LOG_KEY: usize = 2;
+/// Poller key of the master FIFO.
+const FIFO_KEY: usize = 3;
 
 #[derive(Debug)]
 struct Slot {
@@ -80,6 +83,25 @@ pub struct Master {
     log_watch: crate::log::file::Watch,
     /// log-master: the workers' lines (also the previous image's, after a reload).
     log_pipe: Option<crate::log::master::LogPipe>,
+    /// `master-fifo`: the active FIFO, read every turn of the loop.
+    fifo: Option<MasterFifo>,
+    /// A chain reload in progress (`c`, `touch-chain-reload`).
+    chain: Option<Chain>,
+    /// Workers stopped by the FIFO's `p` (SIGSTOP) until the next `p`.
+    paused: bool,
+    touch_chain_mtimes: Vec<Option<std::time::SystemTime>>,
+    touch_workers_mtimes: Vec<Option<std::time::SystemTime>>,
+}
+
+/// A chain reload: the workers are replaced in id order, one at a time; the next one is told
+/// to stop only once the replacement of the previous one accepts, so at most one worker's
+/// capacity is missing at any moment.
+#[derive(Debug)]
+struct Chain {
+    /// Index in `slots` of the next worker to replace.
+    next: usize,
+    /// The worker being replaced: its slot index and when it was told to stop.
+    waiting: Option<(usize, Instant)>,
 }
 
 impl Master {
@@ -123,6 +145,18 @@ impl Master {
             .collect();
         std::env::remove_var(reload::OLD_WORKERS_ENV);
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
+        let touch_chain_mtimes = s.touch_chain_reload.iter().map(|p| mtime(p)).collect();
+        let touch_workers_mtimes = s.touch_workers_reload.iter().map(|p| mtime(p)).collect();
+        let fifo = if s.master_fifo.is_empty() {
+            None
+        } else {
+            let f = MasterFifo::open(&s.master_fifo)?;
+            // SAFETY: the FIFO lives in the Master, as long as the poller; a switch to another
+            // FIFO re-registers the new fd (see `on_fifo`).
+            unsafe { poller.add(f.fd(), Event::readable(FIFO_KEY))? };
+            eprintln!("master fifo {} created (active)", f.active_path().display());
+            Some(f)
+        };
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -169,6 +203,11 @@ impl Master {
             log_watch,
             log_pipe,
             harakiri: Default::default(),
+            fifo,
+            chain: None,
+            paused: false,
+            touch_chain_mtimes,
+            touch_workers_mtimes,
         })
     }
 
@@ -208,11 +247,12 @@ impl Master {
             // Workers say they accept through the scoreboard, which wakes nobody: while a
             // generation is starting, look often, so a reload completes (and old workers
             // retire) within a tick rather than within a second.
-            let tick = if self.retire_old_at.is_some() || !self.ready_notified {
-                Duration::from_millis(20)
-            } else {
-                Duration::from_secs(1)
-            };
+            let tick =
+                if self.retire_old_at.is_some() || !self.ready_notified || self.chain.is_some() {
+                    Duration::from_millis(20)
+                } else {
+                    Duration::from_secs(1)
+                };
             let _ = self.poller.wait(&mut events, Some(tick));
             if !events.is_empty() {
                 self.poller.modify(
@@ -228,6 +268,7 @@ impl Master {
                     return Ok(code);
                 }
             }
+            self.read_fifo()?;
             self.reap();
             // Every turn, not only on its events: it also expires slow stats clients.
             self.serve_stats();
@@ -244,14 +285,26 @@ impl Master {
                 continue;
             }
             self.respawn_dead();
-            self.check_harakiri();
+            if !self.paused {
+                // A paused worker's requests are not running: their time does not count.
+                self.check_harakiri();
+            }
             self.check_mercy();
             self.log_watch.check();
-            if self.touched() {
+            self.advance_chain();
+            if touched(&self.s.touch_reload, &mut self.touch_mtimes) {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
                 );
                 self.exec_reload(true)?;
+            }
+            if touched(&self.s.touch_chain_reload, &mut self.touch_chain_mtimes) {
+                eprintln!("*** touch-chain-reload: a watched file has been touched ***");
+                self.start_chain();
+            }
+            if touched(&self.s.touch_workers_reload, &mut self.touch_workers_mtimes) {
+                eprintln!("*** touch-workers-reload: a watched file has been touched ***");
+                self.reload_workers(false);
             }
         }
     }
@@ -285,17 +338,7 @@ impl Master {
                     eprintln!(
                         "{sig} received...stopping workers (they finish in-flight requests)..."
                     );
-                    self.state = State::Stopping {
-                        since: Instant::now(),
-                    };
-                    self.kill_all(Signal::SIGHUP);
-                    super::systemd::notify("STOPPING=1\nSTATUS=stopping");
-                    // Refuse new connections at once (every process shares these sockets), so
-                    // nginx moves them to another instance instead of waiting on our backlog.
-                    for l in &self.listeners {
-                        // SAFETY: shutdown(2) on a listening socket we own.
-                        unsafe { libc::shutdown(l.raw(), libc::SHUT_RDWR) };
-                    }
+                    self.begin_shutdown(Signal::SIGHUP);
                 } else {
                     eprintln!("{sig} received again...killing workers now");
                     self.kill_all(Signal::SIGKILL);
@@ -305,6 +348,254 @@ impl Master {
             _ => {}
         }
         Ok(None)
+    }
+
+    /// Stops serving: every worker gets `sig` (SIGHUP: finish what was accepted), and the
+    /// listeners are shut down so new connections are refused at once.
+    fn begin_shutdown(&mut self, sig: Signal) {
+        self.resume_if_paused();
+        self.chain = None;
+        self.state = State::Stopping {
+            since: Instant::now(),
+        };
+        self.kill_all(sig);
+        super::systemd::notify("STOPPING=1\nSTATUS=stopping");
+        // Refuse new connections at once (every process shares these sockets), so nginx
+        // moves them to another instance instead of waiting on our backlog.
+        for l in &self.listeners {
+            // SAFETY: shutdown(2) on a listening socket we own.
+            unsafe { libc::shutdown(l.raw(), libc::SHUT_RDWR) };
+        }
+    }
+
+    /// Reads and obeys what was written to the master FIFO.
+    fn read_fifo(&mut self) -> anyhow::Result<()> {
+        let Some(f) = &self.fifo else { return Ok(()) };
+        let cmds = f.read();
+        // SAFETY: the FIFO's fd is open as long as `self.fifo` holds it.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(f.fd()) };
+        let _ = self.poller.modify(fd, Event::readable(FIFO_KEY));
+        for c in cmds {
+            self.on_fifo(c)?;
+        }
+        Ok(())
+    }
+
+    fn on_fifo(&mut self, c: Command) -> anyhow::Result<()> {
+        let running = self.state == State::Running;
+        match c {
+            Command::Blank => {}
+            Command::Slot(n) => self.switch_fifo(n as usize),
+            Command::GracefulReload if running => {
+                eprintln!("master fifo: r (graceful reload)");
+                eprintln!("...gracefully killing workers...");
+                self.resume_if_paused();
+                self.exec_reload(true)?;
+            }
+            Command::BrutalReload if running => {
+                eprintln!("master fifo: R (brutal reload)");
+                eprintln!("...brutally killing workers...");
+                self.resume_if_paused();
+                self.exec_reload(false)?;
+            }
+            Command::ChainReload if running => self.start_chain(),
+            Command::WorkersReload if running => self.reload_workers(false),
+            Command::BrutalWorkersReload if running => self.reload_workers(true),
+            Command::Stop if running => {
+                eprintln!("master fifo: q (graceful stop)...stopping workers (they finish in-flight requests)...");
+                self.begin_shutdown(Signal::SIGHUP);
+            }
+            Command::BrutalStop => {
+                eprintln!("master fifo: Q (brutal stop)...killing workers...");
+                if running {
+                    self.begin_shutdown(Signal::SIGKILL);
+                } else {
+                    self.kill_all(Signal::SIGKILL);
+                }
+            }
+            Command::Stats => self.log_stats(),
+            Command::ReopenLogs => self.reopen_logs(),
+            Command::RotateLogs => self.rotate_logs(),
+            Command::PauseResume if running => self.pause_resume(),
+            Command::RewritePidfile => match &self.s.pidfile {
+                Some(p) => match pidfile::write(p, std::process::id()) {
+                    Ok(()) => eprintln!("master fifo: P: pidfile {} rewritten", p.display()),
+                    Err(e) => eprintln!("master fifo: P: {e:#}"),
+                },
+                None => eprintln!("master fifo: P: no pidfile is configured"),
+            },
+            Command::MoreWorkers | Command::FewerWorkers => self.cheaper_step_by_fifo(c),
+            Command::Missing(b, what) => {
+                eprintln!("master fifo: command {} ignored: {what}", b as char)
+            }
+            Command::Unknown(b) => {
+                eprintln!("master fifo: unknown command byte 0x{b:02x} ignored")
+            }
+            _ => eprintln!("master fifo: {c:?} ignored: the instance is stopping"),
+        }
+        Ok(())
+    }
+
+    fn switch_fifo(&mut self, slot: usize) {
+        let Some(f) = &mut self.fifo else { return };
+        let old = f.fd();
+        match f.switch(slot) {
+            Ok(path) => {
+                let path = path.display().to_string();
+                let new = f.fd();
+                if new != old {
+                    // The old fd is closed (epoll forgot it); the new one must be added.
+                    // SAFETY: the new FIFO lives in `self.fifo`, as long as the poller.
+                    let _ = unsafe { self.poller.add(new, Event::readable(FIFO_KEY)) };
+                }
+                eprintln!("active master fifo is now {path}");
+            }
+            Err(e) => eprintln!("master fifo: {e:#}"),
+        }
+    }
+
+    /// `+`/`-`: the cheaper subsystem's manual step.
+    fn cheaper_step_by_fifo(&mut self, c: Command) {
+        let sign = if c == Command::MoreWorkers { '+' } else { '-' };
+        eprintln!(
+            "master fifo: {sign} ignored: cheaper mode is off (all {} workers run)",
+            self.s.processes
+        );
+    }
+
+    /// `l`: the log file is opened again (logrotate renamed it) and every worker follows.
+    fn reopen_logs(&mut self) {
+        if crate::log::file::path().is_none() {
+            eprintln!("master fifo: l: no log file to reopen (logging to stderr as started)");
+            return;
+        }
+        crate::log::file::reopen();
+    }
+
+    /// `L`: the log file is rotated now (renamed to its backup name, opened afresh).
+    fn rotate_logs(&mut self) {
+        if crate::log::file::path().is_none() {
+            eprintln!("master fifo: L: no log file to rotate (logging to stderr as started)");
+            return;
+        }
+        self.log_watch.rotate_soon();
+    }
+
+    /// `p`: SIGSTOP every worker (connections wait in the listen queue), or SIGCONT them.
+    fn pause_resume(&mut self) {
+        if self.paused {
+            self.resume_if_paused();
+            return;
+        }
+        eprintln!("*** PAUSE: workers stopped; write p to the master fifo again to resume ***");
+        self.paused = true;
+        for slot in &self.slots {
+            if let Some(pid) = slot.pid {
+                let _ = kill(pid, Signal::SIGSTOP);
+            }
+        }
+    }
+
+    /// A stopped worker cannot act on a signal: resume before telling workers anything.
+    fn resume_if_paused(&mut self) {
+        if !self.paused {
+            return;
+        }
+        self.paused = false;
+        eprintln!("*** resuming workers ***");
+        for slot in &self.slots {
+            if let Some(pid) = slot.pid {
+                let _ = kill(pid, Signal::SIGCONT);
+            }
+        }
+        for o in &self.old {
+            let _ = kill(o.pid, Signal::SIGCONT);
+        }
+    }
+
+    /// `w` / `touch-workers-reload` (graceful: each finishes what it accepted) and `W`
+    /// (brutal: killed now). The master is not re-executed: without `lazy-apps` the new
+    /// workers fork from the app the master imported, so new code needs a full reload.
+    fn reload_workers(&mut self, brutal: bool) {
+        self.resume_if_paused();
+        self.chain = None;
+        if brutal {
+            eprintln!("brutally reloading workers...");
+        } else {
+            eprintln!("gracefully reloading workers...");
+        }
+        self.warn_code_is_not_reloaded();
+        for slot in &mut self.slots {
+            if let Some(pid) = slot.pid {
+                if brutal {
+                    eprintln!("killing worker {} (pid: {pid})", slot.id);
+                }
+                slot.cursed.get_or_insert_with(Instant::now);
+                let _ = kill(
+                    pid,
+                    if brutal {
+                        Signal::SIGTERM
+                    } else {
+                        Signal::SIGHUP
+                    },
+                );
+            }
+        }
+    }
+
+    fn warn_code_is_not_reloaded(&self) {
+        if !self.s.lazy_apps {
+            eprintln!(
+                "note: without lazy-apps new workers fork from the app the master imported: changed code needs a full reload (r, SIGHUP, rw reload)"
+            );
+        }
+    }
+
+    fn start_chain(&mut self) {
+        self.resume_if_paused();
+        if self.chain.is_some() {
+            eprintln!("chain reload already running...");
+            return;
+        }
+        eprintln!("chain reload starting...");
+        self.warn_code_is_not_reloaded();
+        self.chain = Some(Chain {
+            next: 0,
+            waiting: None,
+        });
+    }
+
+    /// One step of a chain reload: wait for the replacement of the worker told to stop last
+    /// to accept, then tell the next one.
+    fn advance_chain(&mut self) {
+        let Some(ch) = &mut self.chain else { return };
+        if let Some((idx, since)) = ch.waiting {
+            let slot = &self.slots[idx];
+            let replaced = slot.pid.is_some()
+                && slot.cursed.is_none()
+                && slot.spawned > since
+                && self.scoreboard.worker(slot.id).accepting.load(Relaxed) == 1;
+            if !replaced {
+                return;
+            }
+            ch.waiting = None;
+            ch.next = idx + 1;
+        }
+        // A slot without a worker (dead, waiting to respawn) gets the new code anyway.
+        while ch.next < self.slots.len() && self.slots[ch.next].pid.is_none() {
+            ch.next += 1;
+        }
+        let Some(slot) = self.slots.get_mut(ch.next) else {
+            eprintln!("chain reloading complete");
+            self.chain = None;
+            return;
+        };
+        let Some(pid) = slot.pid else { return };
+        eprintln!("chain next victim is worker {} (pid: {pid})", slot.id);
+        let now = Instant::now();
+        slot.cursed = Some(now);
+        let _ = kill(pid, Signal::SIGHUP);
+        ch.waiting = Some((ch.next, now));
     }
 
     fn kill_all(&mut self, sig: Signal) {
@@ -360,6 +651,8 @@ impl Master {
                 if let Some(p) = self.log_pipe.take().filter(|_| self.s.log.master) {
                     p.attach_worker();
                 }
+                // A worker holding the FIFO open would keep a switched-away FIFO readable.
+                drop(self.fifo.take());
                 worker::run(env);
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
@@ -618,18 +911,6 @@ impl Master {
         }
     }
 
-    fn touched(&mut self) -> bool {
-        let mut changed = false;
-        for (i, p) in self.s.touch_reload.iter().enumerate() {
-            let now = mtime(p);
-            if now != self.touch_mtimes[i] {
-                self.touch_mtimes[i] = now;
-                changed = true;
-            }
-        }
-        changed
-    }
-
     /// Replaces the master image with a fresh one (same pid, same argv) that re-imports the
     /// app. Listeners stay open across exec, so no connection is refused; the current workers
     /// keep serving until the new ones accept (graceful) or are killed first (brutal). A
@@ -756,6 +1037,11 @@ impl Master {
                     reload::remove_status(p);
                 }
             }
+            if let Some(f) = &self.fifo {
+                if f.vacuum() {
+                    eprintln!("VACUUM: master fifo {} removed.", f.active_path().display());
+                }
+            }
             if let Some(st) = &self.stats {
                 if st.vacuum() {
                     eprintln!("VACUUM: stats socket removed.");
@@ -771,6 +1057,19 @@ impl Master {
         }
         u8::from(self.start_failed)
     }
+}
+
+/// Whether any of `paths` changed mtime (appeared, vanished, touched) since the last look.
+fn touched(paths: &[PathBuf], mtimes: &mut [Option<std::time::SystemTime>]) -> bool {
+    let mut changed = false;
+    for (p, seen) in paths.iter().zip(mtimes.iter_mut()) {
+        let now = mtime(p);
+        if now != *seen {
+            *seen = now;
+            changed = true;
+        }
+    }
+    changed
 }
 
 fn mtime(p: &std::path::Path) -> Option<std::time::SystemTime> {

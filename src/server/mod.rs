@@ -5,6 +5,7 @@ pub mod apps;
 pub mod body;
 pub mod conn;
 pub mod context;
+pub mod fifo;
 pub mod harakiri;
 pub mod master;
 pub mod pidfile;

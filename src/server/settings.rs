@@ -43,6 +43,9 @@ pub struct Settings {
     pub reload_mercy: Duration,
     pub die_on_term: bool,
     pub touch_reload: Vec<PathBuf>,
+    pub touch_chain_reload: Vec<PathBuf>,
+    pub touch_workers_reload: Vec<PathBuf>,
+    pub master_fifo: Vec<PathBuf>,
     pub uid: Option<String>,
     pub gid: Option<String>,
     pub procnames: ProcNames,
@@ -235,6 +238,10 @@ fn text(c: &Config, name: &str) -> Option<String> {
     c.get(name).map(|s| s.value.as_str().to_string())
 }
 
+fn paths(c: &Config, name: &str) -> Vec<PathBuf> {
+    list(c, name).into_iter().map(PathBuf::from).collect()
+}
+
 fn list(c: &Config, name: &str) -> Vec<String> {
     c.list(name).map(|s| s.value.as_str().to_string()).collect()
 }
@@ -330,10 +337,10 @@ impl Settings {
             worker_reload_mercy: Duration::from_secs(c.uint("worker-reload-mercy")),
             reload_mercy: Duration::from_secs(c.uint("reload-mercy")),
             die_on_term: c.bool("die-on-term"),
-            touch_reload: list(c, "touch-reload")
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
+            touch_reload: paths(c, "touch-reload"),
+            touch_chain_reload: paths(c, "touch-chain-reload"),
+            touch_workers_reload: paths(c, "touch-workers-reload"),
+            master_fifo: paths(c, "master-fifo"),
             uid: text(c, "uid"),
             gid: text(c, "gid"),
             procnames: ProcNames::from_config(c),

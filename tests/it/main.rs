@@ -6,6 +6,7 @@ mod compat_options;
 mod corpus;
 mod faults;
 mod faults_requests;
+mod fifo;
 mod generated;
 mod hostile;
 mod http_conformance;
