@@ -46,7 +46,7 @@ pub use harakiri::{current_thread_id, interrupt_thread};
 pub use interp::{
     fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks,
 };
-pub use response::{encode_latin1, validate_header_name, validate_header_value, validate_status};
+pub use response::encode_latin1;
 pub use uwsgi_module::{
     run_post_fork_hooks, set_numproc, set_opt, take_logvars, take_reload_request,
 };

@@ -1008,12 +1008,14 @@ notcallable = 3
 
 #[test]
 fn validators() {
+    use super::response::{validate_header_name, validate_header_value, validate_status};
     assert_eq!(validate_status("200 OK"), Ok(200));
     assert_eq!(validate_status("404"), Ok(404));
     assert_eq!(validate_status("599 Caf\u{e9}\tx"), Ok(599));
     assert!(validate_status("20 OK").is_err());
     assert!(validate_status("200OK").is_err());
     assert!(validate_status("099 x").is_err());
+    assert!(validate_status("600 X").is_err());
     assert!(validate_status("200 OK\r\n").is_err());
     assert!(validate_status("200 OK\0").is_err());
     assert!(validate_status("200 \u{20ac}").is_err());
