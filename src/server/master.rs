@@ -84,6 +84,9 @@ impl Master {
         start_cwd: PathBuf,
     ) -> anyhow::Result<Master> {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
+        python::set_server_facts(Box::new(super::uwsgi_facts::ScoreboardFacts::new(
+            scoreboard.clone(),
+        )));
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.

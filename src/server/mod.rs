@@ -15,6 +15,7 @@ pub mod sink;
 pub mod socket;
 pub mod static_files;
 pub mod systemd;
+pub mod uwsgi_facts;
 pub mod worker;
 
 use crate::config::{self, magic::HostFacts, Severity, Sources};
@@ -224,7 +225,15 @@ fn start(
         eprint!("{e}");
         bail!("pymodule-alias failed (see above)");
     }
-    python::set_numproc(s.processes as u32);
+    python::set_module_facts(&python::ModuleFacts {
+        options: s.exported_options.clone(),
+        numproc: s.processes as u32,
+        cores: s.threads as u32,
+        buffer_size: s.buffer_size as u64,
+        is_a_reload: reloads > 0,
+        sockets: listeners.iter().map(|l| l.raw()).collect(),
+        hostname: config::host::hostname(),
+    });
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

@@ -753,6 +753,7 @@ impl LogInfo<'_> {
             rss,
             vsz,
             memory_report: w.settings.memory_report,
+            logvars: &[],
         }
     }
 }

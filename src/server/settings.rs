@@ -55,6 +55,8 @@ pub struct Settings {
     pub memory_report: bool,
     pub stats: Option<String>,
     pub stats_http: bool,
+    /// Every option as uWSGI exports it to apps (`uwsgi.opt`), see [`Config::exported`].
+    pub exported_options: Vec<(String, Option<String>)>,
     pub compat: CompatSettings,
 }
 
@@ -206,6 +208,7 @@ impl Settings {
             memory_report: c.bool("memory-report"),
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
+            exported_options: c.exported.clone(),
             compat,
         }
     }

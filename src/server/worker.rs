@@ -185,7 +185,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     } else {
         env.apps.iter().collect()
     };
-    python::run_post_fork_hooks();
+    python::run_post_fork_hooks(env.id as u32);
     if let Some(dir) = &s.compat.chdir2 {
         // uWSGI: in each worker, once its apps are loaded.
         std::env::set_current_dir(dir)
@@ -768,7 +768,9 @@ impl<'a> Shared<'a> {
             -1
         };
         if !self.settings.disable_logging {
-            let record = info.record(self, app_requests, total);
+            let logvars = python::take_logvars();
+            let mut record = info.record(self, app_requests, total);
+            record.logvars = &logvars;
             let mut line = Vec::with_capacity(256);
             match &self.log_format {
                 Some(f) => f.write(&mut line, &record),

@@ -945,7 +945,8 @@ fn a_status_outside_100_to_599_is_refused_in_start_response() {
     let r = c.response();
     assert_eq!(r.status, 200, "{r:?}");
     assert!(
-        r.body_text().starts_with("ValueError: invalid response: invalid HTTP status: code outside"),
+        r.body_text()
+            .starts_with("ValueError: invalid response: invalid HTTP status: code outside"),
         "{r:?}"
     );
     assert_serves(&s);

@@ -16,4 +16,5 @@ mod serve_basic;
 mod serve_options;
 mod stats;
 mod util;
+mod uwsgi_api;
 mod wheel;

@@ -104,7 +104,9 @@ pub fn validate_status(s: &[u8]) -> Result<u16, InvalidStatus> {
     }
     let n = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&n) {
-        return Err(InvalidStatus("code outside 100..=599 (no client can interpret it)"));
+        return Err(InvalidStatus(
+            "code outside 100..=599 (no client can interpret it)",
+        ));
     }
     match rest {
         [] => Ok(n),

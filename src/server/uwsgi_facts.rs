@@ -1,0 +1,104 @@
+//! The live facts the `uwsgi` Python module shows (`uwsgi.workers()`, `total_requests()`,
+//! `reload()`, ...): [`python::ServerFacts`] over the scoreboard and the master's signals.
+
+use super::signals;
+use crate::python::{ServerFacts, WorkerFacts};
+use crate::stats::scoreboard::{Scoreboard, Status};
+use nix::unistd::Pid;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Built by the master before it forks; every worker inherits it with the scoreboard mapping.
+pub struct ScoreboardFacts {
+    scoreboard: Scoreboard,
+    master: Pid,
+}
+
+impl ScoreboardFacts {
+    pub fn new(scoreboard: Scoreboard) -> ScoreboardFacts {
+        ScoreboardFacts {
+            scoreboard,
+            master: nix::unistd::getpid(),
+        }
+    }
+
+    fn has_worker(&self, id: u32) -> bool {
+        id >= 1 && id as usize <= self.scoreboard.workers()
+    }
+
+    /// Signals the master as `rw reload` / `rw stop` do: the master's signal table decides.
+    fn tell_master(&self, sig: nix::sys::signal::Signal) -> bool {
+        match nix::sys::signal::kill(self.master, sig) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("cannot signal the master (pid {}): {e}", self.master);
+                false
+            }
+        }
+    }
+}
+
+impl ServerFacts for ScoreboardFacts {
+    fn total_requests(&self) -> u64 {
+        self.scoreboard.header().total_requests.load(Relaxed)
+    }
+
+    fn core_requests(&self, worker: u32, core: u32) -> u64 {
+        if !self.has_worker(worker) || core as usize >= self.scoreboard.cores() {
+            return 0;
+        }
+        self.scoreboard
+            .core(worker as usize, core as usize)
+            .requests
+            .load(Relaxed)
+    }
+
+    fn workers(&self) -> Vec<WorkerFacts> {
+        (1..=self.scoreboard.workers())
+            .map(|id| {
+                let w = self.scoreboard.worker(id);
+                WorkerFacts {
+                    id: id as u32,
+                    pid: w.pid.load(Relaxed),
+                    requests: w.requests.load(Relaxed),
+                    delta_requests: w.delta_requests.load(Relaxed),
+                    exceptions: w.exceptions.load(Relaxed),
+                    busy: w.status.load(Relaxed) == Status::Busy as u32,
+                    rss: w.rss.load(Relaxed),
+                    vsz: w.vsz.load(Relaxed),
+                    running_time: w.running_time.load(Relaxed),
+                    last_spawn: w.last_spawn.load(Relaxed),
+                    respawn_count: w.respawn_count.load(Relaxed),
+                    tx: w.tx.load(Relaxed),
+                    avg_rt: w.avg_rt.load(Relaxed),
+                    app_requests: w.app_requests.load(Relaxed),
+                }
+            })
+            .collect()
+    }
+
+    fn ready(&self) -> bool {
+        (1..=self.scoreboard.workers())
+            .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1)
+    }
+
+    fn set_accepting(&self, worker: u32, accepting: bool) {
+        if self.has_worker(worker) {
+            self.scoreboard
+                .worker(worker as usize)
+                .accepting
+                .store(u32::from(accepting), Relaxed);
+        }
+    }
+
+    fn memory(&self) -> (u64, u64) {
+        super::process::memory_of(std::process::id() as i32).unwrap_or((0, 0))
+    }
+
+    fn reload(&self) -> bool {
+        self.tell_master(signals::RELOAD)
+    }
+
+    fn stop(&self) -> bool {
+        self.tell_master(signals::STOP)
+    }
+}
