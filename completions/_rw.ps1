@@ -159,6 +159,7 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--stats', '--stats', [CompletionResultType]::ParameterName, 'Serve uWSGI-compatible stats JSON on ADDR')
             [CompletionResult]::new('--stats-server', '--stats-server', [CompletionResultType]::ParameterName, 'Serve uWSGI-compatible stats JSON on ADDR')
             [CompletionResult]::new('--stats-http', '--stats-http', [CompletionResultType]::ParameterName, 'Serve the stats over HTTP (and /metrics) [default: false]')
+            [CompletionResult]::new('--locks', '--locks', [CompletionResultType]::ParameterName, 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -155,6 +155,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --stats 'Serve uWSGI-compatible stats JSON on ADDR'
             cand --stats-server 'Serve uWSGI-compatible stats JSON on ADDR'
             cand --stats-http 'Serve the stats over HTTP (and /metrics) [default: false]'
+            cand --locks 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -126,6 +126,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l log-format -l logformat 
 complete -c rw -n "__fish_rw_using_subcommand serve" -s m -l memory-report -d 'Sample and log worker memory after each request [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats -l stats-server -d 'Serve uWSGI-compatible stats JSON on ADDR' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats-http -d 'Serve the stats over HTTP (and /metrics) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l locks -d 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

@@ -247,6 +247,8 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("memory-report", &[], Some('m'), Bool, false, Some("false"), "Sample and log worker memory after each request", Yes),
     opt("stats", &["stats-server"], None, Address, false, None, "Serve uWSGI-compatible stats JSON on ADDR", Yes),
     opt("stats-http", &[], None, Bool, false, Some("false"), "Serve the stats over HTTP (and /metrics)", Yes),
+    // -- the uwsgi Python API
+    opt("locks", &[], None, Int, false, Some("0"), "Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker", Yes).range(0, 65536),
 ];
 
 /// Looks an option up by its name or one of its aliases.

@@ -65,6 +65,14 @@ pub trait ServerFacts: Send + Sync {
     fn reload(&self) -> bool;
     /// Ask the master for a graceful shutdown.
     fn stop(&self) -> bool;
+    /// Number of user locks (`uwsgi.lock(n)` takes `0..locks()`).
+    fn locks(&self) -> usize;
+    /// Blocks until user lock `n` is the calling thread's (called with the GIL released).
+    fn lock(&self, n: usize) -> Result<(), String>;
+    /// Releases user lock `n`.
+    fn unlock(&self, n: usize) -> Result<(), String>;
+    /// Whether anyone holds user lock `n`.
+    fn is_locked(&self, n: usize) -> bool;
 }
 
 static FACTS: OnceLock<Box<dyn ServerFacts>> = OnceLock::new();

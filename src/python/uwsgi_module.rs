@@ -9,13 +9,13 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyModule, PyString, PyTuple};
 
 use super::pyerr::{log_raw, print_exception};
-use super::server_facts::{server_facts, ModuleFacts};
+use super::server_facts::{server_facts, ModuleFacts, ServerFacts};
 use crate::config::magic::UWSGI_VERSION;
 
 static WORKER_ID: AtomicU32 = AtomicU32::new(0);
@@ -166,6 +166,41 @@ fn accepting(accepting: i64) {
     }
 }
 
+/// The server's facts and the lock number checked, as uWSGI checks it (`ValueError`).
+fn user_lock(n: i64) -> PyResult<(&'static dyn ServerFacts, usize)> {
+    let facts = server_facts().ok_or_else(|| {
+        PyRuntimeError::new_err("uwsgi locks exist only in processes started by rw serve")
+    })?;
+    match usize::try_from(n) {
+        Ok(n) if n < facts.locks() => Ok((facts, n)),
+        _ => Err(PyValueError::new_err("Invalid lock number")),
+    }
+}
+
+/// `uwsgi.lock(n=0)`: blocks (GIL released) until user lock `n` is this thread's.
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn lock(n: i64) -> PyResult<()> {
+    let (facts, n) = user_lock(n)?;
+    super::gil::blocking(|| facts.lock(n)).map_err(PyRuntimeError::new_err)
+}
+
+/// `uwsgi.unlock(n=0)`.
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn unlock(n: i64) -> PyResult<()> {
+    let (facts, n) = user_lock(n)?;
+    facts.unlock(n).map_err(PyRuntimeError::new_err)
+}
+
+/// `uwsgi.is_locked(n=0)`.
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn is_locked(n: i64) -> PyResult<bool> {
+    let (facts, n) = user_lock(n)?;
+    Ok(facts.is_locked(n))
+}
+
 /// `uwsgi.workers()`: a tuple with one dict per worker, keys and value types as uWSGI's.
 #[pyfunction]
 fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
@@ -236,6 +271,9 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ready, &m)?)?;
     m.add_function(wrap_pyfunction!(accepting, &m)?)?;
     m.add_function(wrap_pyfunction!(workers, &m)?)?;
+    m.add_function(wrap_pyfunction!(lock, &m)?)?;
+    m.add_function(wrap_pyfunction!(unlock, &m)?)?;
+    m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
     m.add("opt", PyDict::new(py))?;
     m.add("numproc", 1u32)?;
     m.add("cores", 1u32)?;

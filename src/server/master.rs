@@ -86,7 +86,8 @@ impl Master {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
         python::set_server_facts(Box::new(super::uwsgi_facts::ScoreboardFacts::new(
             scoreboard.clone(),
-        )));
+            s.locks,
+        )?));
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod harakiri;
 pub mod listen;
+pub mod locks;
 pub mod master;
 pub mod pidfile;
 pub mod process;

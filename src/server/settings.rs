@@ -57,6 +57,8 @@ pub struct Settings {
     pub stats_http: bool,
     /// Every option as uWSGI exports it to apps (`uwsgi.opt`), see [`Config::exported`].
     pub exported_options: Vec<(String, Option<String>)>,
+    /// `locks`: user locks beyond lock 0.
+    pub locks: usize,
     pub compat: CompatSettings,
 }
 
@@ -209,6 +211,7 @@ impl Settings {
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
             exported_options: c.exported.clone(),
+            locks: c.uint("locks") as usize,
             compat,
         }
     }

@@ -1,6 +1,7 @@
 //! The live facts the `uwsgi` Python module shows (`uwsgi.workers()`, `total_requests()`,
 //! `reload()`, ...): [`python::ServerFacts`] over the scoreboard and the master's signals.
 
+use super::locks::{LockError, UserLocks};
 use super::signals;
 use crate::python::{ServerFacts, WorkerFacts};
 use crate::stats::scoreboard::{Scoreboard, Status};
@@ -11,14 +12,19 @@ use std::sync::atomic::Ordering::Relaxed;
 pub struct ScoreboardFacts {
     scoreboard: Scoreboard,
     master: Pid,
+    locks: UserLocks,
 }
 
 impl ScoreboardFacts {
-    pub fn new(scoreboard: Scoreboard) -> ScoreboardFacts {
-        ScoreboardFacts {
+    /// `locks`: the `locks` option (lock 0 comes on top, as in uWSGI). Maps the user locks.
+    pub fn new(scoreboard: Scoreboard, locks: usize) -> std::io::Result<ScoreboardFacts> {
+        Ok(ScoreboardFacts {
             scoreboard,
             master: nix::unistd::getpid(),
-        }
+            locks: UserLocks::new(locks + 1).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("mapping {} user locks: {e}", locks + 1))
+            })?,
+        })
     }
 
     fn has_worker(&self, id: u32) -> bool {
@@ -100,5 +106,35 @@ impl ServerFacts for ScoreboardFacts {
 
     fn stop(&self) -> bool {
         self.tell_master(signals::STOP)
+    }
+
+    fn locks(&self) -> usize {
+        self.locks.count()
+    }
+
+    fn lock(&self, n: usize) -> Result<(), String> {
+        self.locks.lock(n).map_err(|e| lock_error(n, e))
+    }
+
+    fn unlock(&self, n: usize) -> Result<(), String> {
+        match self.locks.unlock(n) {
+            // uWSGI ignores an unlock of a lock the caller does not hold; so does rw.
+            Ok(()) | Err(LockError::NotHeld) => Ok(()),
+            Err(e) => Err(lock_error(n, e)),
+        }
+    }
+
+    fn is_locked(&self, n: usize) -> bool {
+        self.locks.is_locked(n)
+    }
+}
+
+fn lock_error(n: usize, e: LockError) -> String {
+    match e {
+        LockError::AlreadyHeld => format!(
+            "this thread already holds lock {n} (locking it again would deadlock the thread)"
+        ),
+        LockError::NotHeld => format!("this thread does not hold lock {n}"),
+        LockError::Os(e) => format!("lock {n}: {}", std::io::Error::from_raw_os_error(e)),
     }
 }

@@ -434,3 +434,106 @@ fn uwsgidecorators_without_a_backend_raise_not_implemented() {
         "uwsgidecorators.timer needs uWSGI signals and timers, which rw does not implement yet"
     );
 }
+
+const LOCK_APP: &str = r#"
+import os, time, uwsgi
+from uwsgidecorators import lock
+
+@lock
+def critical():
+    # Exactly one caller at a time across every worker and thread: a second one inside would
+    # find the marker file already there.
+    try:
+        fd = os.open('{dir}/inside', os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        with open('{dir}/violations', 'a') as f:
+            f.write('x')
+        return
+    os.close(fd)
+    n = int(open('{dir}/counter').read() or '0')
+    time.sleep(0.002)
+    with open('{dir}/counter', 'w') as f:
+        f.write(str(n + 1))
+    os.unlink('{dir}/inside')
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    if path == '/critical':
+        critical()
+        body = 'ok'
+    elif path == '/die-holding-1':
+        uwsgi.lock(1)
+        os._exit(3)
+    elif path == '/take-1':
+        uwsgi.lock(1)
+        body = repr(uwsgi.is_locked(1))
+        uwsgi.unlock(1)
+        body += ' ' + repr(uwsgi.is_locked(1))
+    elif path == '/relock':
+        uwsgi.lock(0)
+        try:
+            uwsgi.lock(0)
+            body = 'relocked'
+        except RuntimeError as e:
+            body = str(e)
+        finally:
+            uwsgi.unlock(0)
+    else:
+        try:
+            uwsgi.lock(2)
+            body = 'no error'
+        except ValueError as e:
+            body = str(e)
+    body = body.encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+/// `@lock` (uwsgi.lock/unlock on lock 0) serialises a critical section across 4 workers × 2
+/// threads; `locks = 1` adds lock 1; a worker that dies holding a lock does not leave it locked.
+#[test]
+fn user_locks_serialise_across_workers_and_survive_a_dead_holder() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 4\n\
+         threads = 2\nlocks = 1\n",
+        &[("app.py", LOCK_APP), ("counter", "0")],
+    );
+    s.workers(4);
+    let port = s.port;
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let r = crate::util::raw_request(
+                        port,
+                        b"GET /critical HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    );
+                    assert!(
+                        r.starts_with(b"HTTP/1.1 200"),
+                        "{}",
+                        String::from_utf8_lossy(&r)
+                    );
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(
+        !s.path("violations").exists(),
+        "two callers were inside at once"
+    );
+    assert_eq!(std::fs::read_to_string(s.path("counter")).unwrap(), "80");
+    assert_eq!(body(&s, "/bad-number"), "Invalid lock number");
+    assert_eq!(
+        body(&s, "/relock"),
+        "this thread already holds lock 0 (locking it again would deadlock the thread)"
+    );
+    // A worker dies holding lock 1: whoever asks next gets it.
+    let dead = s.raw(b"GET /die-holding-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert!(dead.is_empty(), "{}", String::from_utf8_lossy(&dead));
+    s.wait_log("died, exit code 3", 20);
+    assert_eq!(body(&s, "/take-1"), "True False");
+    s.wait_log("user lock 1: the process holding it died; recovered it", 10);
+}
