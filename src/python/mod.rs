@@ -49,7 +49,9 @@ pub use interp::{
     fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks,
 };
 pub use response::encode_latin1;
-pub use server_facts::{set_server_facts, ModuleFacts, ServerFacts, WorkerFacts};
+pub use server_facts::{
+    set_server_facts, CacheMath, ModuleFacts, ServerFacts, SharedCache, WorkerFacts,
+};
 pub use uwsgi_module::{run_post_fork_hooks, set_module_facts, take_logvars};
 
 /// How to set up the interpreter (filled by the server from the config).

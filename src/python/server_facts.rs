@@ -73,6 +73,30 @@ pub trait ServerFacts: Send + Sync {
     fn unlock(&self, n: usize) -> Result<(), String>;
     /// Whether anyone holds user lock `n`.
     fn is_locked(&self, n: usize) -> bool;
+    /// The cache called `name`, or the first configured one for `None`.
+    fn cache(&self, name: Option<&str>) -> Option<&dyn SharedCache>;
+}
+
+/// `cache_inc`, `cache_dec`, `cache_mul`, `cache_div`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMath {
+    Inc,
+    Dec,
+    Mul,
+    Div,
+}
+
+/// One local cache shared by every worker (uWSGI's `cache2`), as the `uwsgi.cache_*` functions
+/// use it. Called with the GIL released.
+pub trait SharedCache: Send + Sync {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// `update`: replace an existing value (`cache_update`) rather than fail (`cache_set`).
+    fn set(&self, key: &[u8], value: &[u8], expires: u64, update: bool) -> bool;
+    fn math(&self, key: &[u8], op: CacheMath, delta: i64, expires: u64) -> bool;
+    fn del(&self, key: &[u8]) -> bool;
+    fn exists(&self, key: &[u8]) -> bool;
+    fn clear(&self);
+    fn keys(&self) -> Vec<Vec<u8>>;
 }
 
 static FACTS: OnceLock<Box<dyn ServerFacts>> = OnceLock::new();

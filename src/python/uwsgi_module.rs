@@ -9,13 +9,13 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyModule, PyString, PyTuple};
 
 use super::pyerr::{log_raw, print_exception};
-use super::server_facts::{server_facts, ModuleFacts, ServerFacts};
+use super::server_facts::{server_facts, CacheMath, ModuleFacts, ServerFacts, SharedCache};
 use crate::config::magic::UWSGI_VERSION;
 
 static WORKER_ID: AtomicU32 = AtomicU32::new(0);
@@ -201,6 +201,192 @@ fn is_locked(n: i64) -> PyResult<bool> {
     Ok(facts.is_locked(n))
 }
 
+/// The cache a `cache=` argument names (`None`: the first one); `None` when there is none.
+fn cache_named(cache: Option<&str>) -> PyResult<Option<&'static dyn SharedCache>> {
+    if cache.is_some_and(|c| c.contains('@')) {
+        return Err(PyNotImplementedError::new_err(
+            "remote caches (NAME@SERVER) are not implemented in rw: use a local cache name",
+        ));
+    }
+    Ok(server_facts().and_then(|f| f.cache(cache.filter(|c| !c.is_empty()))))
+}
+
+/// Runs a cache call with the GIL released; `True` or `None`, as uWSGI answers.
+fn cache_call(
+    py: Python<'_>,
+    cache: Option<&str>,
+    f: impl FnOnce(&dyn SharedCache) -> bool + Send,
+) -> PyResult<Py<PyAny>> {
+    let ok = match cache_named(cache)? {
+        Some(c) => super::gil::blocking(|| f(c)),
+        None => false,
+    };
+    Ok(true_or_none(py, ok))
+}
+
+/// `uwsgi.cache_get(key, cache=None)`: bytes, or None when missing.
+#[pyfunction]
+#[pyo3(signature = (key, cache = None))]
+fn cache_get<'py>(
+    py: Python<'py>,
+    key: &Bound<'py, PyAny>,
+    cache: Option<&str>,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let key = text_arg(key, "key")?;
+    let got = match cache_named(cache)? {
+        Some(c) => super::gil::blocking(|| c.get(&key)),
+        None => None,
+    };
+    Ok(got.map(|v| PyBytes::new(py, &v)))
+}
+
+/// `uwsgi.cache_set(key, value, expires=0, cache=None)`: True, or None when the key exists,
+/// the cache is full or the value does not fit.
+#[pyfunction]
+#[pyo3(signature = (key, value, expires = 0, cache = None))]
+fn cache_set(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let (key, value) = (text_arg(key, "key")?, text_arg(value, "value")?);
+    cache_call(py, cache, |c| c.set(&key, &value, expires, false))
+}
+
+/// `uwsgi.cache_update(key, value, expires=0, cache=None)`: set or replace.
+#[pyfunction]
+#[pyo3(signature = (key, value, expires = 0, cache = None))]
+fn cache_update(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let (key, value) = (text_arg(key, "key")?, text_arg(value, "value")?);
+    cache_call(py, cache, |c| c.set(&key, &value, expires, true))
+}
+
+fn cache_math(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    op: CacheMath,
+    delta: i64,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let key = text_arg(key, "key")?;
+    cache_call(py, cache, |c| c.math(&key, op, delta, expires))
+}
+
+/// `uwsgi.cache_inc(key, value=1, expires=0, cache=None)` on an 8-byte number.
+#[pyfunction]
+#[pyo3(signature = (key, value = 1, expires = 0, cache = None))]
+fn cache_inc(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: i64,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    cache_math(py, key, CacheMath::Inc, value, expires, cache)
+}
+
+/// `uwsgi.cache_dec(key, value=1, expires=0, cache=None)`.
+#[pyfunction]
+#[pyo3(signature = (key, value = 1, expires = 0, cache = None))]
+fn cache_dec(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: i64,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    cache_math(py, key, CacheMath::Dec, value, expires, cache)
+}
+
+/// `uwsgi.cache_mul(key, value=2, expires=0, cache=None)`.
+#[pyfunction]
+#[pyo3(signature = (key, value = 2, expires = 0, cache = None))]
+fn cache_mul(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: i64,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    cache_math(py, key, CacheMath::Mul, value, expires, cache)
+}
+
+/// `uwsgi.cache_div(key, value=2, expires=0, cache=None)` (by 0 gives 0).
+#[pyfunction]
+#[pyo3(signature = (key, value = 2, expires = 0, cache = None))]
+fn cache_div(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    value: i64,
+    expires: u64,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    cache_math(py, key, CacheMath::Div, value, expires, cache)
+}
+
+/// `uwsgi.cache_num(key, cache=None)`: the 8-byte number, 0 when missing or not a number.
+#[pyfunction]
+#[pyo3(signature = (key, cache = None))]
+fn cache_num(key: &Bound<'_, PyAny>, cache: Option<&str>) -> PyResult<i64> {
+    let key = text_arg(key, "key")?;
+    let got = match cache_named(cache)? {
+        Some(c) => super::gil::blocking(|| c.get(&key)),
+        None => None,
+    };
+    Ok(got
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, i64::from_ne_bytes))
+}
+
+/// `uwsgi.cache_del(key, cache=None)`.
+#[pyfunction]
+#[pyo3(signature = (key, cache = None))]
+fn cache_del(py: Python<'_>, key: &Bound<'_, PyAny>, cache: Option<&str>) -> PyResult<Py<PyAny>> {
+    let key = text_arg(key, "key")?;
+    cache_call(py, cache, |c| c.del(&key))
+}
+
+/// `uwsgi.cache_exists(key, cache=None)`.
+#[pyfunction]
+#[pyo3(signature = (key, cache = None))]
+fn cache_exists(
+    py: Python<'_>,
+    key: &Bound<'_, PyAny>,
+    cache: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let key = text_arg(key, "key")?;
+    cache_call(py, cache, |c| c.exists(&key))
+}
+
+/// `uwsgi.cache_clear(cache=None)`.
+#[pyfunction]
+#[pyo3(signature = (cache = None))]
+fn cache_clear(py: Python<'_>, cache: Option<&str>) -> PyResult<Py<PyAny>> {
+    cache_call(py, cache, |c| {
+        c.clear();
+        true
+    })
+}
+
+/// `uwsgi.cache_keys(cache=None)`: every key (bytes); ValueError without such a cache.
+#[pyfunction]
+#[pyo3(signature = (cache = None))]
+fn cache_keys<'py>(py: Python<'py>, cache: Option<&str>) -> PyResult<Bound<'py, PyList>> {
+    let c = cache_named(cache)?
+        .ok_or_else(|| PyValueError::new_err("no local uWSGI cache available"))?;
+    let keys = super::gil::blocking(|| c.keys());
+    PyList::new(py, keys.iter().map(|k| PyBytes::new(py, k)))
+}
+
 /// `uwsgi.workers()`: a tuple with one dict per worker, keys and value types as uWSGI's.
 #[pyfunction]
 fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
@@ -274,6 +460,18 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lock, &m)?)?;
     m.add_function(wrap_pyfunction!(unlock, &m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_get, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_set, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_update, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_del, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_exists, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_clear, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_keys, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_num, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_inc, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_dec, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_mul, &m)?)?;
+    m.add_function(wrap_pyfunction!(cache_div, &m)?)?;
     m.add("opt", PyDict::new(py))?;
     m.add("numproc", 1u32)?;
     m.add("cores", 1u32)?;

@@ -71,6 +71,8 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
+    /// The caches (`cache2`), for the stats.
+    caches: Vec<super::cache::Cache>,
 }
 
 impl Master {
@@ -84,9 +86,11 @@ impl Master {
         start_cwd: PathBuf,
     ) -> anyhow::Result<Master> {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
+        let caches = super::uwsgi_facts::map_caches(&s.caches)?;
         python::set_server_facts(Box::new(super::uwsgi_facts::ScoreboardFacts::new(
             scoreboard.clone(),
             s.locks,
+            caches.clone(),
         )?));
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
@@ -146,6 +150,7 @@ impl Master {
             ready_notified: false,
             stats,
             harakiri: Default::default(),
+            caches,
         })
     }
 
@@ -659,6 +664,11 @@ impl Master {
             threads: self.s.threads,
             apps,
             memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
+            caches: self
+                .caches
+                .iter()
+                .map(super::uwsgi_facts::cache_stats)
+                .collect(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -59,6 +59,8 @@ pub struct Settings {
     pub exported_options: Vec<(String, Option<String>)>,
     /// `locks`: user locks beyond lock 0.
     pub locks: usize,
+    /// `cache` (legacy, first) and every `cache2`.
+    pub caches: Vec<option_values::CacheDef>,
     pub compat: CompatSettings,
 }
 
@@ -212,6 +214,8 @@ impl Settings {
             stats_http: c.bool("stats-http"),
             exported_options: c.exported.clone(),
             locks: c.uint("locks") as usize,
+            // A bad definition was refused by `config::load` (an error) before this runs.
+            caches: option_values::caches(c).unwrap_or_default(),
             compat,
         }
     }

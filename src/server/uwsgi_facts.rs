@@ -1,9 +1,10 @@
 //! The live facts the `uwsgi` Python module shows (`uwsgi.workers()`, `total_requests()`,
 //! `reload()`, ...): [`python::ServerFacts`] over the scoreboard and the master's signals.
 
+use super::cache::{Cache, MathOp, SetMode};
 use super::locks::{LockError, UserLocks};
 use super::signals;
-use crate::python::{ServerFacts, WorkerFacts};
+use crate::python::{CacheMath, ServerFacts, SharedCache, WorkerFacts};
 use crate::stats::scoreboard::{Scoreboard, Status};
 use nix::unistd::Pid;
 use std::sync::atomic::Ordering::Relaxed;
@@ -13,13 +14,19 @@ pub struct ScoreboardFacts {
     scoreboard: Scoreboard,
     master: Pid,
     locks: UserLocks,
+    caches: Vec<Cache>,
 }
 
 impl ScoreboardFacts {
     /// `locks`: the `locks` option (lock 0 comes on top, as in uWSGI). Maps the user locks.
-    pub fn new(scoreboard: Scoreboard, locks: usize) -> std::io::Result<ScoreboardFacts> {
+    pub fn new(
+        scoreboard: Scoreboard,
+        locks: usize,
+        caches: Vec<Cache>,
+    ) -> std::io::Result<ScoreboardFacts> {
         Ok(ScoreboardFacts {
             scoreboard,
+            caches,
             master: nix::unistd::getpid(),
             locks: UserLocks::new(locks + 1).map_err(|e| {
                 std::io::Error::new(e.kind(), format!("mapping {} user locks: {e}", locks + 1))
@@ -127,6 +134,66 @@ impl ServerFacts for ScoreboardFacts {
     fn is_locked(&self, n: usize) -> bool {
         self.locks.is_locked(n)
     }
+
+    fn cache(&self, name: Option<&str>) -> Option<&dyn SharedCache> {
+        let c = match name {
+            None => self.caches.first(),
+            Some(n) => self.caches.iter().find(|c| c.spec().name == n),
+        };
+        c.map(|c| c as &dyn SharedCache)
+    }
+}
+
+impl SharedCache for Cache {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        Cache::get(self, key)
+    }
+    fn set(&self, key: &[u8], value: &[u8], expires: u64, update: bool) -> bool {
+        let mode = if update {
+            SetMode::Update
+        } else {
+            SetMode::Create
+        };
+        Cache::set(self, key, value, expires, mode)
+    }
+    fn math(&self, key: &[u8], op: CacheMath, delta: i64, expires: u64) -> bool {
+        let op = match op {
+            CacheMath::Inc => MathOp::Inc,
+            CacheMath::Dec => MathOp::Dec,
+            CacheMath::Mul => MathOp::Mul,
+            CacheMath::Div => MathOp::Div,
+        };
+        Cache::math(self, key, op, delta, expires)
+    }
+    fn del(&self, key: &[u8]) -> bool {
+        Cache::del(self, key)
+    }
+    fn exists(&self, key: &[u8]) -> bool {
+        Cache::exists(self, key)
+    }
+    fn clear(&self) {
+        Cache::clear(self)
+    }
+    fn keys(&self) -> Vec<Vec<u8>> {
+        Cache::keys(self)
+    }
+}
+
+/// Maps every configured cache (in the master, before fork).
+pub fn map_caches(defs: &[crate::config::option_values::CacheDef]) -> std::io::Result<Vec<Cache>> {
+    defs.iter()
+        .map(|d| {
+            Cache::new(super::cache::CacheSpec {
+                name: d.name.clone(),
+                max_items: d.max_items,
+                blocksize: d.blocksize,
+                keysize: d.keysize,
+                hashsize: d.hashsize,
+                math_initial: d.math_initial,
+                ignore_full: d.ignore_full,
+            })
+        })
+        .collect()
 }
 
 fn lock_error(n: usize, e: LockError) -> String {
@@ -136,5 +203,24 @@ fn lock_error(n: usize, e: LockError) -> String {
         ),
         LockError::NotHeld => format!("this thread does not hold lock {n}"),
         LockError::Os(e) => format!("lock {n}: {}", std::io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// A cache as the stats JSON's `caches[]` shows it.
+pub fn cache_stats(c: &Cache) -> crate::stats::schema::Cache {
+    let (spec, st) = (c.spec(), c.stats());
+    crate::stats::schema::Cache {
+        name: spec.name.clone(),
+        hash: "djb33x".into(),
+        hashsize: spec.hashsize,
+        keysize: spec.keysize,
+        max_items: spec.max_items,
+        blocks: spec.max_items,
+        blocksize: spec.blocksize,
+        items: st.items,
+        hits: st.hits,
+        miss: st.miss,
+        full: st.full,
+        last_modified_at: st.last_modified_at,
     }
 }

@@ -537,3 +537,207 @@ fn user_locks_serialise_across_workers_and_survive_a_dead_holder() {
     assert_eq!(body(&s, "/take-1"), "True False");
     s.wait_log("user lock 1: the process holding it died; recovered it", 10);
 }
+
+const CACHE_APP: &str = r#"
+import os, time, uwsgi
+
+def application(environ, start_response):
+    path = environ['PATH_INFO']
+    qs = environ['QUERY_STRING']
+    if path == '/set-and-hold':
+        # Set, then stay busy until the test says so: with one thread per worker, the next
+        # request must be served by another worker.
+        ok = uwsgi.cache_set('shared', 'from %d' % os.getpid())
+        deadline = time.time() + 20
+        while not os.path.exists('{dir}/release') and time.time() < deadline:
+            time.sleep(0.01)
+        body = '%r %d' % (ok, os.getpid())
+    elif path == '/get':
+        body = '%r %d' % (uwsgi.cache_get('shared'), os.getpid())
+    elif path == '/inc':
+        body = repr((uwsgi.cache_inc('hits'), uwsgi.cache_num('hits')))
+    elif path == '/api':
+        r = []
+        r.append(uwsgi.cache_set('k', b'v1'))
+        r.append(uwsgi.cache_set('k', 'v2'))            # exists: None
+        r.append(uwsgi.cache_get('k'))
+        r.append(uwsgi.cache_update('k', 'v3'))
+        r.append(uwsgi.cache_get('k'))
+        r.append(uwsgi.cache_exists('k'))
+        r.append(uwsgi.cache_exists('nope'))
+        r.append(uwsgi.cache_get('k', 'other'))         # another cache
+        r.append(uwsgi.cache_set('k', 'o', 0, 'other'))
+        r.append(uwsgi.cache_get('k', 'other'))
+        r.append(sorted(uwsgi.cache_keys()))
+        r.append(uwsgi.cache_inc('n', 10))
+        r.append(uwsgi.cache_mul('n'))
+        r.append(uwsgi.cache_dec('n', 5))
+        r.append(uwsgi.cache_div('n', 3))
+        r.append(uwsgi.cache_num('n'))
+        r.append(uwsgi.cache_inc('k'))                  # not a number: None
+        r.append(uwsgi.cache_set('big', b'x' * 65))     # larger than blocksize: None
+        r.append(uwsgi.cache_del('k'))
+        r.append(uwsgi.cache_del('k'))
+        r.append(uwsgi.cache_get('k'))
+        r.append(uwsgi.cache_get('k', 'nosuchcache'))
+        r.append([uwsgi.cache_set('f%d' % i, 'x', 0, 'other') for i in range(4)])
+        r.append(uwsgi.cache_clear('other'))
+        r.append(uwsgi.cache_keys('other'))
+        try:
+            uwsgi.cache_keys('nosuchcache')
+        except ValueError as e:
+            r.append(str(e))
+        body = repr(r)
+    elif path == '/expiring':
+        body = repr(uwsgi.cache_set('short', 'x', 1))
+    elif path == '/short':
+        body = repr(uwsgi.cache_get('short'))
+    else:
+        body = 'no route'
+    body = body.encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+fn cache_server(extra: &str) -> Server {
+    Server::start(
+        &format!(
+            "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\n\
+             processes = 4\ncache2 = name=main,items=10,blocksize=64\n\
+             cache2 = name=other,items=4,blocksize=16,ignore_full=1\n{extra}"
+        ),
+        &[("app.py", CACHE_APP)],
+    )
+}
+
+/// A value set by one worker is read by another: the cache is shared memory made before fork.
+#[test]
+fn the_cache_is_shared_by_every_worker() {
+    let s = cache_server("");
+    s.workers(4);
+    let port = s.port;
+    let holder = std::thread::spawn(move || {
+        crate::util::raw_request(
+            port,
+            b"GET /set-and-hold HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+    });
+    // The holder's value appears; the request that sees it is served by another worker.
+    let mut seen = String::new();
+    wait_until(20, "the value set by the holding worker", || {
+        seen = body(&s, "/get");
+        seen.starts_with("b'from ")
+    });
+    std::fs::write(s.path("release"), "").unwrap();
+    let held = String::from_utf8_lossy(&holder.join().unwrap()).into_owned();
+    let holder_pid = held.rsplit(' ').next().unwrap().to_string();
+    let (value, reader_pid) = seen.rsplit_once(' ').unwrap();
+    assert_eq!(value, format!("b'from {holder_pid}'"), "{held}");
+    assert_ne!(reader_pid, holder_pid, "{held} / {seen}");
+    assert!(held.contains("\r\n\r\nTrue "), "{held}");
+    // Counters add up across workers.
+    for i in 1..=8 {
+        assert_eq!(body(&s, "/inc"), format!("(True, {i})"));
+    }
+}
+
+/// The whole `cache_*` API on named caches, as uWSGI answers each call.
+#[test]
+fn cache_api_answers_as_uwsgi() {
+    let s = cache_server("");
+    assert_eq!(
+        body(&s, "/api"),
+        "[True, None, b'v1', True, b'v3', True, None, None, True, b'o', [b'k'], True, True, True, \
+         True, 5, None, None, True, None, None, None, [True, True, None, None], True, [], \
+         'no local uWSGI cache available']"
+    );
+}
+
+/// An item set with `expires` is gone once its deadline passes.
+#[test]
+fn cache_items_expire() {
+    let s = cache_server("");
+    assert_eq!(body(&s, "/expiring"), "True");
+    assert_eq!(body(&s, "/short"), "b'x'");
+    wait_until(10, "the item to expire", || body(&s, "/short") == "None");
+}
+
+/// The stats JSON lists the caches as uWSGI does (`caches[]`), with live counters.
+#[test]
+fn stats_show_the_caches() {
+    let stats_port = free_port();
+    let s = cache_server(&format!("stats = 127.0.0.1:{stats_port}\n"));
+    body(&s, "/api");
+    let addr = format!("127.0.0.1:{stats_port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let v: serde_json::Value = loop {
+        use std::io::Read;
+        let mut out = Vec::new();
+        if let Ok(mut c) = std::net::TcpStream::connect(&addr) {
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let _ = c.read_to_end(&mut out);
+        }
+        if !out.is_empty() {
+            break serde_json::from_slice(&out).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no stats:\n{}", s.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let caches = v["caches"].as_array().expect("caches[]");
+    assert_eq!(caches.len(), 2, "{v}");
+    let main = &caches[0];
+    assert_eq!(main["name"], "main");
+    assert_eq!(main["hash"], "djb33x");
+    assert_eq!(
+        (
+            &main["max_items"],
+            &main["blocksize"],
+            &main["keysize"],
+            &main["hashsize"]
+        ),
+        (&10.into(), &64.into(), &2048.into(), &65536.into())
+    );
+    // After /api: `n` is left in main; two of `other`'s 3 slots filled, then cleared.
+    assert_eq!(main["items"], 1, "{main}");
+    // Three get()s found their key (cache_num is one), one did not.
+    assert_eq!(
+        (&main["hits"], &main["miss"]),
+        (&3.into(), &1.into()),
+        "{main}"
+    );
+    assert!(main["last_modified_at"].as_u64().unwrap() > 0, "{main}");
+    let other = &caches[1];
+    assert_eq!(
+        (&other["name"], &other["items"], &other["full"]),
+        (&"other".into(), &0.into(), &2.into())
+    );
+}
+
+/// The legacy `cache = N` makes the `default` cache; a broken `cache2` is refused at startup
+/// (rw check-config says the same).
+#[test]
+fn legacy_cache_and_bad_definitions() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\ncache = 5\n",
+        &[("app.py", CACHE_APP)],
+    );
+    assert_eq!(body(&s, "/inc"), "(True, 1)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.ini"),
+        "[uwsgi]\nhttp-socket = 127.0.0.1:1\ncache2 = name=x\n",
+    )
+    .unwrap();
+    let out = crate::util::rw()
+        .args(["check-config", "bad.ini"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = crate::util::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("bad.ini:3")
+            && text.contains("you have to specify the maximum number of cache items"),
+        "{text}"
+    );
+}
