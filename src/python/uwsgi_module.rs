@@ -431,6 +431,106 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     PyTuple::new(py, out)
 }
 
+/// `uwsgi.i_am_the_spooler()`: rw has no spooler processes, so never.
+#[pyfunction]
+fn i_am_the_spooler() -> bool {
+    false
+}
+
+/// `uwsgi.micros()`: the time of day in microseconds.
+#[pyfunction]
+fn micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// uWSGI 2.0 names rw does not implement yet, with the feature each belongs to: they exist (so
+/// an app's import and `hasattr` checks behave as under uWSGI) and raise NotImplementedError
+/// naming the feature when called.
+const NOT_IMPLEMENTED: &[(&str, &str)] = &[
+    ("register_signal", "uWSGI signals"),
+    ("signal", "uWSGI signals"),
+    ("signal_registered", "uWSGI signals"),
+    ("signal_wait", "uWSGI signals"),
+    ("signal_received", "uWSGI signals"),
+    ("add_timer", "uWSGI timers"),
+    ("add_rb_timer", "uWSGI timers"),
+    ("add_cron", "uWSGI cron"),
+    ("add_file_monitor", "uWSGI file monitors"),
+    ("alarm", "uWSGI alarms"),
+    ("spool", "the spooler"),
+    ("send_to_spooler", "the spooler"),
+    ("mule_msg", "mules"),
+    ("mule_get_msg", "mules"),
+    ("farm_msg", "mule farms"),
+    ("farm_get_msg", "mule farms"),
+    ("in_farm", "mule farms"),
+    ("register_rpc", "RPC"),
+    ("rpc", "RPC"),
+    ("rpc_list", "RPC"),
+    ("call", "RPC"),
+    ("set_user_harakiri", "user harakiri"),
+    ("metric_get", "metrics"),
+    ("metric_set", "metrics"),
+    ("metric_inc", "metrics"),
+    ("metric_dec", "metrics"),
+    ("metric_mul", "metrics"),
+    ("metric_div", "metrics"),
+    ("metric_set_max", "metrics"),
+    ("metric_set_min", "metrics"),
+    ("websocket_handshake", "websockets"),
+    ("websocket_recv", "websockets"),
+    ("websocket_recv_nb", "websockets"),
+    ("websocket_send", "websockets"),
+    ("websocket_send_binary", "websockets"),
+    ("async_connect", "the async loop engines"),
+    ("async_sleep", "the async loop engines"),
+    ("green_schedule", "the async loop engines"),
+    ("suspend", "the async loop engines"),
+    ("wait_fd_read", "the async loop engines"),
+    ("wait_fd_write", "the async loop engines"),
+    ("ready_fd", "the async loop engines"),
+    ("connect", "uWSGI's socket helpers"),
+    ("close", "uWSGI's socket helpers"),
+    ("send", "uWSGI's socket helpers"),
+    ("recv", "uWSGI's socket helpers"),
+    ("is_connected", "uWSGI's socket helpers"),
+    ("disconnect", "uWSGI's socket helpers"),
+    ("connection_fd", "access to the request's socket"),
+    (
+        "chunked_read",
+        "chunked input reading through the uwsgi module (use wsgi.input)",
+    ),
+    (
+        "chunked_read_nb",
+        "chunked input reading through the uwsgi module (use wsgi.input)",
+    ),
+    (
+        "cl",
+        "the uwsgi module's request accessors (use environ['CONTENT_LENGTH'])",
+    ),
+    ("sendfile", "uwsgi.sendfile (use wsgi.file_wrapper)"),
+    ("offload", "offloading"),
+    ("route", "the internal router"),
+    ("add_var", "the internal router"),
+    ("log_this_request", "per-request log selection"),
+    ("logsize", "the log master"),
+    (
+        "listen_queue",
+        "listen-queue introspection through the uwsgi module (see the stats socket)",
+    ),
+    ("setprocname", "process titles through the uwsgi module"),
+    ("set_warning_message", "the stats warning message"),
+    ("embedded_data", "embedded binary data"),
+    ("extract", "embedded binary data"),
+    ("parsefile", "uwsgi packet files"),
+    (
+        "start_response",
+        "a module-level start_response (use the one the app is called with)",
+    ),
+];
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -460,6 +560,8 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lock, &m)?)?;
     m.add_function(wrap_pyfunction!(unlock, &m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
+    m.add_function(wrap_pyfunction!(i_am_the_spooler, &m)?)?;
+    m.add_function(wrap_pyfunction!(micros, &m)?)?;
     m.add_function(wrap_pyfunction!(cache_get, &m)?)?;
     m.add_function(wrap_pyfunction!(cache_set, &m)?)?;
     m.add_function(wrap_pyfunction!(cache_update, &m)?)?;
@@ -493,10 +595,33 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add("SPOOL_RETRY", -1)?;
     m.add("SPOOL_IGNORE", 0)?;
     m.add("HarakiriTimeout", super::harakiri::exception_type(py))?;
+    add_not_implemented(py, &m)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules.set_item("uwsgi", &m)?;
     let _ = MODULE.set(py, m.unbind());
     bundle_modules(py)
+}
+
+/// Adds a function raising NotImplementedError for every name of [`NOT_IMPLEMENTED`].
+fn add_not_implemented(py: Python<'_>, m: &Bound<'_, PyModule>) -> PyResult<()> {
+    const MAKE: &std::ffi::CStr = cr#"
+def make(name, feature):
+    def not_implemented(*args, **kwargs):
+        raise NotImplementedError('uwsgi.%s: %s is not implemented in rw' % (name, feature))
+    not_implemented.__name__ = not_implemented.__qualname__ = name
+    return not_implemented
+"#;
+    let globals = PyDict::new(py);
+    py.run(MAKE, Some(&globals), None)?;
+    let make = globals
+        .get_item("make")?
+        .ok_or_else(|| PyRuntimeError::new_err("make() missing"))?;
+    for (name, feature) in NOT_IMPLEMENTED {
+        if !m.hasattr(*name)? {
+            m.add(*name, make.call1((*name, *feature))?)?;
+        }
+    }
+    Ok(())
 }
 
 /// Puts a finder first on `sys.meta_path` that imports rw's bundled modules (today

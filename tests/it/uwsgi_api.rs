@@ -741,3 +741,53 @@ fn legacy_cache_and_bad_definitions() {
         "{text}"
     );
 }
+
+/// Every public name of uWSGI 2.0.30's `uwsgi` module (dir() of pyuwsgi 2.0.30 in a worker,
+/// plus the spooler's, which uWSGI adds when a spooler is configured).
+const UWSGI_NAMES: &str = "SPOOL_IGNORE SPOOL_OK SPOOL_RETRY accepting add_cron add_file_monitor \
+    add_rb_timer add_timer add_var alarm applications async_connect async_sleep buffer_size \
+    cache_clear cache_dec cache_del cache_div cache_exists cache_get cache_inc cache_keys cache_mul \
+    cache_num cache_set cache_update call chunked_read chunked_read_nb cl close connect \
+    connection_fd cores disconnect embedded_data extract farm_get_msg farm_msg get_logvar \
+    green_schedule has_threads hostname i_am_the_spooler in_farm is_a_reload is_connected \
+    is_locked listen_queue lock log log_this_request logsize loop masterpid mem metric_dec \
+    metric_div metric_get metric_inc metric_mul metric_set metric_set_max metric_set_min micros \
+    mule_get_msg mule_id mule_msg numproc offload opt parsefile ready ready_fd recv register_rpc \
+    register_signal reload request_id route rpc rpc_list send sendfile set_logvar \
+    set_user_harakiri set_warning_message setprocname signal signal_received signal_registered \
+    signal_wait sockets start_response started_on stop suspend total_requests unbit unlock \
+    version version_info wait_fd_read wait_fd_write websocket_handshake websocket_recv \
+    websocket_recv_nb websocket_send websocket_send_binary worker_id workers spool send_to_spooler";
+
+// Left out on purpose: `magic_table` (uWSGI's own %-variables, which rw resolves while reading
+// the config and does not keep) and `SymbolsImporter`/`SymbolsZipImporter`/`ZipImporter`
+// (importers for Python code linked into a uWSGI binary, which rw cannot have).
+
+const NAMES_APP: &str = r#"
+import uwsgi
+def application(environ, start_response):
+    names = environ['QUERY_STRING'].split('+')
+    missing = [n for n in names if not hasattr(uwsgi, n)]
+    try:
+        uwsgi.register_signal(1, 'workers', lambda s: None)
+        err = 'no error'
+    except NotImplementedError as e:
+        err = str(e)
+    body = ('%r %s' % (missing, err)).encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+/// Every name of uWSGI 2.0's `uwsgi` module exists; what rw lacks says so when called.
+#[test]
+fn every_public_name_of_the_uwsgi_module_exists() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\n",
+        &[("app.py", NAMES_APP)],
+    );
+    let q: Vec<&str> = UWSGI_NAMES.split_whitespace().collect();
+    assert_eq!(
+        body(&s, &format!("/?{}", q.join("+"))),
+        "[] uwsgi.register_signal: uWSGI signals is not implemented in rw"
+    );
+}
