@@ -71,8 +71,6 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
-    /// The caches (`cache2`), for the stats.
-    caches: Vec<super::cache::Cache>,
 }
 
 impl Master {
@@ -86,12 +84,7 @@ impl Master {
         start_cwd: PathBuf,
     ) -> anyhow::Result<Master> {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
-        let caches = super::uwsgi_facts::map_caches(&s.caches)?;
-        python::set_server_facts(Box::new(super::uwsgi_facts::ScoreboardFacts::new(
-            scoreboard.clone(),
-            s.locks,
-            caches.clone(),
-        )?));
+        super::uwsgi_facts::attach_scoreboard(&scoreboard);
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.
@@ -150,7 +143,6 @@ impl Master {
             ready_notified: false,
             stats,
             harakiri: Default::default(),
-            caches,
         })
     }
 
@@ -664,8 +656,7 @@ impl Master {
             threads: self.s.threads,
             apps,
             memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
-            caches: self
-                .caches
+            caches: super::uwsgi_facts::caches()
                 .iter()
                 .map(super::uwsgi_facts::cache_stats)
                 .collect(),

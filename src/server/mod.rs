@@ -236,6 +236,7 @@ fn start(
         sockets: listeners.iter().map(|l| l.raw()).collect(),
         hostname: config::host::hostname(),
     });
+    uwsgi_facts::install(&s)?;
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

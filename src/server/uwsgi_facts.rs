@@ -8,34 +8,56 @@ use crate::python::{CacheMath, ServerFacts, SharedCache, WorkerFacts};
 use crate::stats::scoreboard::{Scoreboard, Status};
 use nix::unistd::Pid;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::OnceLock;
 
-/// Built by the master before it forks; every worker inherits it with the scoreboard mapping.
-pub struct ScoreboardFacts {
-    scoreboard: Scoreboard,
+/// The scoreboard, once the master has mapped it (after the app's import in the master).
+static SCOREBOARD: OnceLock<Scoreboard> = OnceLock::new();
+/// The caches, mapped before the app is imported (apps fill caches at import time).
+static CACHES: OnceLock<Vec<Cache>> = OnceLock::new();
+
+/// Maps the user locks and the caches and hands the `uwsgi` module its live facts. Runs in the
+/// master before the app is imported (so `uwsgi.cache_set` and `uwsgi.lock` work at import
+/// time, as in uWSGI) and before any fork: every worker inherits the same mappings.
+pub fn install(s: &super::settings::Settings) -> std::io::Result<()> {
+    let caches = map_caches(&s.caches)?;
+    let _ = CACHES.set(caches);
+    let locks = UserLocks::new(s.locks + 1).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("mapping {} user locks: {e}", s.locks + 1))
+    })?;
+    crate::python::set_server_facts(Box::new(ScoreboardFacts {
+        master: nix::unistd::getpid(),
+        locks,
+    }));
+    Ok(())
+}
+
+/// The master's scoreboard, for `uwsgi.workers()` & co. (mapped after the app's import).
+pub fn attach_scoreboard(scoreboard: &Scoreboard) {
+    let _ = SCOREBOARD.set(scoreboard.clone());
+}
+
+/// The caches [`install`] mapped (none before it ran).
+pub fn caches() -> &'static [Cache] {
+    CACHES.get().map_or(&[], Vec::as_slice)
+}
+
+/// [`python::ServerFacts`] over the scoreboard, the master's signals, the locks and the caches.
+struct ScoreboardFacts {
     master: Pid,
     locks: UserLocks,
-    caches: Vec<Cache>,
 }
 
 impl ScoreboardFacts {
-    /// `locks`: the `locks` option (lock 0 comes on top, as in uWSGI). Maps the user locks.
-    pub fn new(
-        scoreboard: Scoreboard,
-        locks: usize,
-        caches: Vec<Cache>,
-    ) -> std::io::Result<ScoreboardFacts> {
-        Ok(ScoreboardFacts {
-            scoreboard,
-            caches,
-            master: nix::unistd::getpid(),
-            locks: UserLocks::new(locks + 1).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("mapping {} user locks: {e}", locks + 1))
-            })?,
-        })
+    fn scoreboard(&self) -> Option<&'static Scoreboard> {
+        SCOREBOARD.get()
+    }
+
+    fn slot_count(&self) -> usize {
+        self.scoreboard().map_or(0, Scoreboard::workers)
     }
 
     fn has_worker(&self, id: u32) -> bool {
-        id >= 1 && id as usize <= self.scoreboard.workers()
+        id >= 1 && id as usize <= self.slot_count()
     }
 
     /// Signals the master as `rw reload` / `rw stop` do: the master's signal table decides.
@@ -52,23 +74,27 @@ impl ScoreboardFacts {
 
 impl ServerFacts for ScoreboardFacts {
     fn total_requests(&self) -> u64 {
-        self.scoreboard.header().total_requests.load(Relaxed)
+        self.scoreboard()
+            .map_or(0, |sb| sb.header().total_requests.load(Relaxed))
     }
 
     fn core_requests(&self, worker: u32, core: u32) -> u64 {
-        if !self.has_worker(worker) || core as usize >= self.scoreboard.cores() {
-            return 0;
+        match self.scoreboard() {
+            Some(sb) if self.has_worker(worker) && (core as usize) < sb.cores() => sb
+                .core(worker as usize, core as usize)
+                .requests
+                .load(Relaxed),
+            _ => 0,
         }
-        self.scoreboard
-            .core(worker as usize, core as usize)
-            .requests
-            .load(Relaxed)
     }
 
     fn workers(&self) -> Vec<WorkerFacts> {
-        (1..=self.scoreboard.workers())
+        let Some(sb) = self.scoreboard() else {
+            return Vec::new();
+        };
+        (1..=sb.workers())
             .map(|id| {
-                let w = self.scoreboard.worker(id);
+                let w = sb.worker(id);
                 WorkerFacts {
                     id: id as u32,
                     pid: w.pid.load(Relaxed),
@@ -90,14 +116,14 @@ impl ServerFacts for ScoreboardFacts {
     }
 
     fn ready(&self) -> bool {
-        (1..=self.scoreboard.workers())
-            .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1)
+        self.scoreboard().is_some_and(|sb| {
+            (1..=sb.workers()).all(|id| sb.worker(id).accepting.load(Relaxed) == 1)
+        })
     }
 
     fn set_accepting(&self, worker: u32, accepting: bool) {
-        if self.has_worker(worker) {
-            self.scoreboard
-                .worker(worker as usize)
+        if let (Some(sb), true) = (self.scoreboard(), self.has_worker(worker)) {
+            sb.worker(worker as usize)
                 .accepting
                 .store(u32::from(accepting), Relaxed);
         }
@@ -137,8 +163,8 @@ impl ServerFacts for ScoreboardFacts {
 
     fn cache(&self, name: Option<&str>) -> Option<&dyn SharedCache> {
         let c = match name {
-            None => self.caches.first(),
-            Some(n) => self.caches.iter().find(|c| c.spec().name == n),
+            None => caches().first(),
+            Some(n) => caches().iter().find(|c| c.spec().name == n),
         };
         c.map(|c| c as &dyn SharedCache)
     }
@@ -180,7 +206,7 @@ impl SharedCache for Cache {
 }
 
 /// Maps every configured cache (in the master, before fork).
-pub fn map_caches(defs: &[crate::config::option_values::CacheDef]) -> std::io::Result<Vec<Cache>> {
+fn map_caches(defs: &[crate::config::option_values::CacheDef]) -> std::io::Result<Vec<Cache>> {
     defs.iter()
         .map(|d| {
             Cache::new(super::cache::CacheSpec {

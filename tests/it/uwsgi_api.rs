@@ -541,6 +541,11 @@ fn user_locks_serialise_across_workers_and_survive_a_dead_holder() {
 const CACHE_APP: &str = r#"
 import os, time, uwsgi
 
+# At import time, in the master: caches and locks exist already (apps warm caches here).
+uwsgi.lock()
+WARMED = uwsgi.cache_update('warm', 'by %d' % os.getpid())
+uwsgi.unlock()
+
 def application(environ, start_response):
     path = environ['PATH_INFO']
     qs = environ['QUERY_STRING']
@@ -554,6 +559,8 @@ def application(environ, start_response):
         body = '%r %d' % (ok, os.getpid())
     elif path == '/get':
         body = '%r %d' % (uwsgi.cache_get('shared'), os.getpid())
+    elif path == '/warm':
+        body = '%r %r' % (WARMED, uwsgi.cache_get('warm'))
     elif path == '/inc':
         body = repr((uwsgi.cache_inc('hits'), uwsgi.cache_num('hits')))
     elif path == '/api':
@@ -641,13 +648,21 @@ fn the_cache_is_shared_by_every_worker() {
     }
 }
 
+/// A cache filled while the app is imported (in the master, before fork) is there in every
+/// worker, and locks work at import time too.
+#[test]
+fn a_cache_filled_at_import_time_is_seen_by_the_workers() {
+    let s = cache_server("");
+    assert_eq!(body(&s, "/warm"), format!("True b'by {}'", s.pid()));
+}
+
 /// The whole `cache_*` API on named caches, as uWSGI answers each call.
 #[test]
 fn cache_api_answers_as_uwsgi() {
     let s = cache_server("");
     assert_eq!(
         body(&s, "/api"),
-        "[True, None, b'v1', True, b'v3', True, None, None, True, b'o', [b'k'], True, True, True, \
+        "[True, None, b'v1', True, b'v3', True, None, None, True, b'o', [b'k', b'warm'], True, True, True, \
          True, 5, None, None, True, None, None, None, [True, True, None, None], True, [], \
          'no local uWSGI cache available']"
     );
@@ -697,8 +712,9 @@ fn stats_show_the_caches() {
         ),
         (&10.into(), &64.into(), &2048.into(), &65536.into())
     );
-    // After /api: `n` is left in main; two of `other`'s 3 slots filled, then cleared.
-    assert_eq!(main["items"], 1, "{main}");
+    // After /api: `warm` (set at import) and `n` are left in main; two of `other`'s 3 slots
+    // were filled, then cleared.
+    assert_eq!(main["items"], 2, "{main}");
     // Three get()s found their key (cache_num is one), one did not.
     assert_eq!(
         (&main["hits"], &main["miss"]),
