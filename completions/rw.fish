@@ -166,6 +166,10 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l log-encoder -d 'Rewrite 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-req-encoder -d 'Rewrite req-logger lines: prefix, suffix, nl, format, json (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats -l stats-server -d 'Serve uWSGI-compatible stats JSON on ADDR' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l stats-http -d 'Serve the stats over HTTP (and /metrics) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cache2 -d 'Create a shared cache: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,math_initial=N,ignore_full=1] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cache -d 'Create the legacy cache `default` with N item slots [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cache-blocksize -d 'Block (largest value) size of the legacy cache; 0 means 65536 [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l locks -d 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

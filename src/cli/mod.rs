@@ -175,7 +175,8 @@ impl Args for ServeArgs {
                 arg = arg.short(c);
             }
             if spec.kind == Kind::Bool {
-                arg = arg.num_args(0..=1).default_missing_value("true");
+                // A flag without value is a bare key (`uwsgi.opt` shows True for it).
+                arg = arg.num_args(0..=1).default_missing_value(NO_VALUE);
             } else if spec.kind == Kind::Str
                 && compat::uwsgi_option(spec.name).is_some_and(|u| u.arg == UArg::Optional)
             {
@@ -198,7 +199,7 @@ impl Args for ServeArgs {
                 .action(ArgAction::Append);
             arg = match u.arg {
                 UArg::Required => arg.num_args(1),
-                UArg::None | UArg::Optional => arg.num_args(0..=1).default_missing_value(""),
+                UArg::None | UArg::Optional => arg.num_args(0..=1).default_missing_value(NO_VALUE),
             };
             cmd = cmd.arg(arg);
         }
@@ -234,7 +235,7 @@ impl clap::FromArgMatches for ServeArgs {
             };
             for (i, v) in idx.zip(vals) {
                 let v = v.to_string_lossy().into_owned();
-                seen.push((i, name.to_string(), Some(v)));
+                seen.push((i, name.to_string(), (v != NO_VALUE).then_some(v)));
             }
         }
         seen.sort_by_key(|(i, _, _)| *i);
@@ -248,6 +249,11 @@ impl clap::FromArgMatches for ServeArgs {
         Ok(())
     }
 }
+
+/// What clap records for a flag given without a value (`--master`): the option then reaches the
+/// config as a bare key, as uWSGI sees it (a flag it exports to apps as `True`). No command line
+/// can contain it (a NUL cannot be passed in argv).
+const NO_VALUE: &str = "\0";
 
 /// Set while man pages and completions are generated: leaves the hidden uWSGI flags out.
 pub static FOR_DOCS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -299,12 +305,12 @@ mod tests {
             vec![
                 ("processes", Some("5")),
                 ("ini", Some("a.ini")),
-                ("master", Some("true")),
+                ("master", None),
                 ("processes", Some("3")),
                 ("processes", Some("7")),
                 ("cheaper-algo", Some("busyness")),
-                ("die-on-idle", Some("")),
-                ("log-4xx", Some("true")),
+                ("die-on-idle", None),
+                ("log-4xx", None),
                 ("log-date", Some("")),
             ]
         );

@@ -232,7 +232,16 @@ fn start(
         eprint!("{e}");
         bail!("pymodule-alias failed (see above)");
     }
-    python::set_numproc(s.processes as u32);
+    python::set_module_facts(&python::ModuleFacts {
+        options: s.exported_options.clone(),
+        numproc: s.processes as u32,
+        cores: s.threads as u32,
+        buffer_size: s.buffer_size as u64,
+        is_a_reload: reloads > 0,
+        sockets: listeners.iter().map(|l| l.raw()).collect(),
+        hostname: crate::sys::host::hostname(),
+    });
+    crate::server::uwsgi_facts::install(&s)?;
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

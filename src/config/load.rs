@@ -59,6 +59,18 @@ struct Loader<'a> {
     block: Option<Block>,
     /// Entries a block produces are being pushed (they bypass the block, as in uWSGI).
     running: bool,
+    /// uWSGI's exported-option list, in order (see [`Export`]).
+    exported: Vec<Export>,
+}
+
+/// One option as uWSGI's `add_exported_option` records it (what `uwsgi.opt` shows): every key
+/// read, including `ini`/`include`, config logic and `set-placeholder`, which make no entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Export {
+    /// `entries[i]`, with its value as expanded; `flag`: a command-line flag without value.
+    Entry { index: usize, flag: bool },
+    /// A key consumed by the loader, with its value as written.
+    Consumed { key: String, value: String },
 }
 
 /// An open config-logic block.
@@ -73,10 +85,7 @@ struct Block {
 pub const RELOADS_ENV: &str = "RW_RELOADS";
 
 /// Collects every entry; problems (missing files, loops, bad bytes) go to the diagnostics.
-pub fn collect(
-    sources: &Sources,
-    host: &HostFacts,
-) -> (Vec<Entry>, Vec<Diagnostic>, Option<FileFacts>) {
+pub fn collect(sources: &Sources, host: &HostFacts) -> Collected {
     let mut l = Loader {
         host,
         entries: Vec::new(),
@@ -88,6 +97,7 @@ pub fn collect(
         env: &sources.env,
         block: None,
         running: false,
+        exported: Vec::new(),
     };
     for (name, value) in &sources.env {
         let Some(opt) = name.strip_prefix("UWSGI_") else {
@@ -136,7 +146,36 @@ pub fn collect(
             ),
         ));
     }
-    (l.entries, l.diags, l.first)
+    Collected {
+        entries: l.entries,
+        diagnostics: l.diags,
+        first: l.first,
+        exported: l.exported,
+    }
+}
+
+/// What [`collect`] read.
+pub struct Collected {
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The first ini file read, if any.
+    pub first: Option<FileFacts>,
+    pub exported: Vec<Export>,
+}
+
+/// The exported-option list with the entries' final (expanded) values: `(key, value)`, value
+/// `None` for a command-line flag given without one (uWSGI exports NULL there, an ini's bare
+/// key as an empty string).
+pub fn exported_options(exported: &[Export], entries: &[Entry]) -> Vec<(String, Option<String>)> {
+    exported
+        .iter()
+        .filter_map(|x| match x {
+            Export::Entry { index, flag } => entries
+                .get(*index)
+                .map(|e| (e.key.clone(), (!flag).then(|| e.value.clone()))),
+            Export::Consumed { key, value } => Some((key.clone(), Some(value.clone()))),
+        })
+        .collect()
 }
 
 impl Loader<'_> {
@@ -164,6 +203,7 @@ impl Loader<'_> {
             return self.push_plain(key, value, bare, origin);
         }
         if super::compat::LOGIC_CLOSERS.contains(&key.as_str()) {
+            self.export_consumed(&key, &value);
             if self.block.take().is_none() {
                 self.diags.push(Diagnostic::warning(
                     &origin,
@@ -176,6 +216,7 @@ impl Loader<'_> {
             return self.run_block(key, value, bare, origin);
         }
         if let Some(op) = logic::opener(&key) {
+            self.export_consumed(&key, &value);
             if value.contains("%(") || value.contains("$(") || value.contains("@(") {
                 self.diags.push(Diagnostic::warning(
                     &origin,
@@ -260,13 +301,43 @@ impl Loader<'_> {
         self.running = false;
     }
 
+    fn export_consumed(&mut self, key: &str, value: &str) {
+        self.exported.push(Export::Consumed {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+    }
+
+    /// Adds an entry that uWSGI exports as it is (not one the loader made up).
+    fn push_exported(&mut self, entry: Entry) {
+        let flag = entry.bare && entry.origin == Origin::Cli;
+        self.exported.push(Export::Entry {
+            index: self.entries.len(),
+            flag,
+        });
+        self.entries.push(entry);
+    }
+
     fn push_plain(&mut self, key: String, value: String, bare: bool, origin: Origin) {
+        if matches!(
+            key.as_str(),
+            "ini"
+                | "include"
+                | "ini-paste"
+                | "ini-paste-logged"
+                | "inherit"
+                | "set-placeholder"
+                | "set-ph"
+                | "set"
+        ) {
+            self.export_consumed(&key, &value);
+        }
         match key.as_str() {
             "ini" | "include" => self.read_file(&value, &origin),
             "ini-paste" | "ini-paste-logged" => self.ini_paste(&key, &value, origin),
             "inherit" => self.deferred.push((value, origin)),
             "set-placeholder" | "set-ph" | "set" => match value.split_once('=') {
-                Some((k, v)) if !k.trim().is_empty() => self.entries.push(Entry {
+                Some((k, v)) if !k.trim().is_empty() => self.push_exported(Entry {
                     key: k.trim().to_string(),
                     value: v.trim().to_string(),
                     bare: false,
@@ -278,7 +349,7 @@ impl Loader<'_> {
                     format!("{key} needs `name=value`, got `{value}`"),
                 )),
             },
-            _ => self.entries.push(Entry {
+            _ => self.push_exported(Entry {
                 key,
                 value,
                 bare,
@@ -535,7 +606,11 @@ mod tests {
             cwd: dir.path().display().to_string(),
             ..Default::default()
         };
-        let (e, d, _) = collect(&sources, &host);
+        let Collected {
+            entries: e,
+            diagnostics: d,
+            ..
+        } = collect(&sources, &host);
         (e, d.iter().map(|d| d.to_string()).collect())
     }
 

@@ -35,7 +35,12 @@ pub struct Loaded {
 
 /// Reads every source, expands variables and applies the option table.
 pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
-    let (mut entries, mut diagnostics, first) = load::collect(sources, host);
+    let load::Collected {
+        mut entries,
+        mut diagnostics,
+        first,
+        exported,
+    } = load::collect(sources, host);
     let referenced = resolve::referenced_names(&entries);
     let env = |k: &str| {
         sources
@@ -53,7 +58,8 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
             read_file: &read_file,
         },
     ));
-    let (config, applied) = resolve::apply(&entries, &referenced);
+    let (mut config, applied) = resolve::apply(&entries, &referenced);
+    config.exported = load::exported_options(&exported, &entries);
     diagnostics.extend(applied);
     diagnostics.extend(option_values::check(&config));
     let anchor = match first {

@@ -302,6 +302,7 @@ pub fn chown_owner(value: &str) -> (&str, Option<&str>) {
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut d = Vec::new();
     check_logging(cfg, &mut d);
+    check_caches(cfg, &mut d);
     for s in cfg.list("plugins") {
         for (name, p) in plugins(s.value.as_str()) {
             let why = match p {
@@ -555,5 +556,222 @@ mod tests {
     fn chown_owner_forms() {
         assert_eq!(chown_owner("www-data"), ("www-data", None));
         assert_eq!(chown_owner("www-data:nginx"), ("www-data", Some("nginx")));
+    }
+}
+
+/// One cache as `cache2` (or the legacy `cache`/`cache-blocksize`) defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheDef {
+    pub name: String,
+    /// Item slots (`items`/`max_items`/`maxitems`); one is reserved, as in uWSGI.
+    pub max_items: u64,
+    pub blocksize: u64,
+    pub keysize: u64,
+    pub hashsize: u64,
+    pub math_initial: i64,
+    pub ignore_full: bool,
+    /// `hash` (only djb33x, uWSGI's default, is used by rw; the name shows in the stats).
+    pub hash: String,
+    /// Keys of the definition rw accepts but does not apply (warned about).
+    pub ignored: Vec<String>,
+}
+
+/// `cache2` keys rw reads but does not apply: persistence, sync, LRU and sweeping policies.
+const CACHE2_IGNORED: &[&str] = &[
+    "blocks",
+    "store",
+    "store_sync",
+    "storesync",
+    "store_delete",
+    "storedelete",
+    "node",
+    "nodes",
+    "sync",
+    "udp",
+    "udp_servers",
+    "udp_server",
+    "udpservers",
+    "udpserver",
+    "bitmap",
+    "lastmod",
+    "purge_lru",
+    "lru",
+    "lazy_expire",
+    "lazy",
+    "sweep_on_full",
+    "clear_on_full",
+    "no_expire",
+];
+
+fn cache_number(name: &str, key: &str, v: &str) -> Result<u64, String> {
+    v.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("cache \"{name}\": {key} = `{v}` is not a number"))
+}
+
+/// Reads a `cache2` value (`name=NAME,items=N[,blocksize=…,keysize=…,hashsize=…,…]`) with
+/// uWSGI's defaults (blocksize and hashsize 65536, keysize 2048) and its refusals.
+pub fn cache2(value: &str) -> Result<CacheDef, String> {
+    let mut def = CacheDef {
+        name: String::new(),
+        max_items: 0,
+        blocksize: 65536,
+        keysize: 2048,
+        hashsize: 65536,
+        math_initial: 0,
+        ignore_full: false,
+        hash: "djb33x".into(),
+        ignored: Vec::new(),
+    };
+    let mut items = None;
+    let mut fields = Vec::new();
+    for part in value.split(',').filter(|p| !p.trim().is_empty()) {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!(
+                "cache2 `{value}`: `{part}` is not KEY=VALUE (uWSGI: unable to parse cache definition)"
+            ));
+        };
+        fields.push((k.trim(), v.trim()));
+    }
+    for (k, v) in &fields {
+        if *k == "name" {
+            def.name = v.to_string();
+        }
+    }
+    if def.name.is_empty() {
+        return Err(format!(
+            "cache2 `{value}`: you have to specify a cache name (name=…)"
+        ));
+    }
+    let name = def.name.clone();
+    for (k, v) in fields {
+        match k {
+            "name" => {}
+            "max_items" | "maxitems" | "items" => items = Some(cache_number(&name, k, v)?),
+            "blocksize" => def.blocksize = cache_number(&name, k, v)?,
+            "hashsize" | "hash_size" => def.hashsize = cache_number(&name, k, v)?,
+            "keysize" | "key_size" => def.keysize = cache_number(&name, k, v)?,
+            "math_initial" => {
+                def.math_initial = v.parse().map_err(|_| {
+                    format!("cache \"{name}\": math_initial = `{v}` is not a number")
+                })?
+            }
+            "ignore_full" => def.ignore_full = true,
+            "hash" => {
+                if v != "djb33x" && v != "murmur2" {
+                    return Err(format!("cache \"{name}\": invalid cache hash `{v}`"));
+                }
+                def.hash = v.to_string();
+            }
+            k if CACHE2_IGNORED.contains(&k) => def.ignored.push(k.to_string()),
+            k => def.ignored.push(k.to_string()),
+        }
+    }
+    def.max_items = items.filter(|&n| n > 0).ok_or_else(|| {
+        format!("cache \"{name}\": you have to specify the maximum number of cache items (items=N)")
+    })?;
+    if def.blocksize == 0 || def.hashsize == 0 {
+        return Err(format!(
+            "cache \"{name}\": blocksize and hashsize must be above 0"
+        ));
+    }
+    if def.keysize == 0 || def.keysize >= 65535 {
+        return Err(format!(
+            "cache \"{name}\": invalid cache keysize {}",
+            def.keysize
+        ));
+    }
+    Ok(def)
+}
+
+/// Every configured cache, in uWSGI's order: the legacy `cache = N` (named `default`) first,
+/// then each `cache2`. Errors carry where the value came from.
+pub fn caches(cfg: &Config) -> Result<Vec<CacheDef>, (Origin, String)> {
+    let mut out = Vec::new();
+    if let Some(s) = cfg.get("cache").filter(|s| s.value.as_u64() > 0) {
+        let blocksize = cfg.uint("cache-blocksize");
+        out.push(CacheDef {
+            name: "default".into(),
+            max_items: s.value.as_u64(),
+            blocksize: if blocksize == 0 { 65536 } else { blocksize },
+            keysize: 2048,
+            hashsize: 65536,
+            math_initial: 0,
+            ignore_full: false,
+            hash: "djb33x".into(),
+            ignored: Vec::new(),
+        });
+    }
+    for s in cfg.list("cache2") {
+        let def = cache2(s.value.as_str()).map_err(|e| (s.origin.clone(), e))?;
+        if out.iter().any(|c: &CacheDef| c.name == def.name) {
+            return Err((
+                s.origin.clone(),
+                format!("cache \"{}\" is defined twice", def.name),
+            ));
+        }
+        out.push(def);
+    }
+    Ok(out)
+}
+
+fn check_caches(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    if let Err((origin, e)) = caches(cfg) {
+        d.push(Diagnostic::error(&origin, e));
+        return;
+    }
+    for s in cfg.list("cache2") {
+        let Ok(def) = cache2(s.value.as_str()) else {
+            continue;
+        };
+        if !def.ignored.is_empty() {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!(
+                    "cache \"{}\": {} not implemented in rw (the cache lives in shared memory \
+                     only: no persistence, sync, LRU purge or bitmap blocks)",
+                    def.name,
+                    def.ignored.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    #[test]
+    fn cache2_definitions_as_uwsgi_reads_them() {
+        let c =
+            cache2("name=sessions,items=100,blocksize=4096,keysize=64,math_initial=-3").unwrap();
+        assert_eq!(
+            (
+                c.name.as_str(),
+                c.max_items,
+                c.blocksize,
+                c.keysize,
+                c.hashsize,
+                c.math_initial
+            ),
+            ("sessions", 100, 4096, 64, 65536, -3)
+        );
+        assert!(c.ignored.is_empty());
+        assert_eq!(
+            cache2("name=a,maxitems=5,store=/tmp/x").unwrap().ignored,
+            ["store"]
+        );
+        for bad in [
+            "items=10",
+            "name=a",
+            "name=a,items=0",
+            "name=a,items=x",
+            "name=a,items=1,keysize=70000",
+            "name=a,items=2,hash=md5",
+            "name=a,junk",
+        ] {
+            assert!(cache2(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -289,6 +289,11 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("log-req-encoder", &[], None, Str, true, None, "Rewrite req-logger lines: prefix, suffix, nl, format, json", Yes),
     opt("stats", &["stats-server"], None, Address, false, None, "Serve uWSGI-compatible stats JSON on ADDR", Yes),
     opt("stats-http", &[], None, Bool, false, Some("false"), "Serve the stats over HTTP (and /metrics)", Yes),
+    // -- the uwsgi Python API
+    opt("cache2", &[], None, Str, true, None, "Create a shared cache: name=NAME,items=N[,blocksize=BYTES,keysize=BYTES,hashsize=N,math_initial=N,ignore_full=1]", Yes),
+    opt("cache", &[], None, Int, false, Some("0"), "Create the legacy cache `default` with N item slots", Yes),
+    opt("cache-blocksize", &[], None, Bytes, false, Some("0"), "Block (largest value) size of the legacy cache; 0 means 65536", Yes),
+    opt("locks", &[], None, Int, false, Some("0"), "Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker", Yes).range(0, 65536),
 ];
 
 /// Looks an option up by its name or one of its aliases.

@@ -23,6 +23,9 @@ pub struct Config {
     pub placeholders: BTreeMap<String, (String, Origin)>,
     /// uWSGI options rw does not implement, with every value given (in order).
     pub ignored: BTreeMap<&'static str, Vec<(String, Origin)>>,
+    /// Every key read, in order, as uWSGI exports it to apps (`uwsgi.opt`): the key as written,
+    /// the value expanded, `None` for a command-line flag without value.
+    pub exported: Vec<(String, Option<String>)>,
 }
 
 impl Config {

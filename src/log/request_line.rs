@@ -53,6 +53,8 @@ pub struct RequestRecord<'a> {
     pub memory_report: bool,
     /// `log-micros`: the default line gives the time in micros.
     pub micros: bool,
+    /// The app's `uwsgi.set_logvar` pairs, for `%(NAME)` names that are not built in.
+    pub logvars: &'a [(Vec<u8>, Vec<u8>)],
 }
 
 impl<'a> RequestRecord<'a> {
@@ -156,8 +158,8 @@ enum Segment {
     Var(Var),
     /// `%(var.NAME)`: a request var by name.
     RequestVar(Vec<u8>),
-    /// A name we do not know; uWSGI would look for an app-set logvar, we have none: `-`.
-    Unknown,
+    /// Any other name: the app's logvar of that name (`uwsgi.set_logvar`), `-` when unset.
+    Logvar(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +278,7 @@ impl LogFormat {
             } else if let Some(var_name) = name.strip_prefix(b"var.") {
                 Segment::RequestVar(var_name.to_vec())
             } else {
-                Segment::Unknown
+                Segment::Logvar(name.to_vec())
             });
             i += 2 + close + 1;
         }
@@ -306,7 +308,13 @@ impl LogFormat {
                 },
                 Segment::Var(var) => push_var(out, *var, r),
                 Segment::RequestVar(name) => push_untrusted(out, lookup(r, name)),
-                Segment::Unknown => out.push(b'-'),
+                Segment::Logvar(name) => push_untrusted(
+                    out,
+                    r.logvars
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| &v[..]),
+                ),
             }
         }
         out.push(b'\n');
@@ -465,6 +473,7 @@ mod tests {
             vsz: 0,
             memory_report: false,
             micros: false,
+            logvars: &[],
         }
     }
 
@@ -633,6 +642,20 @@ mod tests {
             "hello|-|-|vm|12\n"
         );
         assert_eq!(formatted("%(nosuchvar) %(modifier1) %()", &r), "- - -\n");
+        // Names that are not built in are the app's logvars (escaped like any app text).
+        let logvars = [
+            (b"who".to_vec(), b"bob".to_vec()),
+            (b"evil".to_vec(), b"a\nb".to_vec()),
+            (b"status".to_vec(), b"shadowed".to_vec()),
+        ];
+        let with_logvars = RequestRecord {
+            logvars: &logvars,
+            ..r
+        };
+        assert_eq!(
+            formatted("%(who) %(evil) %(status) %(nosuchvar)", &with_logvars),
+            "bob a\\x0ab 200 -\n"
+        );
         let with_host = [(b"HTTP_HOST"[..].into(), b"example.org"[..].into())];
         assert_eq!(
             formatted("%(host) %(cl)", &reference_record(&with_host)),

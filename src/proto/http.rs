@@ -16,8 +16,8 @@ pub use environ::{
 };
 
 pub use response::{
-    error_response, reason_phrase, response_framing, validate_header, validate_status,
-    write_response_head, InvalidStatus, ResponseFraming,
+    error_response, reason_phrase, response_framing, validate_header, validate_header_name,
+    validate_header_value, validate_status, write_response_head, InvalidStatus, ResponseFraming,
 };
 
 #[cfg(test)]

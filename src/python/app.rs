@@ -1,6 +1,7 @@
 //! Loading the WSGI callable (`module` / `wsgi-file` + `callable`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -73,6 +74,37 @@ pub(crate) fn file_module_name(path: &str) -> String {
 ///
 /// Multi-app `applications` dicts are not supported (the callable attribute is required).
 pub fn load_app(spec: &AppSpec) -> Result<App, String> {
+    let start = std::time::Instant::now();
+    let app = import_app(spec)?;
+    LOADED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(LoadedApp {
+            id: app.id,
+            mountpoint: app.mountpoint.clone(),
+            startup_secs: start.elapsed().as_secs(),
+            callable_addr: app.callable.as_ptr() as usize,
+        });
+    Ok(app)
+}
+
+/// What `uwsgi.workers()` shows of an app this process loaded.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedApp {
+    pub id: usize,
+    pub mountpoint: String,
+    pub startup_secs: u64,
+    pub callable_addr: usize,
+}
+
+static LOADED: Mutex<Vec<LoadedApp>> = Mutex::new(Vec::new());
+
+/// The apps this process loaded, in load order.
+pub(crate) fn loaded_apps() -> Vec<LoadedApp> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn import_app(spec: &AppSpec) -> Result<App, String> {
     super::gil::pin_thread_state();
     Python::attach(|py| {
         let (module, modname, attr) = match &spec.source {

@@ -13,7 +13,7 @@ use super::gil::pin_thread_state;
 use super::input::Input;
 use super::pyerr::{log_raw, print_exception};
 use super::response::{FileWrapper, RespState, Responder, SendError};
-use super::uwsgi_module::clear_logvars;
+use super::uwsgi_module::begin_request;
 use super::{BodySource, CallOutcome, ResponseSink};
 
 /// Run one request.
@@ -40,7 +40,7 @@ pub fn call_app(
     core_id: u32,
 ) -> CallOutcome {
     let first_on_thread = pin_thread_state();
-    clear_logvars();
+    begin_request(core_id);
     Python::attach(|py| {
         if first_on_thread {
             name_thread(py, ctx.worker_id, core_id);

@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::response::FileWrapper;
-use super::{uwsgi_module, UWSGI_VERSION};
+use super::uwsgi_module;
+use crate::config::magic::UWSGI_VERSION;
 
 /// CGI / HTTP variable names common enough to be worth interning (their hash is cached, so dict
 /// insertion and the app's lookups are faster, and no str is allocated per request).

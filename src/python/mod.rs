@@ -2,8 +2,9 @@
 //!
 //! Life cycle, as the server drives it:
 //!
-//! 1. master: [`init_interpreter`] once (returns `sys.version` for the banner), optionally
-//!    [`set_opt`] / [`set_numproc`], then [`load_app`] (unless lazy-apps);
+//! 1. master: [`init_interpreter`] once (returns `sys.version` for the banner),
+//!    [`set_module_facts`] and [`set_server_facts`] (what the `uwsgi` module shows), then
+//!    [`load_app`] (unless lazy-apps);
 //! 2. master: every worker is created with [`fork_with_gil`]; in the child the server builds one
 //!    [`WorkerContext`] (shared by all threads of the worker), calls [`run_post_fork_hooks`]
 //!    (and [`load_app`] with lazy-apps);
@@ -30,6 +31,7 @@ mod input;
 mod interp;
 mod pyerr;
 mod response;
+mod server_facts;
 mod uwsgi_module;
 
 #[cfg(test)]
@@ -46,13 +48,11 @@ pub use harakiri::{current_thread_id, interrupt_thread};
 pub use interp::{
     fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks,
 };
-pub use response::{encode_latin1, validate_header_name, validate_header_value, validate_status};
-pub use uwsgi_module::{
-    run_post_fork_hooks, set_numproc, set_opt, take_logvars, take_reload_request,
+pub use response::encode_latin1;
+pub use server_facts::{
+    set_server_facts, CacheMath, ModuleFacts, ServerFacts, SharedCache, WorkerFacts,
 };
-
-/// The version advertised as `uwsgi.version` (bytes) in the environ and the `uwsgi` module.
-pub const UWSGI_VERSION: &str = "2.0.30";
+pub use uwsgi_module::{run_post_fork_hooks, set_module_facts, take_logvars};
 
 /// How to set up the interpreter (filled by the server from the config).
 #[derive(Debug, Clone, Default)]

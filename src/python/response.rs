@@ -12,91 +12,41 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use super::input::{lock_detached, with_locked};
 use super::pyerr::{log_raw, print_exception};
 use super::ResponseSink;
+use crate::proto::http;
 
 /// Headers and status of a server-made 500.
 pub(crate) const ERROR_500_STATUS: &str = "500 Internal Server Error";
 pub(crate) const ERROR_500_BODY: &[u8] = b"Internal Server Error";
 
 // ---------------------------------------------------------------------------------------------
-// Validation (pure functions, also usable by the server).
+// Validation: proto's rules (the one home of what may be sent), applied to the Latin-1 bytes of
+// the app's strings.
 
-/// Validate a WSGI status line: three ASCII digits (100..=999), then nothing or a space and a
-/// reason phrase made of HTAB, SP, visible ASCII and `U+0080..=U+00FF` (RFC 9112 obs-text).
-/// Returns the status code.
-pub fn validate_status(status: &str) -> Result<u16, &'static str> {
-    let b = status.as_bytes();
-    if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) {
-        return Err("status must start with a 3-digit code");
+/// The Latin-1 bytes of `s`, or `None` when a char is above U+00FF (not encodable).
+fn latin1_bytes(s: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if s.is_ascii() {
+        return Some(s.as_bytes().into());
     }
-    let code = u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0');
-    if code < 100 {
-        return Err("status code must be between 100 and 999");
-    }
-    let rest = &status[3..];
-    if rest.is_empty() {
-        return Ok(code);
-    }
-    let Some(reason) = rest.strip_prefix(' ') else {
-        return Err("status code must be followed by a space");
-    };
-    for c in reason.chars() {
-        let ok = c == '\t' || (' '..='~').contains(&c) || ('\u{80}'..='\u{ff}').contains(&c);
-        if !ok {
-            return Err(if (c as u32) > 0xff {
-                "status is not latin-1 encodable"
-            } else {
-                "status contains control characters"
-            });
-        }
-    }
-    Ok(code)
+    s.chars()
+        .map(|c| u8::try_from(c as u32).ok())
+        .collect::<Option<Vec<u8>>>()
+        .map(Into::into)
 }
 
-/// Validate a header name: a non-empty RFC 9110 token.
-pub fn validate_header_name(name: &str) -> Result<(), &'static str> {
-    if name.is_empty() {
-        return Err("header name is empty");
-    }
-    let ok = name.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            )
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err("header name is not a token (contains separators, spaces or control characters)")
-    }
+/// A WSGI status as [`http::validate_status`] judges it; returns the status code.
+pub(super) fn validate_status(status: &str) -> Result<u16, String> {
+    let bytes = latin1_bytes(status).ok_or("status is not latin-1 encodable")?;
+    http::validate_status(&bytes).map_err(|e| e.to_string())
 }
 
-/// Validate a header value: Latin-1 only, no control characters except HTAB (so no CR, LF,
-/// NUL, DEL).
-pub fn validate_header_value(value: &str) -> Result<(), &'static str> {
-    for c in value.chars() {
-        let u = c as u32;
-        if u > 0xff {
-            return Err("header value is not latin-1 encodable");
-        }
-        if (u < 0x20 && c != '\t') || u == 0x7f {
-            return Err("header value contains control characters (CR, LF, NUL, ...)");
-        }
-    }
-    Ok(())
+pub(super) fn validate_header_name(name: &str) -> Result<(), &'static str> {
+    let bytes = latin1_bytes(name).ok_or("header name is not latin-1 encodable")?;
+    http::validate_header_name(&bytes)
+}
+
+pub(super) fn validate_header_value(value: &str) -> Result<(), &'static str> {
+    let bytes = latin1_bytes(value).ok_or("header value is not latin-1 encodable")?;
+    http::validate_header_value(&bytes)
 }
 
 /// Append the Latin-1 encoding of `s` (whose chars must all be `<= U+00FF`, as every status and
@@ -380,7 +330,7 @@ fn extract_response(
             None,
         )
     })?;
-    let code = validate_status(status_s).map_err(|m| reject(m, status_s, None))?;
+    let code = validate_status(status_s).map_err(|m| reject(&m, status_s, None))?;
 
     let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = headers.cast::<PyList>() {
         l.iter().collect()

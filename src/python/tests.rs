@@ -824,22 +824,34 @@ def application(environ, start_response):
 }
 
 #[test]
-fn uwsgi_module_stub() {
+fn uwsgi_module_facts_and_logvars() {
     init();
-    set_opt(&[
-        ("socket".into(), Some(":3031".into())),
-        ("socket".into(), Some(":3032".into())),
-        ("master".into(), None),
-    ]);
-    set_numproc(4);
+    set_module_facts(&ModuleFacts {
+        options: vec![
+            ("socket".into(), Some(":3031".into())),
+            ("socket".into(), Some(":3032".into())),
+            ("master".into(), None),
+            ("vacuum".into(), Some(String::new())),
+        ],
+        numproc: 4,
+        cores: 2,
+        buffer_size: 8192,
+        is_a_reload: false,
+        sockets: vec![3, 5],
+        hostname: "testnode".into(),
+    });
     let (app, m) = load(
         r#"
 import uwsgi
 EVENTS = []
 def application(environ, start_response):
-    EVENTS.append(repr((uwsgi.worker_id(), uwsgi.numproc, uwsgi.version, uwsgi.opt, uwsgi.applications)))
+    EVENTS.append(repr((uwsgi.worker_id(), uwsgi.numproc, uwsgi.cores, uwsgi.has_threads,
+                        uwsgi.buffer_size, uwsgi.sockets, uwsgi.hostname, uwsgi.version,
+                        uwsgi.version_info, uwsgi.opt, uwsgi.applications)))
     uwsgi.set_logvar('user', 'bob')
-    EVENTS.append(uwsgi.get_logvar('user'))
+    uwsgi.set_logvar(b'user', b'alice')
+    uwsgi.set_logvar('long', 'x' * 300)
+    EVENTS.append(repr((uwsgi.get_logvar('user'), uwsgi.get_logvar('nope'))))
     start_response('200 OK', [])
     return [b'x']
 "#,
@@ -849,11 +861,18 @@ def application(environ, start_response):
     assert_eq!(
         events(&m),
         [
-            "(3, 4, b'2.0.30', {'socket': [b':3031', b':3032'], 'master': True}, None)",
-            "bob"
+            "(3, 4, 2, 1, 8192, [3, 5], b'testnode', b'2.0.30', (2, 0, 30, 0, b''), \
+             {'socket': b':3032', 'master': True, 'vacuum': b''}, None)",
+            "(b'alice', None)"
         ]
     );
-    assert_eq!(take_logvars(), [("user".to_owned(), "bob".to_owned())]);
+    assert_eq!(
+        take_logvars(),
+        [
+            (b"user".to_vec(), b"alice".to_vec()),
+            (b"long".to_vec(), vec![b'x'; 255])
+        ]
+    );
 
     // post_fork_hook and atexit.
     Python::attach(|py| {
@@ -864,7 +883,7 @@ def application(environ, start_response):
         )
         .unwrap();
     });
-    run_post_fork_hooks();
+    run_post_fork_hooks(3);
     run_exit_hooks();
     Python::attach(|py| {
         let calls: Vec<String> = py
@@ -1010,12 +1029,14 @@ notcallable = 3
 
 #[test]
 fn validators() {
+    use super::response::{validate_header_name, validate_header_value, validate_status};
     assert_eq!(validate_status("200 OK"), Ok(200));
     assert_eq!(validate_status("404"), Ok(404));
     assert_eq!(validate_status("599 Caf\u{e9}\tx"), Ok(599));
     assert!(validate_status("20 OK").is_err());
     assert!(validate_status("200OK").is_err());
     assert!(validate_status("099 x").is_err());
+    assert!(validate_status("600 X").is_err());
     assert!(validate_status("200 OK\r\n").is_err());
     assert!(validate_status("200 OK\0").is_err());
     assert!(validate_status("200 \u{20ac}").is_err());

@@ -233,9 +233,12 @@ impl<'a> Context<'a> {
         // The master may have reopened or rotated the log file (also for the app's stderr).
         crate::log::file::follow();
         let log = &self.settings.log;
+        // Taken even when the line is not logged: they belong to this request only.
+        let logvars = python::take_logvars();
         if log.selection.wants(&info.select_outcome()) {
             let mut record = info.record(self, app_requests, total);
             record.restyle(log.micros, log.x_forwarded_for);
+            record.logvars = &logvars;
             let mut line = Vec::with_capacity(256);
             match &self.log_format {
                 Some(f) => f.write(&mut line, &record),
@@ -468,6 +471,7 @@ impl LogInfo<'_> {
             vsz,
             memory_report: w.settings.memory_report,
             micros: false,
+            logvars: &[],
         }
     }
 }

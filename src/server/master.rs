@@ -115,6 +115,7 @@ impl Master {
         start_cwd: PathBuf,
     ) -> anyhow::Result<Master> {
         let scoreboard = Scoreboard::new(s.processes, s.threads)?;
+        super::uwsgi_facts::attach_scoreboard(&scoreboard);
         signals::ignore_sigpipe();
         let poller = Poller::new()?;
         // SAFETY: the pipe lives in the Master, as long as the poller.
@@ -1005,6 +1006,10 @@ impl Master {
             threads: self.s.threads,
             apps,
             memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
+            caches: super::uwsgi_facts::caches()
+                .iter()
+                .map(super::uwsgi_facts::cache_stats)
+                .collect(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -3,10 +3,12 @@
 
 pub mod apps;
 pub mod body;
+pub mod cache;
 pub mod conn;
 pub mod context;
 pub mod fifo;
 pub mod harakiri;
+pub mod locks;
 pub mod master;
 pub mod pidfile;
 pub mod preflight;
@@ -20,4 +22,5 @@ pub mod static_files;
 pub mod stop;
 pub mod sync;
 pub mod systemd;
+pub mod uwsgi_facts;
 pub mod worker;

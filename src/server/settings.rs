@@ -57,6 +57,12 @@ pub struct Settings {
     pub memory_report: bool,
     pub stats: Option<String>,
     pub stats_http: bool,
+    /// Every option as uWSGI exports it to apps (`uwsgi.opt`), see [`Config::exported`].
+    pub exported_options: Vec<(String, Option<String>)>,
+    /// `locks`: user locks beyond lock 0.
+    pub locks: usize,
+    /// `cache` (legacy, first) and every `cache2`.
+    pub caches: Vec<option_values::CacheDef>,
     pub compat: CompatSettings,
     pub log: LogSettings,
 }
@@ -352,6 +358,10 @@ impl Settings {
             memory_report: c.bool("memory-report"),
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
+            exported_options: c.exported.clone(),
+            locks: c.uint("locks") as usize,
+            // A bad definition was refused by `config::load` (an error) before this runs.
+            caches: option_values::caches(c).unwrap_or_default(),
             compat,
             log: LogSettings::from_config(c, cwd),
         }

@@ -173,7 +173,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     } else {
         env.apps.iter().collect()
     };
-    python::run_post_fork_hooks();
+    python::run_post_fork_hooks(env.id as u32);
     if let Some(dir) = &s.compat.chdir2 {
         // uWSGI: in each worker, once its apps are loaded.
         std::env::set_current_dir(dir)

@@ -20,11 +20,32 @@ pub struct Stats {
     pub cwd: String,
     /// One single-key object per lock: `{"<name>": <pid holding it or 0>}`.
     pub locks: Vec<BTreeMap<String, i64>>,
+    /// The local caches (`cache2`), absent when none is configured, as in uWSGI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub caches: Vec<Cache>,
     pub sockets: Vec<Socket>,
     pub workers: Vec<Worker>,
     /// rw extra: the rw version (absent in uWSGI's output).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rw_version: Option<String>,
+}
+
+/// `caches[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cache {
+    pub name: String,
+    pub hash: String,
+    pub hashsize: u64,
+    pub keysize: u64,
+    pub max_items: u64,
+    pub blocks: u64,
+    pub blocksize: u64,
+    pub items: u64,
+    pub hits: u64,
+    pub miss: u64,
+    pub full: u64,
+    pub last_modified_at: u64,
 }
 
 /// `sockets[]`.

@@ -86,7 +86,9 @@ pub struct Header {
     pub total_requests: AtomicU64,
 }
 
-/// The mapping. Cloning the handle shares the same memory (it is inherited over fork).
+/// The mapping. Cloning the handle shares the same memory (it is inherited over fork); the
+/// mapping is never unmapped, so every handle stays valid for the life of the process.
+#[derive(Clone)]
 pub struct Scoreboard {
     base: NonNull<u8>,
     len: usize,

@@ -406,6 +406,7 @@ mod tests {
         MasterView {
             scoreboard: sb,
             sockets: Vec::<SocketInfo>::new(),
+            caches: Vec::new(),
             master_pid: std::process::id(),
             processes: sb.workers(),
             threads: sb.cores(),

@@ -42,6 +42,8 @@ pub struct MasterView<'a> {
     /// The master samples /proc at snapshot time either way; this only decides whether the
     /// workers' last sample is a fallback when /proc cannot be read.
     pub memory_sampling: bool,
+    /// The caches, read by the master just now.
+    pub caches: Vec<schema::Cache>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -103,6 +105,7 @@ pub fn build(view: &MasterView) -> Stats {
             .iter()
             .map(|n| BTreeMap::from([(n.to_string(), 0)]))
             .collect(),
+        caches: view.caches.clone(),
         sockets,
         workers,
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
@@ -288,6 +291,7 @@ mod tests {
                 is_unix: false,
                 backlog: 100,
             }],
+            caches: Vec::new(),
             master_pid: 42,
             processes: 2,
             threads: 2,

@@ -61,6 +61,17 @@ def application(environ, start_response):
         return [b'SECRET']
     if path == '/raise':
         raise RuntimeError('boom-from-app')
+    if path == '/status-600':
+        start_response('600 X', [('Content-Type', 'text/plain')])
+        return [b'SECRET']
+    if path == '/status-600-caught':
+        try:
+            start_response('600 X', [])
+        except ValueError as e:
+            body = ('ValueError: %s' % e).encode()
+            start_response('200 OK', [('Content-Length', str(len(body)))])
+            return [body]
+        return [b'accepted']
     body = b'no route'
     start_response('404 Not Found', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
     return [body]
@@ -906,6 +917,37 @@ fn invalid_response_heads_from_the_app_become_500() {
     assert!(
         log.contains("invalid response from the application refused"),
         "{log}"
+    );
+    assert_serves(&s);
+}
+
+/// uWSGI writes any three digits it is given (`HTTP/1.1 600 X`), which no client can interpret;
+/// rw refuses a code outside 100..=599 in `start_response` itself: the app gets a ValueError
+/// (uncaught, a 500 with its traceback), and what is logged is what went on the wire.
+#[test]
+fn a_status_outside_100_to_599_is_refused_in_start_response() {
+    let s = start("");
+    let mut c = Client::connect(&s);
+    c.send(b"GET /status-600 HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.response();
+    assert_eq!((r.version.as_str(), r.status), ("HTTP/1.1", 500), "{r:?}");
+    assert!(!r.body_text().contains("SECRET"), "{r:?}");
+    let log = s.wait_log("GET /status-600 => generated", 10);
+    assert!(log.contains("code outside 100..=599"), "{log}");
+    assert!(log.contains("ValueError: invalid response"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("GET /status-600 => generated"))
+        .unwrap();
+    assert!(line.contains("(HTTP/1.1 500)"), "{line}");
+    // The app sees the refusal as an exception it can handle.
+    c.send(b"GET /status-600-caught HTTP/1.1\r\nHost: t\r\n\r\n");
+    let r = c.response();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body_text()
+            .starts_with("ValueError: invalid response: invalid HTTP status: code outside"),
+        "{r:?}"
     );
     assert_serves(&s);
 }

@@ -20,5 +20,6 @@ mod startup_refusals;
 mod stats;
 mod tidy;
 mod util;
+mod uwsgi_api;
 mod wheel;
 mod worker_faults;

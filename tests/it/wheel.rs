@@ -707,3 +707,59 @@ fn wheel_with_home_in_another_venv_puts_its_packages_first() {
         text(&out)
     );
 }
+
+/// The `uwsgi` module and rw's `uwsgidecorators` are the same from the wheel: `@postfork` runs
+/// in the worker, `uwsgi.opt` is the config, the cache and locks work, and outside rw
+/// `import uwsgi` still fails.
+#[test]
+fn wheel_ships_the_uwsgi_module_and_uwsgidecorators() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    make_venv(&pyenv_python(), &venv, &wheel_311());
+    let app = "import os, uwsgi\nfrom uwsgidecorators import postfork, lock\nPF = []\n\n\
+               @postfork\ndef pf():\n    PF.append(uwsgi.worker_id())\n\n\
+               @lock\ndef count():\n    return uwsgi.cache_inc('n')\n\n\
+               def application(environ, start_response):\n    count()\n    \
+               body = repr((PF, uwsgi.opt['processes'], uwsgi.cache_num('n'))).encode()\n    \
+               start_response('200 OK', [('Content-Length', str(len(body)))])\n    return [body]\n";
+    std::fs::write(dir.path().join("app.py"), app).unwrap();
+    let port = util::free_port();
+    std::fs::write(
+        dir.path().join("uwsgi.ini"),
+        format!(
+            "[uwsgi]\nwsgi-file = {d}/app.py\nhttp-socket = 127.0.0.1:{port}\nprocesses = 1\n\
+             cache2 = name=c,items=4\n",
+            d = dir.path().display(),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("rw.log");
+    let mut cmd = Command::new(venv.join("bin/rw"));
+    clean_env(&mut cmd, dir.path())
+        .args(["serve", "--ini"])
+        .arg(dir.path().join("uwsgi.ini"));
+    let (_child, _guard) = spawn_logged(&mut cmd, &log);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_until(30, "rw from the wheel to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let (code, body) = http_get(port, "/");
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "([1], b'1', 1)"),
+        "{}",
+        log_text()
+    );
+    let (_, body) = http_get(port, "/");
+    assert_eq!(body, "([1], b'1', 2)", "{}", log_text());
+    let out = run_bounded(
+        clean_env(&mut Command::new(venv.join("bin/python")), dir.path())
+            .args(["-c", "import uwsgi"]),
+        60,
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("No module named 'uwsgi'"),
+        "{}",
+        text(&out)
+    );
+}

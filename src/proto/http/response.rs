@@ -94,7 +94,9 @@ impl std::error::Error for InvalidStatus {}
 
 /// Check a WSGI status (`"200 OK"`, or a bare `"404"` that [`write_response_head`] completes) and
 /// return its code. The code must be 100..=599, the only classes a client can interpret; the
-/// reason may be empty but holds no CR, LF, NUL or other control besides HTAB.
+/// reason may be empty but holds no CR, LF, NUL or other control besides HTAB. This is the one
+/// status check: `start_response` applies it (to the Latin-1 bytes of the app's `str`), so
+/// whatever passed it can be framed and written without a second opinion.
 pub fn validate_status(s: &[u8]) -> Result<u16, InvalidStatus> {
     let (code, rest) = s.split_at(s.len().min(3));
     if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
@@ -102,7 +104,9 @@ pub fn validate_status(s: &[u8]) -> Result<u16, InvalidStatus> {
     }
     let n = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&n) {
-        return Err(InvalidStatus("code outside 100..=599"));
+        return Err(InvalidStatus(
+            "code outside 100..=599 (no client can interpret it)",
+        ));
     }
     match rest {
         [] => Ok(n),
@@ -115,9 +119,29 @@ pub fn validate_status(s: &[u8]) -> Result<u16, InvalidStatus> {
 /// A response header is safe to send: the name is a non-empty token, the value has no CR, LF,
 /// NUL or other control besides HTAB (no response splitting, CVE-2018-1000164).
 pub fn validate_header(name: &[u8], value: &[u8]) -> bool {
-    !name.is_empty()
-        && name.iter().all(|&b| is_tchar(b))
-        && value.iter().all(|&b| is_field_vchar(b))
+    validate_header_name(name).is_ok() && validate_header_value(value).is_ok()
+}
+
+/// A response header name is a non-empty RFC 9110 token; `Err` says what is wrong.
+pub fn validate_header_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("header name is empty");
+    }
+    if name.iter().all(|&b| is_tchar(b)) {
+        Ok(())
+    } else {
+        Err("header name is not a token (contains separators, spaces or control characters)")
+    }
+}
+
+/// A response header value holds only HTAB, SP, visible ASCII and obs-text bytes (no CR, LF,
+/// NUL, DEL or other controls); `Err` says what is wrong.
+pub fn validate_header_value(value: &[u8]) -> Result<(), &'static str> {
+    if value.iter().all(|&b| is_field_vchar(b)) {
+        Ok(())
+    } else {
+        Err("header value contains control characters (CR, LF, NUL, ...)")
+    }
 }
 
 /// Append `HTTP/1.x <status>\r\n`, the app's headers, the server's `extra` headers and the blank
