@@ -128,6 +128,7 @@ impl LogSettings {
                 req_encoders: list(c, "log-req-encoder"),
                 drain: list(c, "log-drain"),
                 filter: list(c, "log-filter"),
+                routes: list(c, "log-route"),
             },
         }
     }

@@ -880,3 +880,27 @@ fn log_drain_and_log_filter_pick_lines_by_regexp() {
         "{log}"
     );
 }
+
+#[test]
+fn log_route_sends_matching_lines_to_a_named_logger_with_its_encoders() {
+    let s = Server::start(
+        &one_worker_ini(
+            "logger = audit file:{dir}/audit.log\nlog-route = audit ^REQ /audit\n\
+             log-encoder = prefix [all]\nlog-encoder = prefix:audit [audit]",
+        ),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/audit/1").0, 200);
+    assert_eq!(s.get("/a").0, 200);
+    let log = s.wait_log("[all]REQ /a 200", 10);
+    assert!(!log.contains("/audit/1"), "{log}");
+    let audit = s.path("audit.log");
+    wait_until(10, "the routed line", || {
+        std::fs::read_to_string(&audit).is_ok_and(|t| t.contains("/audit/1"))
+    });
+    // The encoders for every logger, then those for `audit`, in their order.
+    assert_eq!(
+        std::fs::read_to_string(&audit).unwrap(),
+        "[audit][all]REQ /audit/1 200\n"
+    );
+}
