@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn differences_name_the_consequence() {
-        let u = uwsgi_option("log-route").unwrap();
+        let u = uwsgi_option("log-req-route").unwrap();
         assert!(what_differs(u).contains("log output"));
         let u = uwsgi_option("cheaper-algo").unwrap();
         assert!(what_differs(u).contains("adaptive"));
