@@ -118,6 +118,24 @@ pub fn logger_name(value: &str) -> (&str, bool) {
 
 /// The logging options whose uWSGI reading is a trap.
 fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    for name in ["logto", "logto2", "daemonize"] {
+        let Some(s) = cfg.get(name) else { continue };
+        let v = s.value.as_str();
+        let Some((host, port)) = v.split_once(':') else {
+            continue;
+        };
+        if host.is_empty() || port.is_empty() {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!("{name} `{v}` is not a UDP address HOST:PORT, and a value with `:` is one for uWSGI (it exits with `invalid udp address`)"),
+            ));
+        } else if host.contains('/') {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!("{name} `{v}` has a `:`, so uWSGI (and rw) send the log to UDP host `{host}` port `{port}`, not to a file; rename the file"),
+            ));
+        }
+    }
     for name in ["logger", "req-logger"] {
         for s in cfg.list(name) {
             let v = s.value.as_str();
