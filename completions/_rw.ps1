@@ -195,6 +195,7 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--log-master-req-stream', '--log-master-req-stream', [CompletionResultType]::ParameterName, 'Make the log-master request pipe a stream [default: false] (accepted; rw''s log-master pipe keeps each line one message, so lines cannot mix)')
             [CompletionResult]::new('--log-drain', '--log-drain', [CompletionResultType]::ParameterName, 'Drop log lines (server lines, and request lines without req-logger) matching this regexp (repeatable)')
             [CompletionResult]::new('--log-filter', '--log-filter', [CompletionResultType]::ParameterName, 'Keep only the log lines matching one of these regexps (repeatable)')
+            [CompletionResult]::new('--log-route', '--log-route', [CompletionResultType]::ParameterName, 'Send server lines matching REGEXP to the named logger ID instead: ID REGEXP (repeatable)')
             [CompletionResult]::new('--logger', '--logger', [CompletionResultType]::ParameterName, 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)')
             [CompletionResult]::new('--req-logger', '--req-logger', [CompletionResultType]::ParameterName, 'Send request lines to a logger (same backends as logger) (repeatable)')
             [CompletionResult]::new('--logger-req', '--logger-req', [CompletionResultType]::ParameterName, 'Send request lines to a logger (same backends as logger) (repeatable)')

@@ -191,6 +191,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --log-master-req-stream 'Make the log-master request pipe a stream [default: false] (accepted; rw''s log-master pipe keeps each line one message, so lines cannot mix)'
             cand --log-drain 'Drop log lines (server lines, and request lines without req-logger) matching this regexp (repeatable)'
             cand --log-filter 'Keep only the log lines matching one of these regexps (repeatable)'
+            cand --log-route 'Send server lines matching REGEXP to the named logger ID instead: ID REGEXP (repeatable)'
             cand --logger 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)'
             cand --req-logger 'Send request lines to a logger (same backends as logger) (repeatable)'
             cand --logger-req 'Send request lines to a logger (same backends as logger) (repeatable)'

@@ -160,6 +160,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-stream -d 'Ma
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-master-req-stream -d 'Make the log-master request pipe a stream [default: false] (accepted; rw\'s log-master pipe keeps each line one message, so lines cannot mix)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-drain -d 'Drop log lines (server lines, and request lines without req-logger) matching this regexp (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-filter -d 'Keep only the log lines matching one of these regexps (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l log-route -d 'Send server lines matching REGEXP to the named logger ID instead: ID REGEXP (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l logger -d 'Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]] (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l req-logger -l logger-req -d 'Send request lines to a logger (same backends as logger) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l log-encoder -d 'Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json (repeatable)' -r -f

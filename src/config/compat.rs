@@ -68,7 +68,7 @@ pub fn asks_for_nothing(u: &UOpt, value: &str, bare: bool) -> bool {
 /// (the circulating production config does) keep loading.
 #[rustfmt::skip]
 const DIFFERENCES: &[(&[&str], bool, &str)] = &[
-    (&["logger-list", "loggers-list", "log-route", "log-req-route", "log-alarm", "alarm*", "log-socket", "ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], true,
+    (&["logger-list", "loggers-list", "log-req-route", "log-alarm", "alarm*", "log-socket", "ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], true,
         "log output is handled the rw way (stderr, logto or daemonize file); this setting is not applied (planned with the logging options)"),
     (&["max-worker-lifetime", "min-worker-lifetime", "reload-on-as", "reload-on-uss", "reload-on-pss", "evil-reload-on-rss", "evil-reload-on-as", "max-worker-lifetime-delta", "reload-on-exception", "reload-on-exception-*", "limit-as", "limit-nproc", "max-requests-delta"], true,
         "workers are not recycled by this limit (planned with the recycling options)"),
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn differences_name_the_consequence() {
-        let u = uwsgi_option("log-route").unwrap();
+        let u = uwsgi_option("log-req-route").unwrap();
         assert!(what_differs(u).contains("log output"));
         let u = uwsgi_option("cheaper-algo").unwrap();
         assert!(what_differs(u).contains("adaptive"));

@@ -118,13 +118,39 @@ pub fn logger_name(value: &str) -> (&str, bool) {
 
 /// The logging options whose uWSGI reading is a trap.
 fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    for name in ["logto", "logto2", "daemonize"] {
+        let Some(s) = cfg.get(name) else { continue };
+        let v = s.value.as_str();
+        let Some((host, port)) = v.split_once(':') else {
+            continue;
+        };
+        if host.is_empty() || port.is_empty() {
+            d.push(Diagnostic::error(
+                &s.origin,
+                format!("{name} `{v}` is not a UDP address HOST:PORT, and a value with `:` is one for uWSGI (it exits with `invalid udp address`)"),
+            ));
+        } else if host.contains('/') {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                format!("{name} `{v}` has a `:`, so uWSGI (and rw) send the log to UDP host `{host}` port `{port}`, not to a file; rename the file"),
+            ));
+        }
+    }
     for name in ["logger", "req-logger"] {
         for s in cfg.list(name) {
-            let (backend, named) = logger_name(s.value.as_str());
-            if named {
+            let v = s.value.as_str();
+            let (backend, named) = logger_name(v);
+            let id = v.split(' ').next().unwrap_or_default();
+            let routed = cfg
+                .list("log-route")
+                .any(|r| r.value.as_str().split(' ').next() == Some(id));
+            if named && (name == "req-logger" || !routed) {
                 d.push(Diagnostic::warning(
                     &s.origin,
-                    format!("{name} `{}` is a named logger: only log-route sends lines to those, and rw has no log-route, so it gets nothing", s.value.as_str()),
+                    format!(
+                        "{name} `{v}` is a named logger: only {} sends lines to those, so it gets nothing",
+                        if name == "req-logger" { "log-req-route (not in rw)" } else { "a log-route naming it" }
+                    ),
                 ));
             } else if !LOGGER_BACKENDS.contains(&backend) {
                 d.push(Diagnostic::warning(
@@ -149,11 +175,30 @@ fn check_logging(cfg: &Config, d: &mut Vec<Diagnostic>) {
                         LOG_ENCODERS.join(", ")
                     ),
                 ));
-            } else if let Some(id) = id {
+            } else if let Some(id) = id.filter(|_| name == "log-req-encoder") {
                 d.push(Diagnostic::warning(
                     &s.origin,
-                    format!("{name} for the named logger `{id}` is skipped: rw routes no line to named loggers"),
+                    format!("{name} for the named req-logger `{id}` is skipped: rw has no log-req-route"),
                 ));
+            }
+        }
+    }
+    for s in cfg.list("log-route") {
+        match s.value.as_str().split_once(' ') {
+            None => d.push(Diagnostic::error(
+                &s.origin,
+                "log-route needs `LOGGER-ID REGEXP` (uWSGI exits with `invalid custom regexp syntax`)",
+            )),
+            Some((_, re)) => {
+                if let Err(e) = regex::bytes::Regex::new(re) {
+                    d.push(Diagnostic::error(
+                        &s.origin,
+                        format!(
+                            "log-route: `{re}` is not a regular expression rw can use: {}",
+                            e.to_string().lines().last().unwrap_or_default()
+                        ),
+                    ));
+                }
             }
         }
     }

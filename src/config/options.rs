@@ -283,6 +283,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("log-master-req-stream", &[], None, Bool, false, Some("false"), "Make the log-master request pipe a stream", Moot("rw's log-master pipe keeps each line one message, so lines cannot mix")),
     opt("log-drain", &[], None, Str, true, None, "Drop log lines (server lines, and request lines without req-logger) matching this regexp", Yes),
     opt("log-filter", &[], None, Str, true, None, "Keep only the log lines matching one of these regexps", Yes),
+    opt("log-route", &[], None, Str, true, None, "Send server lines matching REGEXP to the named logger ID instead: ID REGEXP", Yes),
     opt("logger", &[], None, Str, true, None, "Send server lines to a logger: file:PATH, fd:N, stdio, syslog[:IDENT[,FACILITY]]", Yes),
     opt("req-logger", &["logger-req"], None, Str, true, None, "Send request lines to a logger (same backends as logger)", Yes),
     opt("log-encoder", &[], None, Str, true, None, "Rewrite server lines (and request lines without req-logger): prefix, suffix, nl, format, json", Yes),

@@ -36,9 +36,8 @@ pub enum Piece {
 /// What `log-encoder = VALUE` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
-    Encoder(Encoder),
-    /// `NAME:ID …`: only for the logger named ID, which rw does not route to (no `log-route`).
-    ForNamedLogger(String),
+    /// The encoder, and the named logger it is only for (`NAME:ID …`; `log-route` feeds those).
+    Encoder(Encoder, Option<String>),
     /// An encoder rw does not have (`gzip`, `compress`, a plugin's).
     Unknown(String),
 }
@@ -58,10 +57,7 @@ pub fn parse(value: &str) -> Parsed {
         "json" => Encoder::Json(template(args)),
         _ => return Parsed::Unknown(name.to_string()),
     };
-    match id {
-        Some(id) => Parsed::ForNamedLogger(id.to_string()),
-        None => Parsed::Encoder(enc),
-    }
+    Parsed::Encoder(enc, id.map(str::to_string))
 }
 
 /// Splits a template into text and `${…}` pieces, as uWSGI's scanner does: a `$` not followed
@@ -169,7 +165,7 @@ mod tests {
         values
             .iter()
             .map(|v| match parse(v) {
-                Parsed::Encoder(e) => e,
+                Parsed::Encoder(e, None) => e,
                 other => panic!("{v}: {other:?}"),
             })
             .collect()
@@ -224,7 +220,10 @@ mod tests {
         assert_eq!(parse("gzip"), Parsed::Unknown("gzip".into()));
         assert_eq!(
             parse("json:mylog {}"),
-            Parsed::ForNamedLogger("mylog".into())
+            Parsed::Encoder(
+                Encoder::Json(vec![Piece::Text(b"{}".to_vec())]),
+                Some("mylog".into())
+            )
         );
     }
 }

@@ -67,11 +67,40 @@ pub fn open_start(path: &Path) -> std::io::Result<std::fs::File> {
     open_file(path)
 }
 
-/// Sends stdout and stderr to `path` and makes it the file reopen and rotation act on.
+/// A `logto`/`daemonize` value with a `:` is a UDP address for uWSGI (`HOST:PORT`, every line
+/// one datagram): the host and port, or why it is not a usable one.
+pub fn udp_address(value: &str) -> Option<Result<(&str, u16), String>> {
+    let (host, port) = value.split_once(':')?;
+    if host.is_empty() || port.is_empty() {
+        return Some(Err(format!(
+            "`{value}` is not a UDP address HOST:PORT (uWSGI exits with `invalid udp address`)"
+        )));
+    }
+    // uWSGI's atoi: leading digits, the rest ignored.
+    let digits: String = port.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some(Ok((host, digits.parse().unwrap_or(0))))
+}
+
+/// Opens what a `logto`/`logto2`/`daemonize` value names: a log file (`open_start`), or a UDP
+/// socket connected to `HOST:PORT`. The flag says whether it is a file.
+pub fn open_target(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
+    let Some(udp) = path.to_str().and_then(udp_address) else {
+        return Ok((open_start(path)?, true));
+    };
+    let (host, port) = udp.map_err(std::io::Error::other)?;
+    let sock = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
+    sock.connect((host, port))?;
+    Ok((std::fs::File::from(std::os::fd::OwnedFd::from(sock)), false))
+}
+
+/// Sends stdout and stderr to `path` (a file, or a UDP address) and makes a file the one
+/// reopen and rotation act on.
 pub fn redirect(path: &Path) -> std::io::Result<()> {
-    let f = open_start(path)?;
+    let (f, is_file) = open_target(path)?;
     onto_stdio(&f)?;
-    remember(path);
+    if is_file {
+        remember(path);
+    }
     Ok(())
 }
 
@@ -371,6 +400,18 @@ impl Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn udp_addresses_as_uwsgi_reads_them() {
+        assert_eq!(udp_address("/var/log/a.log"), None);
+        assert_eq!(udp_address("127.0.0.1:1717"), Some(Ok(("127.0.0.1", 1717))));
+        assert_eq!(
+            udp_address("logs.internal:514x"),
+            Some(Ok(("logs.internal", 514)))
+        );
+        assert!(udp_address(":1717").unwrap().is_err());
+        assert!(udp_address("host:").unwrap().is_err());
+    }
 
     #[test]
     fn backup_names() {

@@ -1,7 +1,8 @@
 //! `logger` / `req-logger` (uWSGI 2.0's `file:`, `fd:`, `stdio` and `syslog` backends) and the
 //! `log-encoder` chains in front of them.
 //!
-//! Server lines pass `log-drain` / `log-filter`, then go through `log-encoder` to every `logger` (stderr when none is set); request
+//! Server lines pass `log-drain` / `log-filter`; a `log-route` match sends one to its named
+//! logger; otherwise they go through `log-encoder` to every unnamed `logger` (stderr when none is set); request
 //! lines go through `log-req-encoder` to every `req-logger`, or, without one, the server
 //! lines' way (as uWSGI sends them when only `logger` is set). Each process writes itself
 //! (one write(2) or one syslog datagram per line), where uWSGI routes every line through the
@@ -29,8 +30,9 @@ pub enum Backend {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Backend(Backend),
-    /// `ID NAME…`: a named logger, which only `log-route` (not in rw) sends lines to.
-    Named(String),
+    /// `ID NAME…`: a named logger, which only `log-route` sends lines to (None: a backend rw
+    /// does not have).
+    Named(String, Option<Backend>),
     /// A backend rw does not have (a plugin's: `socket`, `rsyslog`, `systemd`, …).
     Unknown(String),
 }
@@ -41,7 +43,11 @@ pub fn parse(value: &str) -> Parsed {
     if let Some((id, rest)) = value.split_once(' ') {
         if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             if !rest.is_empty() {
-                return Parsed::Named(id.to_string());
+                let backend = match parse(rest) {
+                    Parsed::Backend(b) => Some(b),
+                    _ => None,
+                };
+                return Parsed::Named(id.to_string(), backend);
             }
             spec = rest;
         }
@@ -128,6 +134,10 @@ struct Route {
     filter: Vec<regex::bytes::Regex>,
     encoders: Vec<Encoder>,
     outs: Vec<Out>,
+    /// `log-route = ID REGEXP`: a matching line goes to the named logger ID (with the encoders
+    /// for all loggers and those for ID, in their order) instead of the unnamed ones.
+    routes: Vec<(regex::bytes::Regex, usize)>,
+    named: Vec<(Vec<Encoder>, Out)>,
 }
 
 static SERVER: OnceLock<Route> = OnceLock::new();
@@ -143,20 +153,20 @@ pub struct Config {
     /// `log-drain` and `log-filter` regexps (checked by the config already).
     pub drain: Vec<String>,
     pub filter: Vec<String>,
+    /// `log-route` values: `ID REGEXP`.
+    pub routes: Vec<String>,
 }
 
 /// Opens the loggers and sets up the chains (once, in the master before the workers fork).
 /// Returns what could not be honoured, to be logged.
 pub fn setup(c: &Config) -> Vec<String> {
     let mut notes = Vec::new();
-    let chain = |values: &[String], notes: &mut Vec<String>| {
+    // Every encoder with the named logger it is only for.
+    let parse_chain = |values: &[String], notes: &mut Vec<String>| {
         let mut v = Vec::new();
         for e in values {
             match encoder::parse(e) {
-                encoder::Parsed::Encoder(enc) => v.push(enc),
-                encoder::Parsed::ForNamedLogger(id) => notes.push(format!(
-                    "log encoder `{e}` is for the named logger `{id}`, which nothing routes to in rw (no log-route): ignored"
-                )),
+                encoder::Parsed::Encoder(enc, id) => v.push((id, enc)),
                 encoder::Parsed::Unknown(n) => notes.push(format!(
                     "log encoder `{n}` is not available in rw (it has prefix, suffix, nl, format, json): ignored"
                 )),
@@ -164,36 +174,69 @@ pub fn setup(c: &Config) -> Vec<String> {
         }
         v
     };
+    // The chain a logger gets: the encoders for all, and those for its id, in order.
+    let chain_for = |all: &[(Option<String>, Encoder)], id: Option<&str>| -> Vec<Encoder> {
+        all.iter()
+            .filter(|(for_id, _)| for_id.is_none() || for_id.as_deref() == id)
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
     let outs = |values: &[String], notes: &mut Vec<String>| {
-        let mut v = Vec::new();
+        let (mut unnamed, mut named) = (Vec::new(), Vec::new());
         for l in values {
             match parse(l) {
                 Parsed::Backend(b) => match open(&b) {
-                    Ok(o) => v.push(o),
+                    Ok(o) => unnamed.push(o),
                     Err(e) => notes.push(format!("logger `{l}`: {e}: ignored")),
                 },
-                Parsed::Named(id) => notes.push(format!(
-                    "logger `{l}` is named `{id}`: only log-route sends lines to named loggers, which rw does not do: ignored"
+                Parsed::Named(id, Some(b)) => match open(&b) {
+                    Ok(o) => named.push((id, o)),
+                    Err(e) => notes.push(format!("logger `{l}`: {e}: ignored")),
+                },
+                Parsed::Named(id, None) => notes.push(format!(
+                    "logger `{l}`: rw has no such backend for the named logger `{id}` (it has file, fd, stdio and syslog): ignored"
                 )),
                 Parsed::Unknown(n) => notes.push(format!(
                     "logger `{n}` is not available in rw (it has file, fd, stdio and syslog): its lines go to the log instead"
                 )),
             }
         }
-        v
+        (unnamed, named)
     };
-    let server_encoders = chain(&c.encoders, &mut notes);
-    let mut server_outs = outs(&c.loggers, &mut notes);
     let regexps = |v: &[String]| -> Vec<regex::bytes::Regex> {
         v.iter()
             .filter_map(|r| regex::bytes::Regex::new(r).ok())
             .collect()
     };
+    let all = parse_chain(&c.encoders, &mut notes);
+    let (mut server_outs, named) = outs(&c.loggers, &mut notes);
+    let mut routes = Vec::new();
+    for r in &c.routes {
+        let Some((id, re)) = r.split_once(' ') else {
+            continue;
+        };
+        match named.iter().position(|(n, _)| n == id) {
+            Some(i) => {
+                if let Ok(re) = regex::bytes::Regex::new(re) {
+                    routes.push((re, i));
+                }
+            }
+            None => notes.push(format!(
+                "log-route `{r}`: no logger is named `{id}`: ignored"
+            )),
+        }
+    }
+    let named: Vec<(Vec<Encoder>, Out)> = named
+        .into_iter()
+        .map(|(id, o)| (chain_for(&all, Some(&id)), o))
+        .collect();
+    let server_encoders = chain_for(&all, None);
     let (drain, filter) = (regexps(&c.drain), regexps(&c.filter));
     if !server_encoders.is_empty()
         || !server_outs.is_empty()
         || !drain.is_empty()
         || !filter.is_empty()
+        || !routes.is_empty()
     {
         if server_outs.is_empty() {
             server_outs.push(Out::Stderr);
@@ -203,15 +246,26 @@ pub fn setup(c: &Config) -> Vec<String> {
             filter,
             encoders: server_encoders,
             outs: server_outs,
+            routes,
+            named,
         });
     }
-    let req_outs = outs(&c.req_loggers, &mut notes);
+    let (req_outs, req_named) = outs(&c.req_loggers, &mut notes);
+    for _ in req_named {
+        notes.push(
+            "named req-loggers get no lines in rw (log-req-route is not implemented): ignored"
+                .to_string(),
+        );
+    }
     if !req_outs.is_empty() {
+        let req_all = parse_chain(&c.req_encoders, &mut notes);
         let _ = REQUEST.set(Route {
             drain: Vec::new(),
             filter: Vec::new(),
-            encoders: chain(&c.req_encoders, &mut notes),
+            encoders: chain_for(&req_all, None),
             outs: req_outs,
+            routes: Vec::new(),
+            named: Vec::new(),
         });
     } else if !c.req_encoders.is_empty() {
         notes.push(
@@ -264,36 +318,53 @@ impl Route {
         {
             return;
         }
-        let encoded;
-        let bytes = if self.encoders.is_empty() {
-            line
-        } else {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_micros() as u64);
-            encoded = encoder::apply(&self.encoders, line, now);
-            &encoded
-        };
-        for o in &self.outs {
-            match o {
-                Out::Stderr => {
-                    super::file::write_followed(bytes);
-                }
-                Out::Fd(fd) => write_fd(*fd, bytes),
-                Out::Syslog => {
-                    let msg = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-                    // SAFETY: "%.*s" with a length and a pointer to `msg`, live for the call;
-                    // syslog copies it into its datagram.
-                    unsafe {
-                        libc::syslog(
-                            libc::LOG_INFO,
-                            c"%.*s".as_ptr(),
-                            msg.len().min(i32::MAX as usize) as libc::c_int,
-                            msg.as_ptr(),
-                        )
-                    };
-                }
+        let mut routed = false;
+        for (re, i) in &self.routes {
+            if re.is_match(line) {
+                let (chain, out) = &self.named[*i];
+                write_out(out, &encode(chain, line));
+                routed = true;
             }
+        }
+        if routed {
+            return;
+        }
+        let bytes = encode(&self.encoders, line);
+        for o in &self.outs {
+            write_out(o, &bytes);
+        }
+    }
+}
+
+/// `line` through `chain` (borrowed as is when the chain is empty).
+fn encode<'l>(chain: &[Encoder], line: &'l [u8]) -> std::borrow::Cow<'l, [u8]> {
+    if chain.is_empty() {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    std::borrow::Cow::Owned(encoder::apply(chain, line, now))
+}
+
+fn write_out(o: &Out, bytes: &[u8]) {
+    match o {
+        Out::Stderr => {
+            super::file::write_followed(bytes);
+        }
+        Out::Fd(fd) => write_fd(*fd, bytes),
+        Out::Syslog => {
+            let msg = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+            // SAFETY: "%.*s" with a length and a pointer to `msg`, live for the call; syslog
+            // copies it into its datagram.
+            unsafe {
+                libc::syslog(
+                    libc::LOG_INFO,
+                    c"%.*s".as_ptr(),
+                    msg.len().min(i32::MAX as usize) as libc::c_int,
+                    msg.as_ptr(),
+                )
+            };
         }
     }
 }
@@ -328,7 +399,7 @@ mod tests {
         }
         for e in LOG_ENCODERS {
             assert!(
-                matches!(encoder::parse(e), encoder::Parsed::Encoder(_)),
+                matches!(encoder::parse(e), encoder::Parsed::Encoder(_, None)),
                 "{e}"
             );
         }
@@ -340,7 +411,7 @@ mod tests {
             "rsyslog:1.2.3.4:514",
             "file:/a b",
         ] {
-            let named = matches!(parse(v), Parsed::Named(_));
+            let named = matches!(parse(v), Parsed::Named(..));
             assert_eq!(logger_name(v).1, named, "{v}");
         }
     }
@@ -371,7 +442,14 @@ mod tests {
                 facility: libc::LOG_LOCAL3
             })
         );
-        assert_eq!(parse("mylog file:/x"), Parsed::Named("mylog".into()));
+        assert_eq!(
+            parse("mylog file:/x"),
+            Parsed::Named("mylog".into(), Some(Backend::File("/x".into())))
+        );
+        assert_eq!(
+            parse("mylog socket:/x"),
+            Parsed::Named("mylog".into(), None)
+        );
         assert_eq!(
             parse("rsyslog:127.0.0.1:514"),
             Parsed::Unknown("rsyslog".into())

@@ -8,7 +8,7 @@ use std::path::Path;
 /// Detaches (double fork, setsid, umask 0) with stdout/stderr appended to `logfile`. The
 /// launching process exits 0 at once, as uWSGI's `daemonize` does.
 pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
-    let log = crate::log::file::open_start(logfile)
+    let (log, is_file) = crate::log::file::open_target(logfile)
         .with_context(|| format!("cannot open log file {}", logfile.display()))?;
     // In the wheel Python is already running (its GIL released): fork with its fork hooks.
     // SAFETY: called before any thread is started (the binary: before Python exists too).
@@ -27,7 +27,9 @@ pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {
     dup_onto(&null, 0)?;
     dup_onto(&log, 1)?;
     dup_onto(&log, 2)?;
-    crate::log::file::remember(logfile);
+    if is_file {
+        crate::log::file::remember(logfile);
+    }
     Ok(())
 }
 

@@ -115,7 +115,13 @@ impl LogSettings {
                 .get("log-date")
                 .map(|s| crate::log::date::Stamp::from_value(s.value.as_str())),
             logformat_strftime: c.bool("logformat-strftime"),
-            logto2: path("logto2"),
+            logto2: text(c, "logto2").map(|p| {
+                if p.contains(':') {
+                    PathBuf::from(p)
+                } else {
+                    cwd.join(p)
+                }
+            }),
             maxsize: c.uint("log-maxsize"),
             backupname: path("log-backupname"),
             touch_reopen: paths("touch-logreopen"),
@@ -137,6 +143,7 @@ impl LogSettings {
                 req_encoders: list(c, "log-req-encoder"),
                 drain: list(c, "log-drain"),
                 filter: list(c, "log-filter"),
+                routes: list(c, "log-route"),
             },
         }
     }
@@ -264,7 +271,16 @@ fn pairs(c: &Config, name: &str, sep: char) -> Vec<(String, String)> {
 impl Settings {
     /// Types the config. `cwd` absolutises the paths used before `chdir` happens.
     pub fn from_config(c: &Config, cwd: &std::path::Path) -> Settings {
-        let before_chdir = |name: &str| text(c, name).map(|p| cwd.join(p));
+        // A value with a `:` is a UDP address for the log options (as uWSGI): not a path.
+        let before_chdir = |name: &str| {
+            text(c, name).map(|p| {
+                if matches!(name, "logto" | "daemonize") && p.contains(':') {
+                    PathBuf::from(p)
+                } else {
+                    cwd.join(p)
+                }
+            })
+        };
         let socket_proto = match c.text("protocol").map(option_values::socket_protocol) {
             Some(Ok(option_values::SocketProtocol::Http)) => Proto::Http,
             _ => Proto::Uwsgi,

@@ -880,3 +880,63 @@ fn log_drain_and_log_filter_pick_lines_by_regexp() {
         "{log}"
     );
 }
+
+#[test]
+fn log_route_sends_matching_lines_to_a_named_logger_with_its_encoders() {
+    let s = Server::start(
+        &one_worker_ini(
+            "logger = audit file:{dir}/audit.log\nlog-route = audit ^REQ /audit\n\
+             log-encoder = prefix [all]\nlog-encoder = prefix:audit [audit]",
+        ),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/audit/1").0, 200);
+    assert_eq!(s.get("/a").0, 200);
+    let log = s.wait_log("[all]REQ /a 200", 10);
+    assert!(!log.contains("/audit/1"), "{log}");
+    let audit = s.path("audit.log");
+    wait_until(10, "the routed line", || {
+        std::fs::read_to_string(&audit).is_ok_and(|t| t.contains("/audit/1"))
+    });
+    // The encoders for every logger, then those for `audit`, in their order.
+    assert_eq!(
+        std::fs::read_to_string(&audit).unwrap(),
+        "[audit][all]REQ /audit/1 200\n"
+    );
+}
+
+#[test]
+fn logto_host_port_sends_each_line_as_a_udp_datagram() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let s = Server::start(
+        &one_worker_ini(&format!("logto = 127.0.0.1:{port}")),
+        &[("app.py", CHOOSY_APP)],
+    );
+    assert_eq!(s.get("/udp").0, 200);
+    let mut buf = [0u8; 65536];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        // The master's spawn line may come after the worker's request line.
+        if got.iter().any(|d| d == "REQ /udp 200\n")
+            && got.iter().any(|d| d.starts_with("spawned rw worker 1"))
+        {
+            break;
+        }
+    }
+    assert!(got.iter().any(|d| d == "REQ /udp 200\n"), "{got:?}");
+    assert!(
+        got.iter().any(|d| d.starts_with("spawned rw worker 1")),
+        "{got:?}"
+    );
+    assert!(!s.log_text().contains("REQ /udp"), "{}", s.log_text());
+    assert!(
+        !s.path(&format!("127.0.0.1:{port}")).exists(),
+        "no file of that name"
+    );
+}
