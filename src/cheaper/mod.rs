@@ -604,3 +604,14 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod names {
+    #[test]
+    fn every_name_the_config_accepts_parses() {
+        for n in crate::config::cheaper::ALGOS {
+            assert_eq!(super::Algo::parse(n).map(super::Algo::name), Some(*n));
+        }
+        assert_eq!(super::Algo::NAMES, crate::config::cheaper::ALGOS);
+    }
+}

@@ -55,6 +55,8 @@ pub struct Settings {
     pub memory_report: bool,
     pub stats: Option<String>,
     pub stats_http: bool,
+    /// `cheaper` > 0: the adaptive worker count.
+    pub cheaper: Option<crate::cheaper::Params>,
     pub compat: CompatSettings,
 }
 
@@ -106,6 +108,46 @@ fn pairs(c: &Config, name: &str, sep: char) -> Vec<(String, String)> {
             Some((k.trim().to_string(), v.trim().to_string()))
         })
         .collect()
+}
+
+/// The cheaper options as uWSGI 2.0 settles them at startup: off unless 0 < cheaper <
+/// processes (the config check refuses cheaper >= processes), cheaper-initial clamped.
+fn cheaper_params(c: &Config) -> Option<crate::cheaper::Params> {
+    use crate::cheaper::{Algo, BusynessParams, Params};
+    let min = c.uint("cheaper") as usize;
+    let max = c.uint("processes").max(1) as usize;
+    if min == 0 || min >= max {
+        return None;
+    }
+    let initial = match c.uint("cheaper-initial") as usize {
+        0 => min,
+        n => n.clamp(min, max),
+    };
+    Some(Params {
+        min,
+        max,
+        initial,
+        step: c.uint("cheaper-step") as usize,
+        overload: c.uint("cheaper-overload"),
+        algo: c
+            .text("cheaper-algo")
+            .and_then(Algo::parse)
+            .unwrap_or(Algo::Spare),
+        idle: c.uint("cheaper-idle"),
+        rss_soft: c.uint("cheaper-rss-limit-soft"),
+        rss_hard: c.uint("cheaper-rss-limit-hard"),
+        busyness: BusynessParams {
+            max: c.uint("cheaper-busyness-max"),
+            min: c.uint("cheaper-busyness-min"),
+            multiplier: c.uint("cheaper-busyness-multiplier"),
+            penalty: c.uint("cheaper-busyness-penalty"),
+            verbose: c.bool("cheaper-busyness-verbose"),
+            backlog_alert: c.uint("cheaper-busyness-backlog-alert"),
+            backlog_multiplier: c.uint("cheaper-busyness-backlog-multiplier"),
+            backlog_step: c.uint("cheaper-busyness-backlog-step") as usize,
+            backlog_nonzero: c.uint("cheaper-busyness-backlog-nonzero"),
+        },
+    })
 }
 
 impl Settings {
@@ -206,6 +248,7 @@ impl Settings {
             memory_report: c.bool("memory-report"),
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
+            cheaper: cheaper_params(c),
             compat,
         }
     }
