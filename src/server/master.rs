@@ -71,6 +71,8 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
+    /// `cheaper` > 0: the adaptive worker count (`server/cheaper.rs`).
+    pool: Option<super::cheaper::Pool>,
 }
 
 impl Master {
@@ -114,6 +116,7 @@ impl Master {
             .collect();
         std::env::remove_var(reload::OLD_WORKERS_ENV);
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
+        let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -142,6 +145,7 @@ impl Master {
             ready_notified: false,
             stats,
             harakiri: Default::default(),
+            pool,
         })
     }
 
@@ -169,8 +173,15 @@ impl Master {
         } else {
             eprintln!("spawned rw master process (pid: {})", std::process::id());
         }
+        for line in self.pool.iter().flat_map(|p| p.banner()) {
+            eprintln!("{line}");
+        }
         for i in 0..self.slots.len() {
-            self.spawn(i);
+            if self.wanted(i) {
+                self.spawn(i);
+            } else {
+                self.mark_cheap(self.slots[i].id);
+            }
         }
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
@@ -216,11 +227,78 @@ impl Master {
             self.respawn_dead();
             self.check_harakiri();
             self.check_mercy();
+            self.run_cheaper();
             if self.touched() {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
                 );
                 self.exec_reload(true)?;
+            }
+        }
+    }
+
+    /// Whether slot `idx` is to have a worker (always, unless the cheaper keeps it cheap).
+    fn wanted(&self, idx: usize) -> bool {
+        self.pool
+            .as_ref()
+            .is_none_or(|p| p.wanted(self.slots[idx].id))
+    }
+
+    /// Shows slot `id` as `cheap` in the stats (it has no process, by the cheaper's choice).
+    fn mark_cheap(&self, id: usize) {
+        self.scoreboard
+            .worker(id)
+            .status
+            .store(crate::stats::scoreboard::Status::Cheap as u32, Relaxed);
+    }
+
+    /// Every worker this generation is to run accepts.
+    fn all_accepting(&self) -> bool {
+        (0..self.slots.len()).all(|i| {
+            !self.wanted(i)
+                || self
+                    .scoreboard
+                    .worker(self.slots[i].id)
+                    .accepting
+                    .load(Relaxed)
+                    == 1
+        })
+    }
+
+    /// One cheaper cycle (at most one a second; not while a reload is being completed):
+    /// spawns what it asks for, and stops the worker it picks gracefully (SIGHUP: the worker
+    /// answers what it accepted, keep-alive requests on their way included, then exits).
+    fn run_cheaper(&mut self) {
+        if self.retire_old_at.is_some() {
+            return;
+        }
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let live: Vec<super::cheaper::Live> = self
+            .slots
+            .iter()
+            .map(|s| super::cheaper::Live {
+                id: s.id,
+                pid: s.pid.map(Pid::as_raw),
+                spawned: s.spawned,
+                stopping: s.cursed.is_some(),
+            })
+            .collect();
+        match pool.cycle(&live, &self.scoreboard, &self.listeners) {
+            crate::cheaper::Plan::Hold => {}
+            crate::cheaper::Plan::Spawn(ids) => {
+                for id in ids {
+                    self.spawn(id - 1);
+                }
+            }
+            crate::cheaper::Plan::Stop(id) => {
+                let slot = &mut self.slots[id - 1];
+                if let Some(pid) = slot.pid {
+                    eprintln!("cheaper: stopping worker {id} (pid: {pid}) gracefully...");
+                    slot.cursed = Some(Instant::now());
+                    let _ = kill(pid, Signal::SIGHUP);
+                }
             }
         }
     }
@@ -412,6 +490,11 @@ impl Master {
                 }
                 _ => {}
             }
+            if self.pool.as_ref().is_some_and(|p| !p.wanted(id)) {
+                eprintln!("rw worker {id} cheaped.");
+                self.mark_cheap(id);
+                continue;
+            }
             // Fork-bomb guard, for startup crashes only: a worker that retired itself or was
             // told to stop (max-requests, reload-on-rss, mercy) is replaced at once, however
             // short its life. One that keeps crashing right after its spawn, before serving a
@@ -468,7 +551,10 @@ impl Master {
     fn respawn_dead(&mut self) {
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
-            if slot.pid.is_none() && slot.respawn_after.is_none_or(|t| Instant::now() >= t) {
+            if slot.pid.is_none()
+                && self.wanted(i)
+                && slot.respawn_after.is_none_or(|t| Instant::now() >= t)
+            {
                 self.spawn(i);
                 if let Some(pid) = self.slots[i].pid {
                     eprintln!("Respawned rw worker {} (new pid: {pid})", self.slots[i].id);
@@ -524,8 +610,7 @@ impl Master {
         let Some(deadline) = self.retire_old_at else {
             return;
         };
-        let ready = (1..=self.s.processes)
-            .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1);
+        let ready = self.all_accepting();
         if ready || Instant::now() >= deadline {
             reload::status_ok();
             for o in &mut self.old {
@@ -544,13 +629,12 @@ impl Master {
         if self.ready_notified || self.state != State::Running {
             return;
         }
-        if (1..=self.s.processes).all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1)
-        {
+        if self.all_accepting() {
             self.ready_notified = true;
             super::systemd::notify(&format!(
                 "READY=1\nMAINPID={}\nSTATUS=serving with {} workers",
                 std::process::id(),
-                self.s.processes
+                self.pool.as_ref().map_or(self.s.processes, |p| p.target())
             ));
         }
     }
@@ -655,6 +739,7 @@ impl Master {
             threads: self.s.threads,
             apps,
             memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
+            cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -2,6 +2,7 @@
 //! bind listeners, pidfile, drop privileges, chdir, Python, app, fork workers.
 
 pub mod body;
+pub mod cheaper;
 pub mod harakiri;
 pub mod listen;
 pub mod master;

@@ -19,6 +19,8 @@ pub enum Status {
     Busy = 1,
     /// Stopping gracefully (reload/shutdown/recycle).
     Cursed = 2,
+    /// No process: the cheaper keeps this slot stopped (set by the master).
+    Cheap = 3,
 }
 
 /// One thread ("core") of a worker.

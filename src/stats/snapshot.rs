@@ -41,6 +41,8 @@ pub struct MasterView<'a> {
     /// The master samples /proc at snapshot time either way; this only decides whether the
     /// workers' last sample is a fallback when /proc cannot be read.
     pub memory_sampling: bool,
+    /// The cheaper's state, when it is on.
+    pub cheaper: Option<schema::Cheaper>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -105,6 +107,7 @@ pub fn build(view: &MasterView) -> Stats {
         sockets,
         workers,
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        cheaper: view.cheaper.clone(),
     }
 }
 
@@ -184,7 +187,14 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
         harakiri_count: w.harakiri_count.load(Relaxed),
         signals: 0,
         signal_queue: 0,
-        status: if busy { "busy" } else { "idle" }.to_string(),
+        status: if pid == 0 && w.status.load(Relaxed) == Status::Cheap as u32 {
+            "cheap"
+        } else if busy {
+            "busy"
+        } else {
+            "idle"
+        }
+        .to_string(),
         rss,
         vsz,
         running_time: w.running_time.load(Relaxed),
@@ -494,6 +504,7 @@ mod tests {
                 startup_time: 0,
             }],
             memory_sampling: false,
+            cheaper: None,
         };
         let s = build(&view);
         assert_eq!(s.pid, 42);
@@ -520,6 +531,10 @@ mod tests {
         assert_eq!(w.cores[0].vars, Vec::<String>::new());
         let dead = &s.workers[1];
         assert_eq!((dead.pid, dead.rss, dead.status.as_str()), (0, 0, "idle"));
+        // A slot the cheaper keeps stopped says so, as uWSGI's stats do.
+        sb.worker(2).status.store(Status::Cheap as u32, Relaxed);
+        assert_eq!(build(&view).workers[1].status, "cheap");
+        assert_eq!(s.cheaper, None);
         let json = s.to_json();
         assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
     }
