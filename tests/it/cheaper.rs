@@ -498,3 +498,52 @@ fn cheaper_not_below_processes_refuses_serve_and_check_config() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("bad.ini:5: error: enabling cheaper-rss-limit-soft requires enabling also memory-report"), "{}", text(&out));
 }
+
+fn pid_of(v: &Value, id: usize) -> i64 {
+    v["workers"][id - 1]["pid"].as_i64().unwrap()
+}
+
+#[test]
+fn a_crashed_worker_is_respawned_within_the_target_only() {
+    let sport = free_port();
+    let s = start("cheaper-algo = manual", sport);
+    let v = wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    let victim = pid_of(&v, 2);
+    // SAFETY: signalling a worker of the server this test started.
+    unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+    s.wait_log("Respawned rw worker 2 ", 20);
+    crate::util::wait_until(20, "worker 2 accepting again", || {
+        stats(sport).is_some_and(|v| pid_of(&v, 2) != victim && v["workers"][1]["accepting"] == 1)
+    });
+    let v = stats(sport).unwrap();
+    assert_eq!(running(&v), 3, "{v}");
+    assert_eq!(s.worker_pids().len(), 3);
+    assert!(v["workers"].as_array().unwrap()[3..]
+        .iter()
+        .all(|w| w["status"] == "cheap"));
+}
+
+#[test]
+fn a_reload_starts_cheaper_initial_workers_and_completes() {
+    let sport = free_port();
+    let s = start("cheaper-algo = manual\npidfile = {dir}/rw.pid", sport);
+    wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    let started = Instant::now();
+    // `rw reload` returns once the new generation accepts: the 3 wanted workers, not all 12.
+    let out = run(&["reload", s.path("rw.pid").to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out),
+        s.log_text()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the reload waited for cheap slots"
+    );
+    crate::util::wait_until(30, "the old generation gone", || s.worker_pids().len() == 3);
+    let v = wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    assert_eq!(v["cheaper"]["target"], 3);
+    assert_eq!(s.get("/").0, 200);
+}
