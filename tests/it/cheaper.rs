@@ -547,3 +547,60 @@ fn a_reload_starts_cheaper_initial_workers_and_completes() {
     assert_eq!(v["cheaper"]["target"], 3);
     assert_eq!(s.get("/").0, 200);
 }
+
+/// Slots with a process that does not accept yet (forked, importing the app).
+fn starting(v: &Value) -> usize {
+    v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["pid"] != 0 && w["accepting"] == 0 && w["status"] != "cheap")
+        .count()
+}
+
+#[test]
+fn no_spawn_while_a_slow_app_imports() {
+    // lazy-apps: each worker imports the app (1.5 s) before it accepts. The backlog algorithm
+    // sees the queue grow every second meanwhile; uWSGI spawns a step each of those seconds.
+    let sport = free_port();
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\nlazy-apps = true\n\
+         processes = 12\nthreads = 1\ncheaper = 2\ncheaper-step = 2\ncheaper-overload = 1\n\
+         cheaper-algo = backlog\nstats = 127.0.0.1:{sport}\nstats-http = true\n\
+         disable-logging = true\ndie-on-term = true\n"
+    );
+    let slow = format!("import time\ntime.sleep(1.5)\n{APP}");
+    let s = Server::start(&ini, &[("app.py", &slow)]);
+    wait_running(&s, sport, 30, "2 workers", |n| n == 2);
+    crate::util::wait_until(30, "both accepting", || {
+        stats(sport).is_some_and(|v| starting(&v) == 0)
+    });
+    let load = Load::start(s.port, 20, false);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut most_starting = 0;
+    loop {
+        let v = stats(sport).expect("stats");
+        most_starting = most_starting.max(starting(&v));
+        if running(&v) >= 8 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no growth to 8:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (ok, failures) = load.finish();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok > 0);
+    assert!(
+        most_starting >= 1,
+        "a start was never seen (the sampling missed it)"
+    );
+    assert!(
+        most_starting <= 2,
+        "{most_starting} workers were starting at once: spawned again before the step accepted\n{}",
+        s.log_text()
+    );
+}
