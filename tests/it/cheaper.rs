@@ -604,3 +604,44 @@ fn no_spawn_while_a_slow_app_imports() {
         s.log_text()
     );
 }
+
+#[test]
+fn rss_limits_stop_growth_and_shed_workers() {
+    // Soft limit of 1 byte: the workers are always over it, so busyness may not spawn and
+    // says so in the plugin's words.
+    let sport = free_port();
+    let s = start(
+        "cheaper-algo = busyness\nmemory-report = true\ncheaper-rss-limit-soft = 1",
+        sport,
+    );
+    wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    let load = Load::start(s.port, 8, true);
+    let log = s.wait_log(
+        "but we already started maximum number of workers available with current limits (3)",
+        30,
+    );
+    let (_, failures) = load.finish();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(!log.contains("will spawn"), "{log}");
+    assert!(!log.contains("spawned rw worker 4 "), "{log}");
+    drop(s);
+    // A hard limit above it: uWSGI sheds workers down to one (below cheaper, as it does).
+    let sport = free_port();
+    let s = start(
+        "cheaper-algo = manual\nmemory-report = true\ncheaper-rss-limit-soft = 1\n\
+         cheaper-rss-limit-hard = 2",
+        sport,
+    );
+    let v = wait_running(&s, sport, 30, "one worker left", |n| n == 1);
+    assert_eq!(v["cheaper"]["stops"]["rss-limit-hard"], 2, "{v}");
+    let log = s.log_text();
+    assert!(
+        log.contains("cheaper hard rss memory limit exceeded, cheap one of 3 workers"),
+        "{log}"
+    );
+    assert!(
+        log.contains("cheaper hard rss memory limit exceeded, cheap one of 2 workers"),
+        "{log}"
+    );
+    assert_eq!(s.get("/").0, 200);
+}
