@@ -47,6 +47,8 @@ pub struct SlotObs {
     pub spawned_us: u64,
     /// Resident memory in bytes (0 when not sampled).
     pub rss: u64,
+    /// Connections it holds between requests (keep-alive): a stop closes them.
+    pub held: u32,
 }
 
 /// Everything one cycle decides from.
@@ -393,12 +395,13 @@ impl Cheaper {
     }
 }
 
-/// The idle accepting worker spawned first (uWSGI stops the oldest).
+/// The idle accepting worker holding the fewest keep-alive connections, the one spawned
+/// first among those (uWSGI stops the oldest idle one, whatever it holds).
 fn victim(obs: &Observation) -> Option<usize> {
     obs.slots
         .iter()
         .filter(|s| s.state == SlotState::Accepting && !s.busy)
-        .min_by_key(|s| (s.spawned_us, s.id))
+        .min_by_key(|s| (s.held, s.spawned_us, s.id))
         .map(|s| s.id)
 }
 
@@ -477,6 +480,7 @@ pub(crate) mod testutil {
                 running_time_us: 0,
                 spawned_us: i as u64,
                 rss: 0,
+                held: 0,
             })
             .collect();
         Observation {
@@ -538,11 +542,16 @@ mod tests {
         o.slots[1].spawned_us = 5;
         c.nudge(-1);
         assert_eq!(c.cycle(&o).unwrap().plan, Plan::Stop(4));
+        // One holding keep-alive connections is stopped after one that holds none.
+        o.now_us = S / 2 * 3;
+        o.slots[3].held = 2;
         c.nudge(-1);
-        let out = c.cycle(&obs(S, "bbbb")).unwrap();
+        assert_eq!(c.cycle(&o).unwrap().plan, Plan::Stop(2));
+        c.nudge(-1);
+        let out = c.cycle(&obs(3 * S, "bbbb")).unwrap();
         assert_eq!(out.plan, Plan::Hold);
         // Retried on the next cycle without asking again.
-        assert_eq!(c.cycle(&obs(2 * S, "bbib")).unwrap().plan, Plan::Stop(3));
+        assert_eq!(c.cycle(&obs(4 * S, "bbib")).unwrap().plan, Plan::Stop(3));
     }
 
     #[test]

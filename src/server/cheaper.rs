@@ -143,6 +143,7 @@ impl Pool {
                         Some(pid) if memory => rss_of(pid),
                         _ => 0,
                     },
+                    held: w.parked.load(Relaxed),
                 }
             })
             .collect();

@@ -437,7 +437,12 @@ impl<'a> Shared<'a> {
                     }
                 }
                 Work::Event(key) => {
-                    let conn = self.parked.lock().unwrap().remove(&key);
+                    let conn = {
+                        let mut parked = self.parked.lock().unwrap();
+                        let c = parked.remove(&key);
+                        self.count_parked(parked.len());
+                        c
+                    };
                     if let Some(conn) = conn {
                         self.busy.fetch_add(1, Relaxed);
                         self.serve(conn, key, core);
@@ -661,6 +666,7 @@ impl<'a> Shared<'a> {
                 conn.registered = true;
                 let mut parked = self.parked.lock().unwrap();
                 parked.insert(key, conn);
+                self.count_parked(parked.len());
                 // Armed after insertion: an event firing at once finds the connection. The
                 // socket is deleted from the poller before it is closed (`close`), so the
                 // registration never outlives the fd.
@@ -677,6 +683,14 @@ impl<'a> Shared<'a> {
             }
             _ => self.close(conn),
         }
+    }
+
+    /// Publishes how many connections wait parked (the master's cheaper reads it).
+    fn count_parked(&self, n: usize) {
+        self.scoreboard
+            .worker(self.id)
+            .parked
+            .store(n as u32, Relaxed);
     }
 
     fn close(&self, mut conn: Conn) {
@@ -729,7 +743,9 @@ impl<'a> Shared<'a> {
                 })
                 .map(|(k, _)| *k)
                 .collect();
-            keys.into_iter().filter_map(|k| parked.remove(&k)).collect()
+            let expired = keys.into_iter().filter_map(|k| parked.remove(&k)).collect();
+            self.count_parked(parked.len());
+            expired
         };
         for c in expired {
             if c.buf.len() > c.pos && c.proto == Proto::Http {

@@ -645,3 +645,54 @@ fn rss_limits_stop_growth_and_shed_workers() {
     );
     assert_eq!(s.get("/").0, 200);
 }
+
+#[test]
+fn a_worker_holding_a_keep_alive_connection_is_stopped_last() {
+    let sport = free_port();
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\nprocesses = 4\n\
+         cheaper = 2\ncheaper-initial = 3\ncheaper-overload = 4\nsocket-timeout = 60\n\
+         stats = 127.0.0.1:{sport}\nstats-http = true\ndie-on-term = true\n"
+    );
+    let app = "import os\n\ndef application(environ, start_response):\n    \
+               body = str(os.getpid()).encode()\n    \
+               start_response('200 OK', [('Content-Length', str(len(body)))])\n    \
+               return [body]\n";
+    let s = Server::start(&ini, &[("app.py", app)]);
+    let v = wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    // uWSGI (and rw without the rule) stops the oldest idle worker: hold a connection on it.
+    let oldest = pid_of(&v, 1).to_string();
+    let ask = |c: &mut TcpStream| -> String {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut buf = [0u8; 512];
+        let n = c.read(&mut buf).unwrap();
+        let resp = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(resp.starts_with("HTTP/1.1 200 "), "{resp}");
+        resp.rsplit("\r\n\r\n").next().unwrap().to_string()
+    };
+    let mut tries = 0;
+    let (mut c, holder) = loop {
+        let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let pid = ask(&mut c);
+        if pid == oldest {
+            break (c, pid);
+        }
+        tries += 1;
+        assert!(tries < 200, "no connection reached worker 1 in 200 tries");
+    };
+    // The spare algorithm stops one of the three idle workers (after 4 idle cycles): not ours.
+    let v = wait_running(&s, sport, 30, "2 workers", |n| n == 2);
+    let pids: Vec<String> = v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["status"] != "cheap")
+        .map(|w| w["pid"].to_string())
+        .collect();
+    assert!(
+        pids.contains(&holder),
+        "worker {holder} with our connection was stopped: {v}"
+    );
+    assert_eq!(ask(&mut c), holder, "the kept connection still works");
+}
