@@ -129,6 +129,9 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-multiplier -d 'busyness: the multiplier for stopping emergency workers [default: 3]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-step -d 'busyness: emergency workers spawned at a time [default: 1]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-nonzero -d 'busyness: spawn emergency workers when the listen queue stays non-empty this long [default: 60]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheap -d 'Cheap mode: start no worker until the first connection arrives [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l idle -d 'After this many seconds without a request, stop every worker until the next connection (cheap mode) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-idle -d 'With idle: shut down instead of going cheap [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-term -d 'SIGTERM stops the server instead of reloading it [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-reload -d 'Gracefully reload when this file changes (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"

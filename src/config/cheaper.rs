@@ -117,6 +117,14 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
             ));
         }
     }
+    if let Some(s) = cfg.get("die-on-idle").filter(|s| s.value.as_bool()) {
+        if cfg.uint("idle") == 0 {
+            d.push(Diagnostic::warning(
+                &s.origin,
+                "die-on-idle has no effect without idle = SECONDS (uWSGI ignores it too)",
+            ));
+        }
+    }
     let soft = cfg
         .get("cheaper-rss-limit-soft")
         .filter(|s| s.value.as_u64() > 0);
@@ -245,6 +253,16 @@ mod tests {
             ),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn die_on_idle_needs_idle() {
+        let d = diags(&[("die-on-idle", "true")]);
+        assert!(
+            d[0].starts_with("t.ini:1: warning: die-on-idle has no effect"),
+            "{d:?}"
+        );
+        assert!(diags(&[("idle", "60"), ("die-on-idle", "true")]).is_empty());
     }
 
     #[test]

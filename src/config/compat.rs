@@ -63,7 +63,7 @@ pub fn asks_for_nothing(u: &UOpt, value: &str, bare: bool) -> bool {
 
 /// Groups of not-implemented options and what differs while rw ignores them, checked in
 /// order: an exact name, or a prefix ending in `*`. `true` marks the groups planned for the
-/// next issues (logging, process names, recycling, cheaper, daemons, the FIFO, the uwsgi
+/// next issues (logging, process names, recycling, daemons, the FIFO, the uwsgi
 /// API): until they land they are warnings even under `strict`, so configs that use them
 /// (the circulating production config does) keep loading.
 #[rustfmt::skip]
@@ -80,8 +80,6 @@ const DIFFERENCES: &[(&[&str], bool, &str)] = &[
         "workers are not recycled by this limit (planned with the recycling options)"),
     (&["cheaper-algo-list", "cheaper-algos-list", "cheaper-list"], false,
         "rw does not print its list of cheaper algorithms (spare, spare2, backlog, busyness, manual)"),
-    (&["cheap", "idle", "die-on-idle"], true,
-        "workers are not stopped after an idle period (cheap mode): they keep running, and with cheaper on the cheaper algorithm still shrinks the pool (planned)"),
     (&["attach-daemon*", "smart-attach-daemon*", "attach-control-daemon", "legion*", "daemons-honour-stdin"], true,
         "the external daemon is not started or watched (planned with the daemon options)"),
     (&["master-fifo"], true,
@@ -231,7 +229,7 @@ mod tests {
         assert!(matches!(classify("if-env"), Class::Logic));
         assert!(matches!(classify("end"), Class::Logic));
         assert!(matches!(classify("cheaper-busyness-max"), Class::Table(_)));
-        assert!(matches!(classify("idle"), Class::NotImplemented(_)));
+        assert!(matches!(classify("idle"), Class::Table(_)));
         assert!(matches!(
             classify("py-callos-afterfork"),
             Class::Placeholder
@@ -243,8 +241,8 @@ mod tests {
     fn differences_name_the_consequence() {
         let u = uwsgi_option("log-4xx").unwrap();
         assert!(what_differs(u).contains("every request"));
-        let u = uwsgi_option("idle").unwrap();
-        assert!(what_differs(u).contains("cheap mode"));
+        let u = uwsgi_option("cheaper-algo-list").unwrap();
+        assert!(what_differs(u).contains("algorithms"));
         let u = uwsgi_option("max-worker-lifetime").unwrap();
         assert!(what_differs(u).contains("recycled"));
     }

@@ -8,7 +8,7 @@ use crate::cheaper::{Algo, Cheaper, Observation, Params, Plan, SlotObs, SlotStat
 use crate::stats::scoreboard::{Scoreboard, Status};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the master knows of one of its slots.
 pub struct Live {
@@ -57,6 +57,14 @@ impl Pool {
     /// Whether slot `id` is to run now (a dead one that is not cheap is respawned).
     pub fn wanted(&self, id: usize) -> bool {
         !self.cheap.get(id - 1).copied().unwrap_or(false)
+    }
+
+    /// After cheap mode: the lowest `n` slots are wanted again, the rest cheap (uWSGI
+    /// respawns `cheaper` workers when a connection wakes it).
+    pub fn reset_to(&mut self, n: usize) {
+        for (i, c) in self.cheap.iter_mut().enumerate() {
+            *c = i + 1 > n;
+        }
     }
 
     /// Workers the cheaper wants running.
@@ -191,4 +199,71 @@ fn mem_available() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// uWSGI's idle mode (`idle`): the instance is idle once no request has finished for more
+/// than `idle` seconds while no worker is in one; the master then stops every worker and waits
+/// for a connection (cheap mode), or shuts down (`die-on-idle`).
+pub struct IdleWatch {
+    limit: Duration,
+    last_total: u64,
+    since: Instant,
+}
+
+impl IdleWatch {
+    pub fn new(secs: u64) -> IdleWatch {
+        IdleWatch {
+            limit: Duration::from_secs(secs),
+            last_total: 0,
+            since: Instant::now(),
+        }
+    }
+
+    pub fn limit_secs(&self) -> u64 {
+        self.limit.as_secs()
+    }
+
+    /// Called every master tick with the finished-request total and whether any worker is in
+    /// a request (a busy worker is never idle, however long its request runs).
+    pub fn expired(&mut self, total: u64, busy: bool, now: Instant) -> bool {
+        if busy {
+            return false;
+        }
+        if total != self.last_total {
+            self.last_total = total;
+            self.since = now;
+            return false;
+        }
+        now.saturating_duration_since(self.since) > self.limit
+    }
+
+    /// Starts counting again (after waking from cheap mode).
+    pub fn reset(&mut self, now: Instant) {
+        self.since = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_counts_from_the_last_finished_request_and_never_while_busy() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_millis(n);
+        let mut w = IdleWatch::new(2);
+        w.reset(t0);
+        assert!(!w.expired(0, false, s(2000)));
+        assert!(w.expired(0, false, s(2001)));
+        assert!(
+            !w.expired(5, false, s(2500)),
+            "a request finished: counting restarts"
+        );
+        assert!(!w.expired(5, false, s(4400)));
+        assert!(
+            !w.expired(5, true, s(9000)),
+            "a worker in a request is not idle"
+        );
+        assert!(w.expired(5, false, s(9000)));
+    }
 }

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Poller key of the stats socket (0 is the signal pipe).
 const STATS_KEY: usize = 1;
+/// Poller keys of the listeners, from this one on, while in cheap mode (no worker).
+const LISTEN_KEY: usize = 2;
 
 #[derive(Debug)]
 struct Slot {
@@ -73,6 +75,9 @@ pub struct Master {
     harakiri: super::harakiri::Watch,
     /// `cheaper` > 0: the adaptive worker count (`server/cheaper.rs`).
     pool: Option<super::cheaper::Pool>,
+    /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
+    sleeping: bool,
+    idle: Option<super::cheaper::IdleWatch>,
 }
 
 impl Master {
@@ -117,6 +122,7 @@ impl Master {
         std::env::remove_var(reload::OLD_WORKERS_ENV);
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
+        let s_idle = s.idle;
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -146,6 +152,8 @@ impl Master {
             stats,
             harakiri: Default::default(),
             pool,
+            sleeping: false,
+            idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
         })
     }
 
@@ -176,6 +184,9 @@ impl Master {
         for line in self.pool.iter().flat_map(|p| p.banner()) {
             eprintln!("{line}");
         }
+        if self.s.cheap {
+            self.go_cheap();
+        }
         for i in 0..self.slots.len() {
             if self.wanted(i) {
                 self.spawn(i);
@@ -198,6 +209,7 @@ impl Master {
                 Duration::from_secs(1)
             };
             let _ = self.poller.wait(&mut events, Some(tick));
+            let connection_waits = events.iter().any(|e| e.key >= LISTEN_KEY);
             if !events.is_empty() {
                 self.poller.modify(
                     // SAFETY: the pipe fd is open for the master's lifetime.
@@ -224,10 +236,14 @@ impl Master {
                 }
                 continue;
             }
+            if connection_waits && self.sleeping {
+                self.wake_up();
+            }
             self.respawn_dead();
             self.check_harakiri();
             self.check_mercy();
             self.run_cheaper();
+            self.check_idle();
             if self.touched() {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
@@ -237,11 +253,90 @@ impl Master {
         }
     }
 
-    /// Whether slot `idx` is to have a worker (always, unless the cheaper keeps it cheap).
+    /// Whether slot `idx` is to have a worker (always, unless the cheaper keeps it cheap or
+    /// the instance is in cheap mode).
     fn wanted(&self, idx: usize) -> bool {
-        self.pool
-            .as_ref()
-            .is_none_or(|p| p.wanted(self.slots[idx].id))
+        !self.sleeping
+            && self
+                .pool
+                .as_ref()
+                .is_none_or(|p| p.wanted(self.slots[idx].id))
+    }
+
+    /// `idle`: no request finished for that long and none running: every worker stops
+    /// gracefully and the master waits for a connection (uWSGI stops them with SIGINT and
+    /// SIGKILL after 3 s; they are idle, so rw lets them finish), or shuts down (`die-on-idle`).
+    fn check_idle(&mut self) {
+        if self.sleeping || self.retire_old_at.is_some() {
+            return;
+        }
+        let total = self.scoreboard.header().total_requests.load(Relaxed);
+        let busy = self.slots.iter().any(|s| {
+            s.pid.is_some()
+                && (0..self.s.threads)
+                    .any(|c| self.scoreboard.core(s.id, c).in_request.load(Relaxed) != 0)
+        });
+        let Some(w) = self.idle.as_mut() else { return };
+        if !w.expired(total, busy, Instant::now()) {
+            return;
+        }
+        eprintln!(
+            "workers have been inactive for more than {} seconds",
+            w.limit_secs()
+        );
+        if self.s.die_on_idle {
+            self.begin_shutdown("die-on-idle");
+            return;
+        }
+        self.go_cheap();
+        for slot in &mut self.slots {
+            if let Some(pid) = slot.pid {
+                slot.cursed.get_or_insert_with(Instant::now);
+                let _ = kill(pid, Signal::SIGHUP);
+            }
+        }
+    }
+
+    /// Cheap mode: the listeners go into the master's poller; the first connection wakes it.
+    fn go_cheap(&mut self) {
+        self.sleeping = true;
+        for (i, l) in self.listeners.iter().enumerate() {
+            // SAFETY: the listeners live in the Master, as long as the poller; they are
+            // deleted from it on wake-up.
+            if let Err(e) = unsafe { self.poller.add(l.raw(), Event::readable(LISTEN_KEY + i)) } {
+                eprintln!("cannot watch {} for connections: {e}", l.name);
+            }
+        }
+        for slot in &self.slots {
+            if slot.pid.is_none() {
+                self.mark_cheap(slot.id);
+            }
+        }
+        eprintln!("cheap mode enabled: waiting for socket connection...");
+    }
+
+    /// A connection waits: spawn `cheaper` workers (all of them without cheaper), which take
+    /// it from the listen queue.
+    fn wake_up(&mut self) {
+        self.sleeping = false;
+        for l in &self.listeners {
+            // SAFETY: the listener fd is open for the master's lifetime.
+            let _ = self
+                .poller
+                .delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(l.raw()) });
+        }
+        let n = match self.pool.as_mut() {
+            Some(p) => {
+                let min = p.params().min;
+                p.reset_to(min);
+                min
+            }
+            None => self.slots.len(),
+        };
+        if let Some(w) = self.idle.as_mut() {
+            w.reset(Instant::now());
+        }
+        eprintln!("a connection is waiting: leaving cheap mode, spawning {n} worker(s)");
     }
 
     /// Shows slot `id` as `cheap` in the stats (it has no process, by the cheaper's choice).
@@ -269,7 +364,7 @@ impl Master {
     /// spawns what it asks for, and stops the worker it picks gracefully (SIGHUP: the worker
     /// answers what it accepted, keep-alive requests on their way included, then exits).
     fn run_cheaper(&mut self) {
-        if self.retire_old_at.is_some() {
+        if self.retire_old_at.is_some() || self.sleeping {
             return;
         }
         let Some(pool) = self.pool.as_mut() else {
@@ -319,20 +414,7 @@ impl Master {
             }
             Some(Action::Shutdown) => {
                 if self.state == State::Running {
-                    eprintln!(
-                        "{sig} received...stopping workers (they finish in-flight requests)..."
-                    );
-                    self.state = State::Stopping {
-                        since: Instant::now(),
-                    };
-                    self.kill_all(Signal::SIGHUP);
-                    super::systemd::notify("STOPPING=1\nSTATUS=stopping");
-                    // Refuse new connections at once (every process shares these sockets), so
-                    // nginx moves them to another instance instead of waiting on our backlog.
-                    for l in &self.listeners {
-                        // SAFETY: shutdown(2) on a listening socket we own.
-                        unsafe { libc::shutdown(l.raw(), libc::SHUT_RDWR) };
-                    }
+                    self.begin_shutdown(&format!("{sig} received"));
                 } else {
                     eprintln!("{sig} received again...killing workers now");
                     self.kill_all(Signal::SIGKILL);
@@ -342,6 +424,22 @@ impl Master {
             _ => {}
         }
         Ok(None)
+    }
+
+    /// A graceful stop of the whole instance (SIGINT, SIGQUIT, `rw stop`, die-on-idle).
+    fn begin_shutdown(&mut self, why: &str) {
+        eprintln!("{why}...stopping workers (they finish in-flight requests)...");
+        self.state = State::Stopping {
+            since: Instant::now(),
+        };
+        self.kill_all(Signal::SIGHUP);
+        super::systemd::notify("STOPPING=1\nSTATUS=stopping");
+        // Refuse new connections at once (every process shares these sockets), so nginx
+        // moves them to another instance instead of waiting on our backlog.
+        for l in &self.listeners {
+            // SAFETY: shutdown(2) on a listening socket we own.
+            unsafe { libc::shutdown(l.raw(), libc::SHUT_RDWR) };
+        }
     }
 
     fn kill_all(&mut self, sig: Signal) {
@@ -490,7 +588,7 @@ impl Master {
                 }
                 _ => {}
             }
-            if self.pool.as_ref().is_some_and(|p| !p.wanted(id)) {
+            if !self.wanted(id - 1) {
                 eprintln!("rw worker {id} cheaped.");
                 self.mark_cheap(id);
                 continue;

@@ -57,6 +57,11 @@ pub struct Settings {
     pub stats_http: bool,
     /// `cheaper` > 0: the adaptive worker count.
     pub cheaper: Option<crate::cheaper::Params>,
+    /// `cheap`: start with no worker, spawn on the first connection.
+    pub cheap: bool,
+    /// `idle`: seconds without a request before every worker stops (0: never).
+    pub idle: u64,
+    pub die_on_idle: bool,
     pub compat: CompatSettings,
 }
 
@@ -249,6 +254,9 @@ impl Settings {
             stats: text(c, "stats"),
             stats_http: c.bool("stats-http"),
             cheaper: cheaper_params(c),
+            cheap: c.bool("cheap"),
+            idle: c.uint("idle"),
+            die_on_idle: c.bool("die-on-idle"),
             compat,
         }
     }

@@ -696,3 +696,70 @@ fn a_worker_holding_a_keep_alive_connection_is_stopped_last() {
     );
     assert_eq!(ask(&mut c), holder, "the kept connection still works");
 }
+
+#[test]
+fn idle_goes_cheap_and_the_next_connection_wakes_cheaper_workers() {
+    let sport = free_port();
+    let s = start("cheaper-algo = manual\nidle = 1", sport);
+    wait_running(&s, sport, 20, "3 workers", |n| n == 3);
+    assert_eq!(s.get("/").0, 200);
+    s.wait_log("workers have been inactive for more than 1 seconds", 20);
+    s.wait_log("cheap mode enabled: waiting for socket connection...", 5);
+    let v = wait_running(&s, sport, 20, "every worker stopped", |n| n == 0);
+    assert!(
+        v["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["status"] == "cheap"),
+        "{v}"
+    );
+    crate::util::wait_until(20, "no worker process", || s.worker_pids().is_empty());
+    // The connection waits in the listen queue while `cheaper` (2) workers start.
+    assert_eq!(s.get("/").0, 200, "{}", s.log_text());
+    s.wait_log("leaving cheap mode, spawning 2 worker(s)", 5);
+    wait_running(&s, sport, 20, "2 workers", |n| n == 2);
+}
+
+#[test]
+fn cheap_starts_no_worker_and_die_on_idle_stops() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), APP).unwrap();
+    std::fs::write(
+        dir.path().join("uwsgi.ini"),
+        format!(
+            "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = app.py\nprocesses = 2\n\
+             cheap = true\nidle = 1\ndie-on-idle = true\ndie-on-term = true\n"
+        ),
+    )
+    .unwrap();
+    let mut s = Server::launch(dir, port, &["serve", "--ini", "uwsgi.ini"], &[]);
+    // Server::launch's probe connection already woke it: no worker was spawned before.
+    s.wait_log("leaving cheap mode, spawning 2 worker(s)", 20);
+    let log = s.wait_log("spawned rw worker 1 ", 20);
+    let cheap_at = log.find("cheap mode enabled: waiting for socket connection...");
+    let first_spawn = log.find("spawned rw worker 1 ");
+    assert!(cheap_at.is_some() && cheap_at < first_spawn, "{log}");
+    assert_eq!(s.get("/").0, 200, "{}", s.log_text());
+    // Idle for a second: the whole instance stops, as uWSGI's die-on-idle does.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{}", s.log_text());
+    let log = s.log_text();
+    assert!(
+        log.contains("workers have been inactive for more than 1 seconds"),
+        "{log}"
+    );
+    assert!(log.contains("goodbye to rw."), "{log}");
+}
