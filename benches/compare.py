@@ -4,7 +4,7 @@
 Every scenario runs for every server in interleaved rounds (A B C D, A B C D, ...). Servers are
 pinned to CPU 0, wrk to CPU 1; one worker process, one thread unless the scenario says otherwise;
 127.0.0.1 / unix sockets only. Writes BENCHMARKS.md (generated; the profile section after the
-PROFILE_MARKER line is kept as it is). Standard library only.
+PROFILE_MARKER line and benches/ramp.py's block are kept as they are). Standard library only.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ BENCH = ROOT / "benches"
 VENV = ROOT / "target" / "bench-venv"
 RW = Path(os.environ.get("RW_BIN") or ROOT / "target" / "release" / "rw")
 PROFILE_MARKER = "<!-- profile: everything below is written by benches/profile.sh -->"
+RAMP_BEGIN = "<!-- ramp: begin (written by benches/ramp.py) -->"
+RAMP_END = "<!-- ramp: end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU, CLIENT_CPU = "0", "1"
 FILE_SIZE = 1 << 20
@@ -838,6 +840,10 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
       "uwsgi_pass unix:$TMP/SERVER.sock; }`.\n")
     report = "\n".join(L)
     old = out.read_text() if out.exists() else ""
+    # The cheaper ramp block is benches/ramp.py's: kept as it is, before the profile.
+    if RAMP_BEGIN in old and RAMP_END in old:
+        block = old.split(RAMP_BEGIN, 1)[1].split(RAMP_END, 1)[0]
+        report += "\n" + RAMP_BEGIN + block + RAMP_END + "\n"
     if PROFILE_MARKER in old:
         report += "\n" + PROFILE_MARKER + old.split(PROFILE_MARKER, 1)[1]
     else:

@@ -112,6 +112,26 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l max-requests-delta -d 'A
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-on-rss -d 'Recycle a worker when its RSS exceeds this [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l worker-reload-mercy -d 'How long a worker may take to stop before SIGKILL [default: 60]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-mercy -d 'How long a stop may take in all before SIGKILL [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper -d 'Adaptive worker count: keep at least N workers, up to processes (0: off) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-initial -d 'Workers started with cheaper on (default: cheaper; kept within cheaper..processes)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-step -d 'Workers spawned at a time when the load grows (0 acts as 1) [default: 1]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-overload -d 'Cycles (spare), listen-queue length (backlog) or seconds per cycle (busyness) [default: 3]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-algo -d 'Cheaper algorithm: spare, spare2, backlog, busyness or manual [default: spare]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-idle -d 'spare2: idle cycles before a worker is stopped (uWSGI 2.1; 2.0 lacks it) [default: 10]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-rss-limit-soft -d 'Spawn no worker that would take the workers\' total RSS above this (needs memory-report) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-rss-limit-hard -d 'Stop a worker while the workers\' total RSS is above this (needs cheaper-rss-limit-soft) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-max -d 'busyness: spawn above this percentage of busy time [default: 50]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-min -d 'busyness: stop a worker below this percentage of busy time [default: 25]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-multiplier -d 'busyness: cycles a worker must be idle before it is stopped [default: 10]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-penalty -d 'busyness: added to the multiplier when a stopped worker is spawned back too soon [default: 2]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-verbose -d 'busyness: log every cycle\'s figures [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-alert -d 'busyness: spawn emergency workers when the listen queue is longer than this [default: 33]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-multiplier -d 'busyness: the multiplier for stopping emergency workers [default: 3]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-step -d 'busyness: emergency workers spawned at a time [default: 1]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper-busyness-backlog-nonzero -d 'busyness: spawn emergency workers when the listen queue stays non-empty this long [default: 60]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cheap -d 'Cheap mode: start no worker until the first connection arrives [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l idle -d 'After this many seconds without a request, stop every worker until the next connection (cheap mode) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-idle -d 'With idle: shut down instead of going cheap [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l die-on-term -d 'SIGTERM stops the server instead of reloading it [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-reload -d 'Gracefully reload when this file changes (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-chain-reload -d 'Chain-reload the workers (one at a time) when this file changes (repeatable)' -r -F

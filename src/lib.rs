@@ -25,6 +25,7 @@ macro_rules! eprint {
     };
 }
 
+pub mod cheaper;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -90,7 +90,7 @@ pub fn options_markdown() -> String {
          implementing them: `check-config` and `rw serve` warn about each one that asks for \
          something (saying what will differ), and `strict` makes that an error except for \
          the options planned for rw's next releases (logging, process names, recycling, \
-         cheaper, daemons, the master FIFO, the uwsgi API). The full list, with what differs \
+         daemons, the master FIFO, the uwsgi API). The full list, with what differs \
          for each, is [docs/uwsgi-options.md](docs/uwsgi-options.md).\n",
         logic + not_impl
     ));

@@ -6,6 +6,7 @@
 //! left to right, with each `--ini` file expanded where it appears. For scalar options the
 //! last value applied wins; list options accumulate. `inherit`ed files are applied last.
 
+pub mod cheaper;
 pub mod check;
 pub mod compat;
 pub mod diag;
@@ -62,6 +63,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
     config.exported = load::exported_options(&exported, &entries);
     diagnostics.extend(applied);
     diagnostics.extend(option_values::check(&config));
+    diagnostics.extend(cheaper::check(&config));
     let anchor = match first {
         Some(f) => Origin::File {
             path: f.given,

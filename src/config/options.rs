@@ -232,6 +232,27 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("reload-on-rss", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its RSS exceeds this", Yes),
     opt("worker-reload-mercy", &[], None, Seconds, false, Some("60"), "How long a worker may take to stop before SIGKILL", Yes).range(0, 86400),
     opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes).range(0, 86400),
+    // -- the cheaper subsystem (adaptive worker count; issue 12)
+    opt("cheaper", &[], None, Int, false, Some("0"), "Adaptive worker count: keep at least N workers, up to processes (0: off)", Yes),
+    opt("cheaper-initial", &[], None, Int, false, None, "Workers started with cheaper on (default: cheaper; kept within cheaper..processes)", Yes),
+    opt("cheaper-step", &[], None, Int, false, Some("1"), "Workers spawned at a time when the load grows (0 acts as 1)", Yes),
+    opt("cheaper-overload", &[], None, Int, false, Some("3"), "Cycles (spare), listen-queue length (backlog) or seconds per cycle (busyness)", Yes),
+    opt("cheaper-algo", &[], None, Str, false, Some("spare"), "Cheaper algorithm: spare, spare2, backlog, busyness or manual", Yes),
+    opt("cheaper-idle", &[], None, Int, false, Some("10"), "spare2: idle cycles before a worker is stopped (uWSGI 2.1; 2.0 lacks it)", Yes),
+    opt("cheaper-rss-limit-soft", &[], None, Bytes, false, Some("0"), "Spawn no worker that would take the workers' total RSS above this (needs memory-report)", Yes),
+    opt("cheaper-rss-limit-hard", &[], None, Bytes, false, Some("0"), "Stop a worker while the workers' total RSS is above this (needs cheaper-rss-limit-soft)", Yes),
+    opt("cheaper-busyness-max", &[], None, Int, false, Some("50"), "busyness: spawn above this percentage of busy time", Yes),
+    opt("cheaper-busyness-min", &[], None, Int, false, Some("25"), "busyness: stop a worker below this percentage of busy time", Yes),
+    opt("cheaper-busyness-multiplier", &[], None, Int, false, Some("10"), "busyness: cycles a worker must be idle before it is stopped", Yes),
+    opt("cheaper-busyness-penalty", &[], None, Int, false, Some("2"), "busyness: added to the multiplier when a stopped worker is spawned back too soon", Yes),
+    opt("cheaper-busyness-verbose", &[], None, Bool, false, Some("false"), "busyness: log every cycle's figures", Yes),
+    opt("cheaper-busyness-backlog-alert", &[], None, Int, false, Some("33"), "busyness: spawn emergency workers when the listen queue is longer than this", Yes),
+    opt("cheaper-busyness-backlog-multiplier", &[], None, Int, false, Some("3"), "busyness: the multiplier for stopping emergency workers", Yes),
+    opt("cheaper-busyness-backlog-step", &[], None, Int, false, Some("1"), "busyness: emergency workers spawned at a time", Yes),
+    opt("cheaper-busyness-backlog-nonzero", &[], None, Seconds, false, Some("60"), "busyness: spawn emergency workers when the listen queue stays non-empty this long", Yes),
+    opt("cheap", &[], None, Bool, false, Some("false"), "Cheap mode: start no worker until the first connection arrives", Yes),
+    opt("idle", &[], None, Seconds, false, Some("0"), "After this many seconds without a request, stop every worker until the next connection (cheap mode)", Yes),
+    opt("die-on-idle", &[], None, Bool, false, Some("false"), "With idle: shut down instead of going cheap", Yes),
     opt("die-on-term", &[], None, Bool, false, Some("false"), "SIGTERM stops the server instead of reloading it", Yes),
     opt("touch-reload", &[], None, NewPath, true, None, "Gracefully reload when this file changes", Yes),
     opt("touch-chain-reload", &[], None, NewPath, true, None, "Chain-reload the workers (one at a time) when this file changes", Yes),
@@ -296,6 +317,9 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("cache-blocksize", &[], None, Bytes, false, Some("0"), "Block (largest value) size of the legacy cache; 0 means 65536", Yes),
     opt("locks", &[], None, Int, false, Some("0"), "Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker", Yes).range(0, 65536),
 ];
+
+/// Rows that are options of later uWSGI versions, not of 2.0 (which reads them as placeholders).
+pub const LATER_UWSGI: &[&str] = &["cheaper-idle"];
 
 /// Looks an option up by its name or one of its aliases.
 pub fn lookup(key: &str) -> Option<&'static OptSpec> {

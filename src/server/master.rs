@@ -25,6 +25,8 @@ const STATS_KEY: usize = 1;
 const LOG_KEY: usize = 2;
 /// Poller key of the master FIFO.
 const FIFO_KEY: usize = 3;
+/// Poller keys of the listeners, from this one on, while in cheap mode (no worker).
+const LISTEN_KEY: usize = 4;
 
 #[derive(Debug)]
 struct Slot {
@@ -91,6 +93,11 @@ pub struct Master {
     paused: bool,
     touch_chain_mtimes: Vec<Option<std::time::SystemTime>>,
     touch_workers_mtimes: Vec<Option<std::time::SystemTime>>,
+    /// `cheaper` > 0: the adaptive worker count (`server/cheaper.rs`).
+    pool: Option<super::cheaper::Pool>,
+    /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
+    sleeping: bool,
+    idle: Option<super::cheaper::IdleWatch>,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -158,6 +165,8 @@ impl Master {
             eprintln!("master fifo {} created (active)", f.active_path().display());
             Some(f)
         };
+        let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
+        let s_idle = s.idle;
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -209,6 +218,9 @@ impl Master {
             paused: false,
             touch_chain_mtimes,
             touch_workers_mtimes,
+            pool,
+            sleeping: false,
+            idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
         })
     }
 
@@ -236,8 +248,18 @@ impl Master {
         } else {
             eprintln!("spawned rw master process (pid: {})", std::process::id());
         }
+        for line in self.pool.iter().flat_map(|p| p.banner()) {
+            eprintln!("{line}");
+        }
+        if self.s.cheap {
+            self.go_cheap();
+        }
         for i in 0..self.slots.len() {
-            self.spawn(i);
+            if self.wanted(i) {
+                self.spawn(i);
+            } else {
+                self.mark_cheap(self.slots[i].id);
+            }
         }
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
@@ -255,6 +277,7 @@ impl Master {
                     Duration::from_secs(1)
                 };
             let _ = self.poller.wait(&mut events, Some(tick));
+            let connection_waits = events.iter().any(|e| e.key >= LISTEN_KEY);
             if !events.is_empty() {
                 self.poller.modify(
                     // SAFETY: the pipe fd is open for the master's lifetime.
@@ -285,6 +308,9 @@ impl Master {
                 }
                 continue;
             }
+            if connection_waits && self.sleeping {
+                self.wake_up();
+            }
             self.respawn_dead();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
@@ -293,6 +319,8 @@ impl Master {
             self.check_mercy();
             self.log_watch.check();
             self.advance_chain();
+            self.run_cheaper();
+            self.check_idle();
             if touched(&self.s.touch_reload, &mut self.touch_mtimes) {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
@@ -320,6 +348,151 @@ impl Master {
         }
     }
 
+    /// Whether slot `idx` is to have a worker (always, unless the cheaper keeps it cheap or
+    /// the instance is in cheap mode).
+    fn wanted(&self, idx: usize) -> bool {
+        !self.sleeping
+            && self
+                .pool
+                .as_ref()
+                .is_none_or(|p| p.wanted(self.slots[idx].id))
+    }
+
+    /// `idle`: no request finished for that long and none running: every worker stops
+    /// gracefully and the master waits for a connection (uWSGI stops them with SIGINT and
+    /// SIGKILL after 3 s; they are idle, so rw lets them finish), or shuts down (`die-on-idle`).
+    fn check_idle(&mut self) {
+        if self.sleeping || self.retire_old_at.is_some() {
+            return;
+        }
+        let total = self.scoreboard.header().total_requests.load(Relaxed);
+        let busy = self.slots.iter().any(|s| {
+            s.pid.is_some()
+                && (0..self.s.threads)
+                    .any(|c| self.scoreboard.core(s.id, c).in_request.load(Relaxed) != 0)
+        });
+        let Some(w) = self.idle.as_mut() else { return };
+        if !w.expired(total, busy, Instant::now()) {
+            return;
+        }
+        eprintln!(
+            "workers have been inactive for more than {} seconds",
+            w.limit_secs()
+        );
+        if self.s.die_on_idle {
+            self.begin_shutdown("die-on-idle", Signal::SIGHUP);
+            return;
+        }
+        self.go_cheap();
+        for slot in &mut self.slots {
+            if let Some(pid) = slot.pid {
+                slot.cursed.get_or_insert_with(Instant::now);
+                let _ = kill(pid, Signal::SIGHUP);
+            }
+        }
+    }
+
+    /// Cheap mode: the listeners go into the master's poller; the first connection wakes it.
+    fn go_cheap(&mut self) {
+        self.sleeping = true;
+        for (i, l) in self.listeners.iter().enumerate() {
+            // SAFETY: the listeners live in the Master, as long as the poller; they are
+            // deleted from it on wake-up.
+            if let Err(e) = unsafe { self.poller.add(l.raw(), Event::readable(LISTEN_KEY + i)) } {
+                eprintln!("cannot watch {} for connections: {e}", l.name);
+            }
+        }
+        for slot in &self.slots {
+            if slot.pid.is_none() {
+                self.mark_cheap(slot.id);
+            }
+        }
+        eprintln!("cheap mode enabled: waiting for socket connection...");
+    }
+
+    /// A connection waits: spawn `cheaper` workers (all of them without cheaper), which take
+    /// it from the listen queue.
+    fn wake_up(&mut self) {
+        self.sleeping = false;
+        for l in &self.listeners {
+            // SAFETY: the listener fd is open for the master's lifetime.
+            let _ = self
+                .poller
+                .delete(unsafe { std::os::fd::BorrowedFd::borrow_raw(l.raw()) });
+        }
+        let n = match self.pool.as_mut() {
+            Some(p) => {
+                let min = p.params().min;
+                p.reset_to(min);
+                min
+            }
+            None => self.slots.len(),
+        };
+        if let Some(w) = self.idle.as_mut() {
+            w.reset(Instant::now());
+        }
+        eprintln!("a connection is waiting: leaving cheap mode, spawning {n} worker(s)");
+    }
+
+    /// Shows slot `id` as `cheap` in the stats (it has no process, by the cheaper's choice).
+    fn mark_cheap(&self, id: usize) {
+        self.scoreboard
+            .worker(id)
+            .status
+            .store(crate::stats::scoreboard::Status::Cheap as u32, Relaxed);
+    }
+
+    /// Every worker this generation is to run accepts.
+    fn all_accepting(&self) -> bool {
+        (0..self.slots.len()).all(|i| {
+            !self.wanted(i)
+                || self
+                    .scoreboard
+                    .worker(self.slots[i].id)
+                    .accepting
+                    .load(Relaxed)
+                    == 1
+        })
+    }
+
+    /// One cheaper cycle (at most one a second; not while a reload is being completed):
+    /// spawns what it asks for, and stops the worker it picks gracefully (SIGHUP: the worker
+    /// answers what it accepted, keep-alive requests on their way included, then exits).
+    fn run_cheaper(&mut self) {
+        if self.retire_old_at.is_some() || self.sleeping {
+            return;
+        }
+        let Some(pool) = self.pool.as_mut() else {
+            return;
+        };
+        let live: Vec<super::cheaper::Live> = self
+            .slots
+            .iter()
+            .map(|s| super::cheaper::Live {
+                id: s.id,
+                pid: s.pid.map(Pid::as_raw),
+                spawned: s.spawned,
+                stopping: s.cursed.is_some(),
+            })
+            .collect();
+        match pool.cycle(&live, &self.scoreboard, &self.listeners) {
+            crate::cheaper::Plan::Hold => {}
+            crate::cheaper::Plan::Spawn(ids) => {
+                for id in ids {
+                    self.spawn(id - 1);
+                }
+            }
+            crate::cheaper::Plan::Stop(id) => {
+                let slot = &mut self.slots[id - 1];
+                if let Some(pid) = slot.pid {
+                    eprintln!("cheaper: stopping worker {id} (pid: {pid}) gracefully...");
+                    slot.cursed = Some(Instant::now());
+                    let _ = kill(pid, Signal::SIGHUP);
+                }
+            }
+        }
+    }
+
     fn alive(&self) -> usize {
         self.slots.iter().filter(|s| s.pid.is_some()).count()
     }
@@ -336,10 +509,7 @@ impl Master {
             }
             Some(Action::Shutdown) => {
                 if self.state == State::Running {
-                    eprintln!(
-                        "{sig} received...stopping workers (they finish in-flight requests)..."
-                    );
-                    self.begin_shutdown(Signal::SIGHUP);
+                    self.begin_shutdown(&format!("{sig} received"), Signal::SIGHUP);
                 } else {
                     eprintln!("{sig} received again...killing workers now");
                     self.kill_all(Signal::SIGKILL);
@@ -352,8 +522,14 @@ impl Master {
     }
 
     /// Stops serving: every worker gets `sig` (SIGHUP: finish what was accepted), and the
-    /// listeners are shut down so new connections are refused at once.
-    fn begin_shutdown(&mut self, sig: Signal) {
+    /// listeners are shut down so new connections are refused at once. SIGINT, SIGQUIT,
+    /// `rw stop`, the FIFO's q/Q, die-on-idle.
+    fn begin_shutdown(&mut self, why: &str, sig: Signal) {
+        if sig == Signal::SIGHUP {
+            eprintln!("{why}...stopping workers (they finish in-flight requests)...");
+        } else {
+            eprintln!("{why}...killing workers...");
+        }
         self.resume_if_paused();
         self.chain = None;
         self.state = State::Stopping {
@@ -403,14 +579,13 @@ impl Master {
             Command::WorkersReload if running => self.reload_workers(false),
             Command::BrutalWorkersReload if running => self.reload_workers(true),
             Command::Stop if running => {
-                eprintln!("master fifo: q (graceful stop)...stopping workers (they finish in-flight requests)...");
-                self.begin_shutdown(Signal::SIGHUP);
+                self.begin_shutdown("master fifo: q (graceful stop)", Signal::SIGHUP);
             }
             Command::BrutalStop => {
-                eprintln!("master fifo: Q (brutal stop)...killing workers...");
                 if running {
-                    self.begin_shutdown(Signal::SIGKILL);
+                    self.begin_shutdown("master fifo: Q (brutal stop)", Signal::SIGKILL);
                 } else {
+                    eprintln!("master fifo: Q (brutal stop)...killing workers...");
                     self.kill_all(Signal::SIGKILL);
                 }
             }
@@ -457,11 +632,25 @@ impl Master {
 
     /// `+`/`-`: the cheaper subsystem's manual step.
     fn cheaper_step_by_fifo(&mut self, c: Command) {
-        let sign = if c == Command::MoreWorkers { '+' } else { '-' };
-        eprintln!(
-            "master fifo: {sign} ignored: cheaper mode is off (all {} workers run)",
-            self.s.processes
-        );
+        let (sign, by) = if c == Command::MoreWorkers {
+            ('+', 1)
+        } else {
+            ('-', -1)
+        };
+        match &mut self.pool {
+            Some(pool) => {
+                pool.nudge(by);
+                eprintln!(
+                    "master fifo: {sign}: one worker {} at the next cheaper cycle (now {} running)",
+                    if by > 0 { "more" } else { "less" },
+                    pool.target()
+                );
+            }
+            None => eprintln!(
+                "master fifo: {sign} ignored: cheaper mode is off (all {} workers run)",
+                self.s.processes
+            ),
+        }
     }
 
     /// `l`: the log file is opened again (logrotate renamed it) and every worker follows.
@@ -769,6 +958,11 @@ impl Master {
                 }
                 _ => {}
             }
+            if !self.wanted(id - 1) {
+                eprintln!("rw worker {id} cheaped.");
+                self.mark_cheap(id);
+                continue;
+            }
             // Fork-bomb guard, for startup crashes only: a worker that retired itself or was
             // told to stop (max-requests, reload-on-rss, mercy) is replaced at once, however
             // short its life. One that keeps crashing right after its spawn, before serving a
@@ -825,7 +1019,10 @@ impl Master {
     fn respawn_dead(&mut self) {
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
-            if slot.pid.is_none() && slot.respawn_after.is_none_or(|t| Instant::now() >= t) {
+            if slot.pid.is_none()
+                && self.wanted(i)
+                && slot.respawn_after.is_none_or(|t| Instant::now() >= t)
+            {
                 self.spawn(i);
                 if let Some(pid) = self.slots[i].pid {
                     eprintln!("Respawned rw worker {} (new pid: {pid})", self.slots[i].id);
@@ -881,8 +1078,7 @@ impl Master {
         let Some(deadline) = self.retire_old_at else {
             return;
         };
-        let ready = (1..=self.s.processes)
-            .all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1);
+        let ready = self.all_accepting();
         if ready || Instant::now() >= deadline {
             reload::status_ok();
             for o in &mut self.old {
@@ -901,13 +1097,12 @@ impl Master {
         if self.ready_notified || self.state != State::Running {
             return;
         }
-        if (1..=self.s.processes).all(|id| self.scoreboard.worker(id).accepting.load(Relaxed) == 1)
-        {
+        if self.all_accepting() {
             self.ready_notified = true;
             super::systemd::notify(&format!(
                 "READY=1\nMAINPID={}\nSTATUS=serving with {} workers",
                 std::process::id(),
-                self.s.processes
+                self.pool.as_ref().map_or(self.s.processes, |p| p.target())
             ));
         }
     }
@@ -1010,6 +1205,7 @@ impl Master {
                 .iter()
                 .map(super::uwsgi_facts::cache_stats)
                 .collect(),
+            cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -4,6 +4,7 @@
 pub mod apps;
 pub mod body;
 pub mod cache;
+pub mod cheaper;
 pub mod conn;
 pub mod context;
 pub mod fifo;

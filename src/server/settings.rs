@@ -63,6 +63,13 @@ pub struct Settings {
     pub locks: usize,
     /// `cache` (legacy, first) and every `cache2`.
     pub caches: Vec<option_values::CacheDef>,
+    /// `cheaper` > 0: the adaptive worker count.
+    pub cheaper: Option<crate::cheaper::Params>,
+    /// `cheap`: start with no worker, spawn on the first connection.
+    pub cheap: bool,
+    /// `idle`: seconds without a request before every worker stops (0: never).
+    pub idle: u64,
+    pub die_on_idle: bool,
     pub compat: CompatSettings,
     pub log: LogSettings,
 }
@@ -268,6 +275,46 @@ fn pairs(c: &Config, name: &str, sep: char) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The cheaper options as uWSGI 2.0 settles them at startup: off unless 0 < cheaper <
+/// processes (the config check refuses cheaper >= processes), cheaper-initial clamped.
+fn cheaper_params(c: &Config) -> Option<crate::cheaper::Params> {
+    use crate::cheaper::{Algo, BusynessParams, Params};
+    let min = c.uint("cheaper") as usize;
+    let max = c.uint("processes").max(1) as usize;
+    if min == 0 || min >= max {
+        return None;
+    }
+    let initial = match c.uint("cheaper-initial") as usize {
+        0 => min,
+        n => n.clamp(min, max),
+    };
+    Some(Params {
+        min,
+        max,
+        initial,
+        step: c.uint("cheaper-step") as usize,
+        overload: c.uint("cheaper-overload"),
+        algo: c
+            .text("cheaper-algo")
+            .and_then(Algo::parse)
+            .unwrap_or(Algo::Spare),
+        idle: c.uint("cheaper-idle"),
+        rss_soft: c.uint("cheaper-rss-limit-soft"),
+        rss_hard: c.uint("cheaper-rss-limit-hard"),
+        busyness: BusynessParams {
+            max: c.uint("cheaper-busyness-max"),
+            min: c.uint("cheaper-busyness-min"),
+            multiplier: c.uint("cheaper-busyness-multiplier"),
+            penalty: c.uint("cheaper-busyness-penalty"),
+            verbose: c.bool("cheaper-busyness-verbose"),
+            backlog_alert: c.uint("cheaper-busyness-backlog-alert"),
+            backlog_multiplier: c.uint("cheaper-busyness-backlog-multiplier"),
+            backlog_step: c.uint("cheaper-busyness-backlog-step") as usize,
+            backlog_nonzero: c.uint("cheaper-busyness-backlog-nonzero"),
+        },
+    })
+}
+
 impl Settings {
     /// Types the config. `cwd` absolutises the paths used before `chdir` happens.
     pub fn from_config(c: &Config, cwd: &std::path::Path) -> Settings {
@@ -378,6 +425,10 @@ impl Settings {
             locks: c.uint("locks") as usize,
             // A bad definition was refused by `config::load` (an error) before this runs.
             caches: option_values::caches(c).unwrap_or_default(),
+            cheaper: cheaper_params(c),
+            cheap: c.bool("cheap"),
+            idle: c.uint("idle"),
+            die_on_idle: c.bool("die-on-idle"),
             compat,
             log: LogSettings::from_config(c, cwd),
         }

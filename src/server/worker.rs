@@ -350,7 +350,12 @@ impl Shared<'_> {
                     }
                 }
                 Work::Event(key) => {
-                    let conn = lock(&self.parked).remove(&key);
+                    let conn = {
+                        let mut parked = lock(&self.parked);
+                        let c = parked.remove(&key);
+                        self.count_parked(parked.len());
+                        c
+                    };
                     if let Some(conn) = conn {
                         self.busy.fetch_add(1, Relaxed);
                         self.serve(conn, key, core);
@@ -577,6 +582,7 @@ impl Shared<'_> {
         let fd = conn.raw();
         let mut parked = lock(&self.parked);
         parked.insert(key, conn);
+        self.count_parked(parked.len());
         // Armed after insertion: an event firing at once finds the connection. The socket is
         // deleted from the poller before it is closed (`close`), so the registration never
         // outlives the fd.
@@ -590,6 +596,14 @@ impl Shared<'_> {
         } else if self.mode == Mode::Oneshot {
             let _ = self.poller.rearm(fd, key);
         }
+    }
+
+    /// Publishes how many connections wait parked (the master's cheaper reads it).
+    fn count_parked(&self, n: usize) {
+        self.scoreboard
+            .worker(self.id)
+            .parked
+            .store(n as u32, Relaxed);
     }
 
     fn close(&self, conn: Conn) {
@@ -610,7 +624,9 @@ impl Shared<'_> {
                 .filter(|(_, c)| c.expiry(stopping, STOP_IDLE_GRACE) != Expiry::Alive)
                 .map(|(k, _)| *k)
                 .collect();
-            keys.into_iter().filter_map(|k| parked.remove(&k)).collect()
+            let expired = keys.into_iter().filter_map(|k| parked.remove(&k)).collect();
+            self.count_parked(parked.len());
+            expired
         };
         for c in expired {
             c.expire();

@@ -64,6 +64,49 @@ fn secs(us: u64) -> String {
     format!("{}", us as f64 / 1e6)
 }
 
+/// The cheaper's gauges and its spawn/stop counters by cause (present only with cheaper on).
+fn cheaper(o: &mut Out, c: &super::schema::Cheaper) {
+    o.head(
+        "rw_cheaper_workers_target",
+        "gauge",
+        "Workers the cheaper wants running (the others are cheap).",
+    );
+    o.sample("rw_cheaper_workers_target", &[("algo", &c.algo)], c.target);
+    o.head(
+        "rw_cheaper_workers_min",
+        "gauge",
+        "The cheaper option: the fewest workers.",
+    );
+    o.sample("rw_cheaper_workers_min", &[], c.min);
+    o.head(
+        "rw_cheaper_workers_max",
+        "gauge",
+        "processes: the most workers.",
+    );
+    o.sample("rw_cheaper_workers_max", &[], c.max);
+    for (name, help, counts) in [
+        (
+            "rw_cheaper_spawns_total",
+            "Workers the cheaper spawned, by cause (the algorithm or fifo).",
+            &c.spawns,
+        ),
+        (
+            "rw_cheaper_stops_total",
+            "Workers the cheaper stopped, by cause (the algorithm, fifo or rss-limit-hard).",
+            &c.stops,
+        ),
+    ] {
+        o.head(name, "counter", help);
+        // The algorithm's own cause is always there, so a rate() starts from 0.
+        if !counts.contains_key(&c.algo) {
+            o.sample(name, &[("cause", &c.algo)], 0);
+        }
+        for (cause, n) in counts {
+            o.sample(name, &[("cause", cause)], n);
+        }
+    }
+}
+
 /// The whole exposition for one stats document.
 pub fn render(s: &Stats) -> String {
     let mut o = Out(String::with_capacity(8192));
@@ -163,6 +206,9 @@ pub fn render(s: &Stats) -> String {
     let name = "rw_workers";
     o.head(name, "gauge", "Worker processes by status.");
     let mut statuses: Vec<&str> = vec!["idle", "busy"];
+    if s.cheaper.is_some() {
+        statuses.push("cheap");
+    }
     for w in &s.workers {
         if !statuses.contains(&w.status.as_str()) && !w.status.is_empty() {
             statuses.push(&w.status);
@@ -171,6 +217,10 @@ pub fn render(s: &Stats) -> String {
     for st in statuses {
         let n = s.workers.iter().filter(|w| w.status == st).count();
         o.sample(name, &[("status", st)], n);
+    }
+
+    if let Some(c) = &s.cheaper {
+        cheaper(&mut o, c);
     }
 
     o.head(
@@ -302,6 +352,31 @@ mod tests {
         assert!(text.contains("rw_workers{status=\"busy\"} 1\n"));
         assert!(text.contains("rw_workers{status=\"idle\"} 1\n"));
         assert!(text.contains("socket=\"/tmp/a \\\"b\\\".sock\""));
+        assert!(
+            !text.contains("cheap"),
+            "no cheaper metrics without cheaper"
+        );
+    }
+
+    #[test]
+    fn cheaper_slots_and_counters() {
+        let mut s = sample();
+        s.workers[1].status = "cheap".into();
+        s.cheaper = Some(crate::stats::schema::Cheaper {
+            algo: "busyness".into(),
+            min: 1,
+            max: 2,
+            target: 1,
+            spawns: BTreeMap::new(),
+            stops: BTreeMap::from([("busyness".into(), 3), ("fifo".into(), 1)]),
+        });
+        let text = render(&s);
+        assert!(text.contains("rw_workers{status=\"cheap\"} 1\n"), "{text}");
+        assert!(text.contains("rw_workers{status=\"idle\"} 0\n"));
+        assert!(text.contains("rw_cheaper_spawns_total{cause=\"busyness\"} 0\n"));
+        assert!(text.contains("rw_cheaper_stops_total{cause=\"busyness\"} 3\n"));
+        assert!(text.contains("rw_cheaper_stops_total{cause=\"fifo\"} 1\n"));
+        assert!(text.contains("rw_cheaper_workers_target{algo=\"busyness\"} 1\n"));
     }
 
     #[test]

@@ -28,6 +28,26 @@ pub struct Stats {
     /// rw extra: the rw version (absent in uWSGI's output).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rw_version: Option<String>,
+    /// rw extra: the cheaper subsystem, when `cheaper` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cheaper: Option<Cheaper>,
+}
+
+/// rw extra `cheaper`: the adaptive worker count and what it did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cheaper {
+    pub algo: String,
+    /// `cheaper`: the fewest workers.
+    pub min: u64,
+    /// `processes`: the most.
+    pub max: u64,
+    /// Workers it wants running now (the others are `cheap`).
+    pub target: u64,
+    /// Workers it spawned, by cause (the algorithm, `fifo`).
+    pub spawns: BTreeMap<String, u64>,
+    /// Workers it stopped, by cause (the algorithm, `fifo`, `rss-limit-hard`).
+    pub stops: BTreeMap<String, u64>,
 }
 
 /// `caches[]`.

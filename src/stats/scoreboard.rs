@@ -19,6 +19,8 @@ pub enum Status {
     Busy = 1,
     /// Stopping gracefully (reload/shutdown/recycle).
     Cursed = 2,
+    /// No process: the cheaper keeps this slot stopped (set by the master).
+    Cheap = 3,
 }
 
 /// One thread ("core") of a worker.
@@ -65,6 +67,9 @@ pub struct WorkerSlot {
     pub running_time: AtomicU64,
     pub rss: AtomicU64,
     pub vsz: AtomicU64,
+    /// Connections the worker holds between requests (keep-alive, or a head on its way):
+    /// the cheaper stops a worker holding none first.
+    pub parked: AtomicU32,
     /// requests dispatched to app 0 in this worker (kept)
     pub app_requests: AtomicU64,
     /// 1xx..5xx responses (index status/100 - 1), kept
@@ -194,6 +199,7 @@ impl WorkerSlot {
         self.delta_requests.store(0, Relaxed);
         self.rss.store(0, Relaxed);
         self.vsz.store(0, Relaxed);
+        self.parked.store(0, Relaxed);
         self.last_spawn.store(now_unix, Relaxed);
         self.respawn_count.fetch_add(1, Relaxed);
     }

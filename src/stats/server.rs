@@ -416,6 +416,7 @@ mod tests {
                 startup_time: 0,
             }],
             memory_sampling: false,
+            cheaper: None,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct MasterView<'a> {
     pub memory_sampling: bool,
     /// The caches, read by the master just now.
     pub caches: Vec<schema::Cache>,
+    /// The cheaper's state, when it is on.
+    pub cheaper: Option<schema::Cheaper>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -109,6 +111,7 @@ pub fn build(view: &MasterView) -> Stats {
         sockets,
         workers,
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        cheaper: view.cheaper.clone(),
     }
 }
 
@@ -188,7 +191,14 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
         harakiri_count: w.harakiri_count.load(Relaxed),
         signals: 0,
         signal_queue: 0,
-        status: if busy { "busy" } else { "idle" }.to_string(),
+        status: if pid == 0 && w.status.load(Relaxed) == Status::Cheap as u32 {
+            "cheap"
+        } else if busy {
+            "busy"
+        } else {
+            "idle"
+        }
+        .to_string(),
         rss,
         vsz,
         running_time: w.running_time.load(Relaxed),
@@ -301,6 +311,7 @@ mod tests {
                 startup_time: 0,
             }],
             memory_sampling: false,
+            cheaper: None,
         };
         let s = build(&view);
         assert_eq!(s.pid, 42);
@@ -327,6 +338,10 @@ mod tests {
         assert_eq!(w.cores[0].vars, Vec::<String>::new());
         let dead = &s.workers[1];
         assert_eq!((dead.pid, dead.rss, dead.status.as_str()), (0, 0, "idle"));
+        // A slot the cheaper keeps stopped says so, as uWSGI's stats do.
+        sb.worker(2).status.store(Status::Cheap as u32, Relaxed);
+        assert_eq!(build(&view).workers[1].status, "cheap");
+        assert_eq!(s.cheaper, None);
         let json = s.to_json();
         assert!(serde_json::from_slice::<serde_json::Value>(&json).is_ok());
     }

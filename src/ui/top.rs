@@ -386,8 +386,16 @@ pub fn render_frame(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts)
     push(
         &mut frame,
         format!(
-            "node: {} - cwd: {} - uid: {} - gid: {} - masterpid: {}",
-            opts.host, stats.cwd, stats.uid, stats.gid, stats.pid
+            "node: {} - cwd: {} - uid: {} - gid: {} - masterpid: {}{}",
+            opts.host,
+            stats.cwd,
+            stats.uid,
+            stats.gid,
+            stats.pid,
+            stats.cheaper.as_ref().map_or(String::new(), |c| format!(
+                " - cheaper: {} {} of {}..{} workers",
+                c.algo, c.target, c.min, c.max
+            ))
         ),
         LineStyle::Plain,
     );
@@ -554,7 +562,12 @@ fn draw(frame: &Frame, status: &str) -> std::io::Result<()> {
         match style {
             LineStyle::Header => queue!(out, SetAttribute(Attribute::Reverse))?,
             LineStyle::Busy => queue!(out, SetForegroundColor(Color::Green))?,
-            LineStyle::Cheap => queue!(out, SetForegroundColor(Color::Magenta))?,
+            // uwsgitop's magenta, dimmed: a cheap slot has no process.
+            LineStyle::Cheap => queue!(
+                out,
+                SetForegroundColor(Color::Magenta),
+                SetAttribute(Attribute::Dim)
+            )?,
             LineStyle::Signal => queue!(out, SetForegroundColor(Color::Yellow))?,
             LineStyle::Pause => queue!(out, SetForegroundColor(Color::Blue))?,
             LineStyle::Plain => {}
@@ -833,6 +846,27 @@ mod tests {
         assert!(!f.lines.iter().any(|l| l.contains('\u{1b}')));
         // Worker bar: one of two cores busy.
         assert!(f.lines[3].contains("[#####.....]  50%"), "{}", f.lines[3]);
+    }
+
+    #[test]
+    fn cheap_slots_are_styled_and_the_header_names_the_cheaper() {
+        let mut s = stats(&[3, 0]);
+        s.workers[1].status = "cheap".into();
+        s.cheaper = Some(crate::stats::schema::Cheaper {
+            algo: "spare".into(),
+            min: 1,
+            max: 2,
+            target: 1,
+            ..Default::default()
+        });
+        let f = render_frame(&s, None, 0.0, &opts());
+        assert_eq!(f.styles[4], LineStyle::Cheap);
+        assert!(f.lines[4].contains("cheap"), "{}", f.lines[4]);
+        assert!(
+            f.lines[1].ends_with(" - cheaper: spare 1 of 1..2 workers"),
+            "{}",
+            f.lines[1]
+        );
     }
 
     #[test]
