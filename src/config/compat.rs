@@ -233,10 +233,6 @@ mod tests {
     fn differences_name_the_consequence() {
         let u = uwsgi_option("log-req-route").unwrap();
         assert!(what_differs(u).contains("log output"));
-        let u = uwsgi_option("cheaper-algo").unwrap();
-        assert!(what_differs(u).contains("adaptive"));
-        let u = uwsgi_option("log-4xx").unwrap();
-        assert!(what_differs(u).contains("every request"));
         let u = uwsgi_option("cheaper-algo-list").unwrap();
         assert!(what_differs(u).contains("algorithms"));
         let u = uwsgi_option("max-worker-lifetime").unwrap();
