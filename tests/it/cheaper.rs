@@ -763,3 +763,33 @@ fn cheap_starts_no_worker_and_die_on_idle_stops() {
     );
     assert!(log.contains("goodbye to rw."), "{log}");
 }
+
+#[test]
+fn master_fifo_plus_and_minus_move_the_target_by_one() {
+    let stats_port = free_port();
+    let s = start(
+        &format!("cheaper-algo = manual\nmaster-fifo = {{dir}}/m.fifo"),
+        stats_port,
+    );
+    wait_running(&s, stats_port, 30, "3 workers", |n| n == 3);
+    let fifo = s.path("m.fifo");
+    let send = |b: &[u8]| {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .and_then(|mut f| f.write_all(b))
+            .unwrap_or_else(|e| panic!("fifo: {e}\n{}", s.log_text()));
+    };
+    send(b"+");
+    wait_running(&s, stats_port, 30, "4 workers after +", |n| n == 4);
+    send(b"-");
+    wait_running(&s, stats_port, 30, "3 workers after -", |n| n == 3);
+    // Never below `cheaper`.
+    send(b"---");
+    wait_running(&s, stats_port, 30, "2 workers (cheaper)", |n| n == 2);
+    s.wait_log("one worker less", 10);
+    assert_eq!(running(&stats(stats_port).unwrap()), 2);
+}
