@@ -768,7 +768,7 @@ fn cheap_starts_no_worker_and_die_on_idle_stops() {
 fn master_fifo_plus_and_minus_move_the_target_by_one() {
     let stats_port = free_port();
     let s = start(
-        &format!("cheaper-algo = manual\nmaster-fifo = {{dir}}/m.fifo"),
+        "cheaper-algo = manual\nmaster-fifo = {dir}/m.fifo",
         stats_port,
     );
     wait_running(&s, stats_port, 30, "3 workers", |n| n == 3);
