@@ -131,23 +131,7 @@ fn onto_stdio(f: &std::fs::File) -> std::io::Result<()> {
 /// One page of shared anonymous memory holding the generation counter, inherited by every
 /// worker forked after it exists. 0 if it cannot be mapped (reopen then stays the master's).
 fn shared_page() -> usize {
-    // SAFETY: an anonymous shared mapping of one page, never unmapped (it lives as long as
-    // the process); its zeroed bytes are a valid AtomicU64.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        0
-    } else {
-        p as usize
-    }
+    crate::sys::shm::map_shared(4096, false).map_or(0, |p| p.as_ptr() as usize)
 }
 
 fn generation() -> Option<&'static AtomicU64> {

@@ -137,26 +137,14 @@ impl Cache {
             .checked_mul(n)
             .and_then(|d| d.checked_add(off_data))
             .ok_or_else(too_big)?;
-        // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(
+        let base = crate::sys::shm::map_shared(len, true).map_err(|e| {
+            io::Error::new(
                 e.kind(),
                 format!("mapping {len} bytes for cache \"{}\": {e}", spec.name),
-            ));
-        }
+            )
+        })?;
         let cache = Cache {
-            base: NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned NULL"))?,
+            base,
             lock: UserLocks::new(1)?,
             spec,
             off_hash,

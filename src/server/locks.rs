@@ -36,22 +36,7 @@ impl UserLocks {
     /// Maps and initialises `count` locks (uWSGI makes `locks + 1`: lock 0 always exists).
     pub fn new(count: usize) -> io::Result<UserLocks> {
         let len = count.max(1) * size_of::<libc::pthread_mutex_t>();
-        // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let base = NonNull::new(p.cast::<libc::pthread_mutex_t>())
-            .ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        let base = crate::sys::shm::map_shared(len, false)?.cast::<libc::pthread_mutex_t>();
         let locks = UserLocks { base, count };
         // SAFETY: a zeroed attribute object initialised before use and destroyed after; each
         // mutex lies inside the fresh mapping, suitably aligned (page-aligned base, array of

@@ -122,22 +122,9 @@ impl Scoreboard {
     /// Maps zeroed shared memory for `workers` × `cores` (before any fork).
     pub fn new(workers: usize, cores: usize) -> std::io::Result<Scoreboard> {
         let (_, _, len) = Self::layout(workers, cores);
-        // SAFETY: an anonymous shared mapping with no address hint; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
+        let base = crate::sys::shm::map_shared(len, false)?;
         Ok(Scoreboard {
-            base: NonNull::new(p.cast()).ok_or_else(std::io::Error::last_os_error)?,
+            base,
             len,
             workers,
             cores,
