@@ -195,6 +195,7 @@ fn process_and_request_info_match_the_running_instance() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    let total = i["total_requests"].as_u64().unwrap();
     let me = i["pid"].as_i64().unwrap() as i32;
     assert!(pids.contains(&me), "{i} {pids:?}");
     assert_eq!(i["masterpid"], s.pid());
