@@ -55,8 +55,6 @@ mod tests {
     use super::super::testutil::*;
     use super::super::*;
 
-    const S: u64 = 1_000_000;
-
     #[test]
     fn follows_the_queue_against_overload() {
         let mut p = params(Algo::Backlog, 1, 4);

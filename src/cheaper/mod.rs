@@ -447,6 +447,14 @@ impl Algorithm for Manual {
 pub(crate) mod testutil {
     use super::*;
 
+    /// One second in the observation's microseconds.
+    pub const S: u64 = 1_000_000;
+
+    /// One cycle at second `t` over the slots of `picture`; its plan.
+    pub fn run(c: &mut Cheaper, t: u64, picture: &str) -> Plan {
+        c.cycle(&obs(t * S, picture)).unwrap().plan
+    }
+
     pub fn params(algo: Algo, min: usize, max: usize) -> Params {
         Params {
             min,
@@ -496,8 +504,6 @@ pub(crate) mod testutil {
 mod tests {
     use super::testutil::*;
     use super::*;
-
-    const S: u64 = 1_000_000;
 
     #[test]
     fn one_check_per_second() {

@@ -79,12 +79,6 @@ mod tests {
     use super::super::testutil::*;
     use super::super::*;
 
-    const S: u64 = 1_000_000;
-
-    fn run(c: &mut Cheaper, t: u64, picture: &str) -> Plan {
-        c.cycle(&obs(t * S, picture)).unwrap().plan
-    }
-
     #[test]
     fn spawns_after_more_than_overload_busy_cycles() {
         let mut p = params(Algo::Spare, 2, 6);

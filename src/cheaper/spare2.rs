@@ -70,12 +70,6 @@ mod tests {
     use super::super::testutil::*;
     use super::super::*;
 
-    const S: u64 = 1_000_000;
-
-    fn run(c: &mut Cheaper, t: u64, picture: &str) -> Plan {
-        c.cycle(&obs(t * S, picture)).unwrap().plan
-    }
-
     #[test]
     fn keeps_cheaper_workers_free() {
         let mut p = params(Algo::Spare2, 2, 8);

@@ -281,57 +281,41 @@ fn cache_math(
     cache_call(py, cache, |c| c.math(&key, op, delta, expires))
 }
 
-/// `uwsgi.cache_inc(key, value=1, expires=0, cache=None)` on an 8-byte number.
-#[pyfunction]
-#[pyo3(signature = (key, value = 1, expires = 0, cache = None))]
-fn cache_inc(
-    py: Python<'_>,
-    key: &Bound<'_, PyAny>,
-    value: i64,
-    expires: u64,
-    cache: Option<&str>,
-) -> PyResult<Py<PyAny>> {
-    cache_math(py, key, CacheMath::Inc, value, expires, cache)
+/// `uwsgi.cache_inc/dec/mul/div(key, value, expires=0, cache=None)` on an 8-byte number: one
+/// function each (pyo3 needs a function per name), differing in the operation and its default.
+macro_rules! cache_math_fn {
+    ($(#[$doc:meta])* $name:ident, $op:expr, $default:literal) => {
+        $(#[$doc])*
+        #[pyfunction]
+        #[pyo3(signature = (key, value = $default, expires = 0, cache = None))]
+        fn $name(
+            py: Python<'_>,
+            key: &Bound<'_, PyAny>,
+            value: i64,
+            expires: u64,
+            cache: Option<&str>,
+        ) -> PyResult<Py<PyAny>> {
+            cache_math(py, key, $op, value, expires, cache)
+        }
+    };
 }
 
-/// `uwsgi.cache_dec(key, value=1, expires=0, cache=None)`.
-#[pyfunction]
-#[pyo3(signature = (key, value = 1, expires = 0, cache = None))]
-fn cache_dec(
-    py: Python<'_>,
-    key: &Bound<'_, PyAny>,
-    value: i64,
-    expires: u64,
-    cache: Option<&str>,
-) -> PyResult<Py<PyAny>> {
-    cache_math(py, key, CacheMath::Dec, value, expires, cache)
-}
-
-/// `uwsgi.cache_mul(key, value=2, expires=0, cache=None)`.
-#[pyfunction]
-#[pyo3(signature = (key, value = 2, expires = 0, cache = None))]
-fn cache_mul(
-    py: Python<'_>,
-    key: &Bound<'_, PyAny>,
-    value: i64,
-    expires: u64,
-    cache: Option<&str>,
-) -> PyResult<Py<PyAny>> {
-    cache_math(py, key, CacheMath::Mul, value, expires, cache)
-}
-
-/// `uwsgi.cache_div(key, value=2, expires=0, cache=None)` (by 0 gives 0).
-#[pyfunction]
-#[pyo3(signature = (key, value = 2, expires = 0, cache = None))]
-fn cache_div(
-    py: Python<'_>,
-    key: &Bound<'_, PyAny>,
-    value: i64,
-    expires: u64,
-    cache: Option<&str>,
-) -> PyResult<Py<PyAny>> {
-    cache_math(py, key, CacheMath::Div, value, expires, cache)
-}
+cache_math_fn!(
+    /// `uwsgi.cache_inc(key, value=1, expires=0, cache=None)`.
+    cache_inc, CacheMath::Inc, 1
+);
+cache_math_fn!(
+    /// `uwsgi.cache_dec(key, value=1, expires=0, cache=None)`.
+    cache_dec, CacheMath::Dec, 1
+);
+cache_math_fn!(
+    /// `uwsgi.cache_mul(key, value=2, expires=0, cache=None)`.
+    cache_mul, CacheMath::Mul, 2
+);
+cache_math_fn!(
+    /// `uwsgi.cache_div(key, value=2, expires=0, cache=None)` (by 0 gives 0).
+    cache_div, CacheMath::Div, 2
+);
 
 /// `uwsgi.cache_num(key, cache=None)`: the 8-byte number, 0 when missing or not a number.
 #[pyfunction]
