@@ -3,6 +3,7 @@
 //! request [`Context`].
 
 use super::body::{Body, ClientFault, FramingError, SpoolError};
+use super::body_wait::{self, BodyLimits};
 use super::conn::Conn;
 use super::context::{Context, LogInfo, Meta, Verdict};
 use super::sink::{self, Sink};
@@ -83,7 +84,10 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
             }
         }
         let want = ctx.read_size;
-        if conn.buf().pending().len() >= want * 4 {
+        // A body below post-buffering may wait in the buffer after its head.
+        let bound = (want * 4)
+            .saturating_add(usize::try_from(ctx.settings.post_buffering).unwrap_or(usize::MAX));
+        if conn.buf().pending().len() >= bound {
             return Verdict::Close; // the parser would have answered already; defensive bound
         }
         conn.buf_mut().compact();
@@ -156,16 +160,30 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
         Ok(Some(n)) => n,
         Err(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
     };
-    let start = Instant::now();
-    let start_us = crate::sys::clock::unix_us();
-    conn.buf_mut().consume(consumed);
     let limit_post = ctx.settings.limit_post;
+    let limit = (limit_post > 0).then_some(limit_post);
     if let http::BodyFraming::Length(n) = head.framing {
         if limit_post > 0 && n > limit_post {
+            conn.buf_mut().leave_input(); // the body is not read: linger before closing
             let e = http::HttpError::new(413, "body larger than limit-post");
             return refuse(conn.sock(), conn.peer_addr(), ctx, &e);
         }
     }
+    // A body below post-buffering is awaited parked, as a head is: no thread waits for it.
+    let buffered = &conn.buf().pending()[consumed..];
+    match body_wait::ready(head.framing, buffered, ctx.settings.post_buffering, limit) {
+        body_wait::Ready::Now => {}
+        body_wait::Ready::Park => {
+            conn.wait_for_body(consumed, head.expect_continue);
+            return Step::NeedMore;
+        }
+        body_wait::Ready::Refuse(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
+    }
+    let limits = BodyLimits::of(ctx.settings, conn.timeout());
+    let continue_sent = conn.continue_sent();
+    let start = Instant::now();
+    let start_us = crate::sys::clock::unix_us();
+    conn.buf_mut().consume(consumed);
     let last = ctx.begin_request();
     let listener = conn.listener();
     let parts = conn.parts();
@@ -191,7 +209,6 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
     if let Some(v) = try_static(ctx, parts.sock, core, &meta) {
         return Step::Done(v);
     }
-    let limit = (limit_post > 0).then_some(limit_post);
     if head.framing == http::BodyFraming::Chunked {
         // Chunk framing already buffered is checked before the app runs, so a request whose
         // body is known to be malformed never reaches it (later bytes: see `framing_error`).
@@ -200,17 +217,17 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
         }
     }
     let vars = http_vars(parts.peer_addr, parts.peer_port, listener, ctx, head);
-    let send_continue = head.expect_continue;
+    let send_continue = head.expect_continue && !continue_sent;
     let framing_error = FramingError::new();
     let (sock, buf) = (parts.sock, parts.buf);
     let body = match head.framing {
         http::BodyFraming::None => Body::empty(sock, buf),
-        http::BodyFraming::Length(n) => {
-            Body::length(sock, buf, n, send_continue).report_framing_errors(&framing_error)
-        }
-        http::BodyFraming::Chunked => {
-            Body::chunked(sock, buf, limit, send_continue).report_framing_errors(&framing_error)
-        }
+        http::BodyFraming::Length(n) => Body::length(sock, buf, n, send_continue)
+            .report_framing_errors(&framing_error)
+            .limited(limits),
+        http::BodyFraming::Chunked => Body::chunked(sock, buf, limit, send_continue)
+            .report_framing_errors(&framing_error)
+            .limited(limits),
     };
     Step::Done(run_app(
         ctx,
@@ -320,12 +337,15 @@ fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Pac
         start,
         start_us,
     };
+    let limits = BodyLimits::of(ctx.settings, conn.timeout());
     let (sock, buf) = conn.io();
     if let Some(v) = try_static(ctx, sock, core, &meta) {
         return Step::Done(v);
     }
     let framing_error = FramingError::new();
-    let body = Body::length(sock, buf, len, false).report_framing_errors(&framing_error);
+    let body = Body::length(sock, buf, len, false)
+        .report_framing_errors(&framing_error)
+        .limited(limits);
     // One request per uwsgi connection (the response never keeps it); whatever follows the
     // body is discarded (uWSGI #2336).
     Step::Done(run_app(

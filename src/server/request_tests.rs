@@ -8,9 +8,16 @@ use crate::config::{self, Severity, Sources};
 use crate::net::listen::Proto;
 use crate::net::socket::{self, Socket};
 use crate::python;
+use crate::server::body_wait::BodyLimits;
 use crate::server::conn::{Conn, Expiry, Origin};
 use crate::server::context::{Context, ContextEnv, Recycle, Verdict};
 use crate::server::settings::Settings;
+
+const NO_LIMITS: BodyLimits = BodyLimits {
+    total: None,
+    min_rate: 0,
+    grace: Duration::ZERO,
+};
 use crate::server::stop::Stop;
 use crate::stats::scoreboard::Scoreboard;
 use std::io::{Read, Write};
@@ -182,7 +189,10 @@ fn a_split_head_is_parked_with_its_deadline_then_served() {
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert!(nothing_to_read(&client));
     assert_eq!(conn.buf().pending(), b"GET /hello HTTP/1.1\r\nHo");
-    assert_eq!(conn.expiry(None, Duration::from_secs(1)), Expiry::Alive);
+    assert_eq!(
+        conn.expiry(None, Duration::from_secs(1), &NO_LIMITS),
+        Expiry::Alive
+    );
     client.write_all(b"st: x\r\n\r\n").unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert_eq!(response(&mut client).1, b"hello");
@@ -194,8 +204,11 @@ fn an_expired_head_gets_a_408_without_waiting_for_the_client() {
     let (mut conn, mut client) = pair(&rig, Proto::Http, Duration::ZERO, socket::no_hook);
     client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
-    assert_eq!(conn.expiry(None, Duration::from_secs(1)), Expiry::TimedOut);
-    conn.expire();
+    assert_eq!(
+        conn.expiry(None, Duration::from_secs(1), &NO_LIMITS),
+        Expiry::TimedOut
+    );
+    conn.expire(Expiry::TimedOut);
     rig.ctx.recycle_buf(conn.close());
     let mut resp = Vec::new();
     client.read_to_end(&mut resp).unwrap();
@@ -208,13 +221,13 @@ fn an_idle_connection_of_a_stopping_worker_expires_after_the_grace() {
     let (mut conn, _client) = http(&rig);
     conn.park();
     let grace = Duration::from_secs(1);
-    assert_eq!(conn.expiry(None, grace), Expiry::Alive);
+    assert_eq!(conn.expiry(None, grace, &NO_LIMITS), Expiry::Alive);
     assert_eq!(
-        conn.expiry(Some(Duration::from_secs(5)), grace),
+        conn.expiry(Some(Duration::from_secs(5)), grace, &NO_LIMITS),
         Expiry::Alive
     );
     assert_eq!(
-        conn.expiry(Some(Duration::ZERO), Duration::ZERO),
+        conn.expiry(Some(Duration::ZERO), Duration::ZERO, &NO_LIMITS),
         Expiry::StopGrace
     );
 }

@@ -12,6 +12,7 @@ mod generated;
 mod hostile;
 mod http_conformance;
 mod lifecycle;
+mod lingering;
 mod logging;
 mod nginx;
 mod robustness;
