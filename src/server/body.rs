@@ -127,6 +127,11 @@ impl<'a> Body<'a> {
         Body::new(sock, buf, kind, send_continue)
     }
 
+    /// Framed by chunked transfer coding (and not read yet).
+    pub fn is_chunked(&self) -> bool {
+        matches!(self.kind, Kind::Chunked { .. })
+    }
+
     /// Reports chunked-framing errors found while reading to `slot`.
     pub fn report_framing_errors(mut self, slot: &'a FramingError) -> Self {
         self.framing_error = Some(slot);

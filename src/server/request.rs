@@ -516,7 +516,10 @@ fn run_app(
         sink.refuse_on(f);
     }
     let mut spool_error = None;
-    if w.settings.post_buffering > 0 {
+    // A chunked body is read before the app by default, so the app sees CONTENT_LENGTH:
+    // Django, Falcon and Bottle ignore wsgi.input_terminated (issue 17 item 11).
+    let buffer_chunked = body.is_chunked() && !w.settings.stream_chunked;
+    if w.settings.post_buffering > 0 || buffer_chunked {
         // As uWSGI, harakiri does not count the upload: each chunk received restarts it.
         let restart_harakiri = || {
             if w.settings.harakiri > 0 {
@@ -524,10 +527,18 @@ fn run_app(
                     .store(crate::sys::clock::unix_us(), Relaxed);
             }
         };
-        if let Err(e) = body.spool(w.settings.post_buffering, &restart_harakiri) {
-            spool_failed(w, peer, &e);
-            spool_error = Some(e.http_error());
-            body.client_fault = None; // counted and logged
+        let threshold = match w.settings.post_buffering {
+            0 => CHUNKED_IN_MEMORY,
+            n => n,
+        };
+        match body.spool(threshold, &restart_harakiri) {
+            Ok(len) if buffer_chunked => chunked_read(&mut vars, len),
+            Ok(_) => {}
+            Err(e) => {
+                spool_failed(w, peer, &e);
+                spool_error = Some(e.http_error());
+                body.client_fault = None; // counted and logged
+            }
         }
     }
     let (mut outcome, app_id) = match (selected, spool_error) {
@@ -608,6 +619,26 @@ fn run_app(
         sink.tx,
         keep,
     )
+}
+
+/// Chunked bodies read before the app (without post-buffering) stay in memory up to this
+/// size, as waitress's 512 KiB `inbuf_overflow`; larger ones spool to a temp file.
+const CHUNKED_IN_MEMORY: u64 = 1 << 20;
+
+/// A chunked body was read whole (`len` bytes): the app sees it as a body of that length,
+/// as waitress presents it, not as a chunked one it would try to decode again (Bottle).
+fn chunked_read(vars: &mut Vec<Var<'_>>, len: u64) {
+    let cl = (
+        Cow::Borrowed(&b"CONTENT_LENGTH"[..]),
+        Cow::Owned(len.to_string().into_bytes()),
+    );
+    match vars
+        .iter()
+        .position(|(k, _)| &k[..] == b"HTTP_TRANSFER_ENCODING")
+    {
+        Some(i) => vars[i] = cl,
+        None => vars.push(cl),
+    }
 }
 
 /// A server-made error response through the sink (HTTP or uwsgi framing), closing the

@@ -227,3 +227,240 @@ fn parked_bodies_are_served_whole_with_100_continue() {
     }
     assert!(got.starts_with(b"HTTP/1.1 200"), "{got:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Chunked request bodies reach every framework (issue 17 item 11)
+// ---------------------------------------------------------------------------------------
+
+/// What each app answers for a body: its length and digest as the framework read it, and the
+/// CONTENT_LENGTH / HTTP_TRANSFER_ENCODING it was given.
+const REPORT: &str = r#"
+import hashlib
+
+def report(body, environ):
+    return '%d %s cl=%s te=%s' % (len(body), hashlib.sha256(body).hexdigest(),
+                                  environ.get('CONTENT_LENGTH'),
+                                  environ.get('HTTP_TRANSFER_ENCODING'))
+"#;
+
+const FRAMEWORK_APPS: &[(&str, &str)] = &[
+    (
+        "flask",
+        r#"
+from report import report
+from flask import Flask, request
+app = Flask(__name__)
+
+@app.post('/echo')
+def echo():
+    return report(request.get_data(), request.environ)
+
+application = app
+"#,
+    ),
+    (
+        "django",
+        r#"
+from report import report
+from django.conf import settings
+settings.configure(DEBUG=False, ALLOWED_HOSTS=['*'], ROOT_URLCONF=__name__, SECRET_KEY='t',
+                   DATA_UPLOAD_MAX_MEMORY_SIZE=None)
+from django.http import HttpResponse
+from django.urls import path
+
+def echo(request):
+    return HttpResponse(report(request.body, request.META))
+
+urlpatterns = [path('echo', echo)]
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+"#,
+    ),
+    (
+        "falcon",
+        r#"
+from report import report
+import falcon
+
+class Echo:
+    def on_post(self, req, resp):
+        resp.text = report(req.bounded_stream.read(), req.env)
+
+application = falcon.App()
+application.add_route('/echo', Echo())
+"#,
+    ),
+    (
+        "bottle",
+        r#"
+from report import report
+import bottle
+
+@bottle.post('/echo')
+def echo():
+    return report(bottle.request.body.read(), bottle.request.environ)
+
+application = bottle.default_app()
+"#,
+    ),
+    (
+        "pyramid",
+        r#"
+from report import report
+from pyramid.config import Configurator
+from pyramid.response import Response
+
+def echo(request):
+    return Response(report(request.body, request.environ))
+
+with Configurator() as config:
+    config.add_route('echo', '/echo')
+    config.add_view(echo, route_name='echo', request_method='POST')
+    application = config.make_wsgi_app()
+"#,
+    ),
+];
+
+/// A framework's app from the test venv, one worker.
+fn framework(name: &str, extra: &str) -> Server {
+    let (_, code) = FRAMEWORK_APPS.iter().find(|(n, _)| *n == name).unwrap();
+    let module = format!("{name}_app");
+    let file = format!("{module}.py");
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nchdir = {{dir}}\nmodule = {module}:application\n\
+         home = {{venv}}\nneed-app = true\ndie-on-term = true\n{extra}\n"
+    );
+    Server::start(&ini, &[(file.as_str(), code), ("report.py", REPORT)])
+}
+
+/// A deterministic body of `n` bytes.
+fn blob(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+/// `body` chunked in pieces of varied sizes (1 byte up to 8 KiB).
+fn chunked(path: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\
+         Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    let mut rest = body;
+    let mut i = 0usize;
+    while !rest.is_empty() {
+        let n = [1, 100, 8192, 4000, 17][i % 5].min(rest.len());
+        r.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+        r.extend_from_slice(&rest[..n]);
+        r.extend_from_slice(b"\r\n");
+        rest = &rest[n..];
+        i += 1;
+    }
+    r.extend_from_slice(b"0\r\n\r\n");
+    r
+}
+
+/// (status, body) of a response, de-chunked when the app's answer was chunked (Django's).
+fn answer(resp: &[u8]) -> (u16, Vec<u8>) {
+    let (status, body) = crate::util::split_response(resp);
+    let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+    let head = String::from_utf8_lossy(&resp[..head_end]).to_ascii_lowercase();
+    if !head.contains("transfer-encoding: chunked") {
+        return (status, body);
+    }
+    let (mut rest, mut out) = (&body[..], Vec::new());
+    loop {
+        let eol = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16)
+            .expect("hex chunk size");
+        if size == 0 {
+            return (status, out);
+        }
+        out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 4 + size..];
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b)?;
+            c.wait_with_output()
+        })
+        .expect("sha256sum runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Flask, Django, Falcon, Bottle and Pyramid each read a chunked body whole, in memory
+/// (100 KB) and spooled to a file (3 MiB), and see it as a body with CONTENT_LENGTH and no
+/// HTTP_TRANSFER_ENCODING, as waitress presents it. On main Django and Falcon read 0 bytes
+/// and Bottle answered 400 (it de-chunked the already de-chunked body).
+#[test]
+fn chunked_bodies_reach_every_framework_with_a_content_length() {
+    for (name, _) in FRAMEWORK_APPS {
+        let s = framework(name, "");
+        for n in [100_000, 3 << 20] {
+            let body = blob(n);
+            let resp = s.raw(&chunked("/echo", &body));
+            let (status, got) = answer(&resp);
+            let got = String::from_utf8_lossy(&got);
+            assert_eq!(
+                (status, got.as_ref()),
+                (
+                    200,
+                    format!("{n} {} cl={n} te=None", sha256_hex(&body)).as_str()
+                ),
+                "{name}, {n} bytes:\n{}",
+                s.log_text()
+            );
+        }
+    }
+}
+
+/// `rw-stream-chunked` keeps the streaming presentation: no CONTENT_LENGTH, the
+/// Transfer-Encoding header, the body read to its end through wsgi.input_terminated (Flask
+/// reads it so; Django then sees an empty body, which is why it is not the default).
+#[test]
+fn rw_stream_chunked_passes_chunked_bodies_as_they_arrive() {
+    let s = framework("flask", "rw-stream-chunked = true");
+    let body = blob(200_000);
+    let (status, got) = answer(&s.raw(&chunked("/echo", &body)));
+    assert_eq!(
+        (status, String::from_utf8_lossy(&got).as_ref()),
+        (
+            200,
+            format!("200000 {} cl=None te=chunked", sha256_hex(&body)).as_str()
+        )
+    );
+    let d = framework("django", "rw-stream-chunked = true");
+    let (status, got) = answer(&d.raw(&chunked("/echo", &body)));
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("0 "),
+        "Django reads no body without CONTENT_LENGTH: {got:?}"
+    );
+}
+
+/// A chunked body over limit-post is refused with 413 before the app runs (read, not reset).
+#[test]
+fn a_chunked_body_over_limit_post_gets_413() {
+    let s = framework("flask", "limit-post = 50000");
+    let (status, _) = answer(&s.raw(&chunked("/echo", &blob(60_000))));
+    assert_eq!(status, 413, "{}", s.log_text());
+    let body = blob(50_000);
+    let (status, got) = answer(&s.raw(&chunked("/echo", &body)));
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("50000 "),
+        "{got:?}"
+    );
+}
