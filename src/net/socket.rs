@@ -39,6 +39,11 @@ impl Socket {
         }
     }
 
+    /// The longest wait for one read or write (`socket-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Bytes written on it so far.
     pub fn sent(&self) -> u64 {
         self.sent.load(Relaxed)

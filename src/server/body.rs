@@ -92,6 +92,12 @@ impl<'a> Body<'a> {
     /// Holds the reading of the body to `limits`, from now.
     pub fn limited(mut self, limits: BodyLimits) -> Self {
         self.clock = Some((Instant::now(), limits));
+        // What came with the head counts as received.
+        let buffered = self.buf.pending().len() as u64;
+        self.received = match self.kind {
+            Kind::Length { remaining } => buffered.min(remaining),
+            _ => buffered,
+        };
         self
     }
 
@@ -238,9 +244,10 @@ impl<'a> Body<'a> {
         self.client_failed(e)
     }
 
-    /// A read from the socket failed: a timeout that ended the body's time is that limit's.
-    fn read_failed(&mut self, e: io::Error) -> io::Error {
-        if e.kind() == io::ErrorKind::TimedOut {
+    /// A read from the socket failed: a timeout is the body limit's when that limit was
+    /// shorter than the socket's own (a client silent for socket-timeout is just that).
+    fn read_failed(&mut self, e: io::Error, limit: Option<Duration>) -> io::Error {
+        if e.kind() == io::ErrorKind::TimedOut && limit.is_some_and(|l| l < self.sock.timeout()) {
             if let Err(late) = time_left(&self.clock, self.received) {
                 return self.too_slow(late);
             }
@@ -259,7 +266,7 @@ impl<'a> Body<'a> {
         let n = self
             .buf
             .fill(self.sock, 16 * 1024, limit)
-            .map_err(|e| self.read_failed(e))?;
+            .map_err(|e| self.read_failed(e, limit))?;
         self.received += n as u64;
         Ok(n)
     }
@@ -307,7 +314,7 @@ impl<'a> Body<'a> {
                                 self.received += n as u64;
                                 return Ok(n);
                             }
-                            Err(e) => return Err(self.read_failed(e)),
+                            Err(e) => return Err(self.read_failed(e, limit)),
                         }
                         return Err(self.client_failed(io::Error::new(
                             io::ErrorKind::UnexpectedEof,

@@ -676,7 +676,7 @@ fn answer_error(sink: &mut Sink, e: &http::HttpError) -> python::CallOutcome {
 }
 
 /// Logs a body that could not be spooled, as the client's error or the server's, and counts
-/// it apart (stats `body_errors`). Framing errors are logged as refusals by the caller.
+/// it apart (stats `body_errors`). Framing errors are logged as refusals.
 fn spool_failed(w: &Context, peer: &[u8], e: &SpoolError) {
     let slot = w.worker_slot();
     let counter = match e {
@@ -685,7 +685,10 @@ fn spool_failed(w: &Context, peer: &[u8], e: &SpoolError) {
         SpoolError::Disk { .. } => &slot.body_spool_failures,
     };
     counter.fetch_add(1, Relaxed);
-    if matches!(e, SpoolError::Framing(_)) {
+    if let SpoolError::Framing(f) = e {
+        // A refusal like any malformed request (chunked bodies are read before the app now,
+        // so this is where their framing errors show).
+        w.log_rejected(peer, f.status, f.reason);
         return;
     }
     let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", w.pid).into_bytes();
