@@ -2,6 +2,7 @@
 """Issue 17's body and close behaviours of one rw binary, as numbers (before/after a change).
 
     benches/bodies.py target/debug/rw [--venv target/test-venv]
+    benches/bodies.py --uwsgi /path/to/uwsgi --no-frameworks    # the same against uWSGI
 
 Prints: resets in 20 tries after refusals with input pending (oversized head 431, garbage
 400, body over limit-post 413); how long a normal request waits beside four 2-byte/s
@@ -43,6 +44,9 @@ REPORT = ("import hashlib\ndef report(b, env):\n    return '%d bytes, CONTENT_LE
           "(len(b), env.get('CONTENT_LENGTH'))\n")
 
 
+UWSGI = False
+
+
 def free_port():
     s = socket.socket()
     s.bind(('127.0.0.1', 0))
@@ -61,7 +65,8 @@ class Server:
         with open(os.path.join(self.dir, 'u.ini'), 'w') as f:
             f.write('[uwsgi]\nhttp-socket = 127.0.0.1:%d\nchdir = %s\n%s\n' % (self.port, self.dir, ini))
         self.log = open(os.path.join(self.dir, 'rw.log'), 'w')
-        self.p = subprocess.Popen(['timeout', '-s', 'INT', '300', rw, 'serve', '--ini', 'u.ini'],
+        cmd = [rw, '--ini', 'u.ini'] if UWSGI else [rw, 'serve', '--ini', 'u.ini']
+        self.p = subprocess.Popen(['timeout', '-s', 'INT', '300'] + cmd,
                                   cwd=self.dir, stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -159,7 +164,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('rw')
     ap.add_argument('--venv', default='target/test-venv')
+    ap.add_argument('--uwsgi', action='store_true', help='BINARY is uwsgi (uwsgi --ini)')
+    ap.add_argument('--no-frameworks', action='store_true')
     a = ap.parse_args()
+    global UWSGI
+    UWSGI = a.uwsgi
     rw = os.path.abspath(a.rw)
     s = Server(rw, 'wsgi-file = app.py\nlimit-post = 1000\nprocesses = 1\nthreads = 2', {'app.py': APP})
     cases = {
@@ -176,7 +185,7 @@ def main():
     print('normal request beside 8 slow 1000-byte bodies (1 x 1, post-buffering 65536): ' +
           beside_tricklers(rw, 'wsgi-file = app.py\nprocesses = 1\nthreads = 1\npost-buffering = 65536', 8, 1000))
     body = bytes(range(256)) * 400
-    for name, code in FRAMEWORKS.items():
+    for name, code in ({} if a.no_frameworks else FRAMEWORKS).items():
         s = Server(rw, 'module = app:application\nhome = %s' % os.path.abspath(a.venv),
                    {'app.py': 'from report import report\n' + code, 'report.py': REPORT})
         got = attempt(s.port, chunked(body)) or b'reset'
