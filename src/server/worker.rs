@@ -654,11 +654,15 @@ impl Shared<'_> {
             expired
         };
         for (key, c, why) in expired {
-            c.expire(why);
             if let Expiry::BodyLate(late) = why {
+                // Logged and counted (the client's fault, as a thread's 408s are: stats
+                // body_errors) before the client has its answer.
                 let e = late.http_error();
                 self.ctx.log_rejected(c.peer_addr(), e.status, e.reason);
+                let slot = self.scoreboard.worker(self.id);
+                slot.body_client_timeouts.fetch_add(1, Relaxed);
             }
+            c.expire(why);
             if why == Expiry::LingerDone {
                 self.close(c);
             } else {

@@ -160,7 +160,11 @@ fn a_body_gets_408_at_rw_body_timeout() {
 /// reached the app), and they get their 408 from the sweep.
 #[test]
 fn small_slow_bodies_wait_parked_and_hold_no_thread() {
-    let s = server("processes = 1\nthreads = 1\nsocket-timeout = 3\npost-buffering = 65536");
+    let sport = crate::util::free_port();
+    let s = server(&format!(
+        "processes = 1\nthreads = 1\nsocket-timeout = 3\npost-buffering = 65536\n\
+         stats = 127.0.0.1:{sport}\nstats-http = true"
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let slow: Vec<Trickler> = (0..8)
         .map(|_| {
@@ -192,6 +196,17 @@ fn small_slow_bodies_wait_parked_and_hold_no_thread() {
         "rejected: 408 (request body slower than rw-body-min-rate)",
         10,
     );
+    // Counted as the client's body errors, as a thread's 408s are.
+    let timeouts = || {
+        let (status, json) = crate::util::split_response(&crate::util::raw_request(
+            sport,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ));
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        v["workers"][0]["body_errors"]["client_timeout"].clone()
+    };
+    wait_until(10, "8 client timeouts in the stats", || timeouts() == 8);
 }
 
 /// A body awaited parked is served whole once it arrives, and `Expect: 100-continue` gets
