@@ -163,3 +163,14 @@ fn a_client_that_keeps_sending_is_closed_after_the_linger_time_holding_no_thread
     );
     wait_until(10, "the worker to serve on", || s.get("/").0 == 200);
 }
+
+/// An app that answers without reading a large body: rw drains 1 MiB of it for keep-alive,
+/// then closes; the rest of the body must be read and dropped, not reset.
+#[test]
+fn a_body_the_app_left_unread_is_drained_not_reset() {
+    let s = server("");
+    let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n".to_vec();
+    req.resize(req.len() + 4_000_000, b'u');
+    let n = resets(s.port, &req, 200, 20);
+    assert_eq!(n, 0, "resets out of 20:\n{}", s.log_text());
+}
