@@ -230,6 +230,14 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("max-requests", &[], Some('R'), Int, false, Some("0"), "Recycle a worker after this many requests", Yes),
     opt("max-requests-delta", &[], None, Int, false, Some("0"), "Add (worker id - 1) x this to max-requests", Yes),
     opt("reload-on-rss", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its RSS exceeds this", Yes),
+    // -- recycling (issue 11)
+    opt("reload-on-as", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its address space exceeds this after a request", Yes),
+    opt("evil-reload-on-rss", &[], None, Megabytes, false, Some("0"), "The master recycles a worker whose RSS exceeds this, even in a request (killed after worker-reload-mercy)", Yes),
+    opt("evil-reload-on-as", &[], None, Megabytes, false, Some("0"), "The master recycles a worker whose address space exceeds this, even in a request", Yes),
+    opt("mem-collector-freq", &[], None, Seconds, false, Some("3"), "Seconds between the master's memory samples for the evil reloads (0 acts as 3)", Yes).range(0, 86400),
+    opt("max-worker-lifetime", &[], None, Seconds, false, Some("0"), "Recycle a worker after it ran this many seconds (0: never)", Yes),
+    opt("max-worker-lifetime-delta", &[], None, Seconds, false, Some("0"), "Add (worker id - 1) x this to max-worker-lifetime", Yes),
+    opt("min-worker-lifetime", &[], None, Seconds, false, Some("10"), "Seconds a worker runs before max-requests, reload-on-rss or reload-on-as may recycle it", Yes),
     opt("worker-reload-mercy", &[], None, Seconds, false, Some("60"), "How long a worker may take to stop before SIGKILL", Yes).range(0, 86400),
     opt("reload-mercy", &[], None, Seconds, false, Some("0"), "How long a stop may take in all before SIGKILL", Yes).range(0, 86400),
     // -- the cheaper subsystem (adaptive worker count; issue 12)

@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_requests: u64,
     pub max_requests_delta: u64,
     pub reload_on_rss: u64,
+    /// max/min-worker-lifetime, reload-on-as, the evil reloads (`server/recycle.rs`).
+    pub recycle: super::recycle::Policy,
     pub worker_reload_mercy: Duration,
     pub reload_mercy: Duration,
     pub die_on_term: bool,
@@ -403,6 +405,7 @@ impl Settings {
             max_requests: c.uint("max-requests"),
             max_requests_delta: c.uint("max-requests-delta"),
             reload_on_rss: c.uint("reload-on-rss"),
+            recycle: super::recycle::Policy::from_config(c),
             worker_reload_mercy: Duration::from_secs(c.uint("worker-reload-mercy")),
             reload_mercy: Duration::from_secs(c.uint("reload-mercy")),
             die_on_term: c.bool("die-on-term"),
