@@ -129,7 +129,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --harakiri 'Interrupt a request running longer than this (504), then kill its worker if it does not return [default: 0]'
             cand --harakiri-verbose 'Log the stuck thread''s Python stack, syscall and wait channel on harakiri [default: false]'
             cand --harakiri-graceful-timeout 'Seconds an interrupted request has to return before its worker is killed (at least 1) [default: 0]'
-            cand --harakiri-graceful-signal 'Signal of uWSGI''s graceful harakiri attempt [default: 15] (accepted; rw''s graceful attempt is an exception raised in the stuck thread, not a signal to the worker)'
+            cand --harakiri-graceful-signal 'Signal sent to the worker with the graceful harakiri attempt, for the app''s handler (15, the default: none) [default: 15]'
             cand -R 'Recycle a worker after this many requests [default: 0]'
             cand --max-requests 'Recycle a worker after this many requests [default: 0]'
             cand --max-requests-delta 'Add (worker id - 1) x this to max-requests [default: 0]'

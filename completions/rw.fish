@@ -106,7 +106,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l thunder-lock -d 'Seriali
 complete -c rw -n "__fish_rw_using_subcommand serve" -s t -l harakiri -d 'Interrupt a request running longer than this (504), then kill its worker if it does not return [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-verbose -d 'Log the stuck thread\'s Python stack, syscall and wait channel on harakiri [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-timeout -d 'Seconds an interrupted request has to return before its worker is killed (at least 1) [default: 0]' -r -f
-complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-signal -d 'Signal of uWSGI\'s graceful harakiri attempt [default: 15] (accepted; rw\'s graceful attempt is an exception raised in the stuck thread, not a signal to the worker)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-signal -d 'Signal sent to the worker with the graceful harakiri attempt, for the app\'s handler (15, the default: none) [default: 15]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s R -l max-requests -d 'Recycle a worker after this many requests [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l max-requests-delta -d 'Add (worker id - 1) x this to max-requests [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-on-rss -d 'Recycle a worker when its RSS exceeds this [default: 0]' -r -f

@@ -226,7 +226,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("harakiri", &[], Some('t'), Seconds, false, Some("0"), "Interrupt a request running longer than this (504), then kill its worker if it does not return", Yes),
     opt("harakiri-verbose", &[], None, Bool, false, Some("false"), "Log the stuck thread's Python stack, syscall and wait channel on harakiri", Yes),
     opt("harakiri-graceful-timeout", &[], None, Seconds, false, Some("0"), "Seconds an interrupted request has to return before its worker is killed (at least 1)", Yes),
-    opt("harakiri-graceful-signal", &[], None, Int, false, Some("15"), "Signal of uWSGI's graceful harakiri attempt", Moot("rw's graceful attempt is an exception raised in the stuck thread, not a signal to the worker")),
+    opt("harakiri-graceful-signal", &[], None, Int, false, Some("15"), "Signal sent to the worker with the graceful harakiri attempt, for the app's handler (15, the default: none)", Yes),
     opt("max-requests", &[], Some('R'), Int, false, Some("0"), "Recycle a worker after this many requests", Yes),
     opt("max-requests-delta", &[], None, Int, false, Some("0"), "Add (worker id - 1) x this to max-requests", Yes),
     opt("reload-on-rss", &[], None, Megabytes, false, Some("0"), "Recycle a worker when its RSS exceeds this", Yes),

@@ -4,8 +4,51 @@
 use super::diag::Diagnostic;
 use super::resolve::Config;
 
+/// What rw does with `harakiri-graceful-signal = N` (see [`graceful_signal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GracefulSignal {
+    /// Unset, or uWSGI's default SIGTERM: no signal; the graceful attempt is the exception
+    /// raised in the stuck thread.
+    None,
+    /// Sent to the worker at the graceful attempt, for the app's own handler (such as
+    /// `faulthandler.register(signal.SIGUSR2, all_threads=True)`, which logs every thread's
+    /// stack).
+    Send(i32),
+    /// Not sent: why.
+    Refused(String),
+}
+
+/// uWSGI's default (SIGTERM): a uWSGI worker exits on it, killing every request it serves;
+/// rw's graceful attempt interrupts only the stuck thread instead.
+const SIGTERM: u64 = 15;
+
+/// Reads `harakiri-graceful-signal`. uWSGI sends it to the worker at the first harakiri try.
+/// rw sends the standard signals an app can handle; not the ones that stop or pause an rw
+/// worker (HUP, INT, QUIT, KILL, TERM, STOP, TSTP), nor SIGCHLD, nor real-time signals (rw
+/// interrupts stuck threads with those).
+pub fn graceful_signal(cfg: &Config) -> GracefulSignal {
+    let Some(s) = cfg.get("harakiri-graceful-signal") else {
+        return GracefulSignal::None;
+    };
+    match s.value.as_u64() {
+        SIGTERM => GracefulSignal::None,
+        n @ (1 | 2 | 3 | 9 | 17 | 19 | 20) => GracefulSignal::Refused(format!(
+            "harakiri-graceful-signal = {n}: rw does not send it (it stops, pauses or is              ignored by an rw worker); the graceful attempt stays the exception raised in the              stuck thread; use a signal the app handles, such as 10 (SIGUSR1) or 12 (SIGUSR2)"
+        )),
+        n @ 1..=31 => GracefulSignal::Send(n as i32),
+        n => GracefulSignal::Refused(format!(
+            "harakiri-graceful-signal = {n}: not a standard signal (1-31; rw uses real-time              signals for harakiri's interrupt): not sent"
+        )),
+    }
+}
+
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut d = Vec::new();
+    if let (GracefulSignal::Refused(why), Some(s)) =
+        (graceful_signal(cfg), cfg.get("harakiri-graceful-signal"))
+    {
+        d.push(Diagnostic::warning(&s.origin, why));
+    }
     let max = cfg.uint("max-worker-lifetime");
     let min = cfg.uint("min-worker-lifetime");
     if max > 0 && min >= max {
@@ -92,6 +135,33 @@ mod tests {
         assert!(diags(&[("max-worker-lifetime", "2"), ("min-worker-lifetime", "0")]).is_empty());
         // No maximum: any minimum goes.
         assert!(diags(&[("min-worker-lifetime", "100")]).is_empty());
+    }
+
+    #[test]
+    fn graceful_signals_an_app_can_handle_are_sent() {
+        let read = |v: &str| {
+            let es = vec![Entry {
+                key: "harakiri-graceful-signal".into(),
+                value: v.into(),
+                bare: false,
+                placeholder: false,
+                origin: Origin::Cli,
+            }];
+            super::graceful_signal(&apply(&es, &referenced_names(&es)).0)
+        };
+        use super::GracefulSignal::*;
+        assert_eq!(read("12"), Send(12));
+        assert_eq!(read("10"), Send(10));
+        assert_eq!(read("15"), None);
+        assert!(matches!(read("9"), Refused(_)));
+        assert!(matches!(read("1"), Refused(_)));
+        assert!(matches!(read("35"), Refused(_)));
+        assert!(matches!(read("0"), Refused(_)));
+        let d = diags(&[("harakiri-graceful-signal", "2")]);
+        assert!(
+            d[0].starts_with("t.ini:1: warning: harakiri-graceful-signal = 2: rw does not send it")
+        );
+        assert!(diags(&[("harakiri-graceful-signal", "12")]).is_empty());
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Settings {
     pub harakiri: u64,
     pub harakiri_verbose: bool,
     pub harakiri_graceful_timeout: u64,
+    /// `harakiri-graceful-signal`, when it is one rw sends (`config::recycle::graceful_signal`).
+    pub harakiri_graceful_signal: Option<i32>,
     pub max_requests: u64,
     pub max_requests_delta: u64,
     pub reload_on_rss: u64,
@@ -402,6 +404,10 @@ impl Settings {
             harakiri: c.uint("harakiri"),
             harakiri_verbose: c.bool("harakiri-verbose"),
             harakiri_graceful_timeout: c.uint("harakiri-graceful-timeout"),
+            harakiri_graceful_signal: match crate::config::recycle::graceful_signal(c) {
+                crate::config::recycle::GracefulSignal::Send(n) => Some(n),
+                _ => None,
+            },
             max_requests: c.uint("max-requests"),
             max_requests_delta: c.uint("max-requests-delta"),
             reload_on_rss: c.uint("reload-on-rss"),

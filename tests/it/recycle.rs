@@ -427,3 +427,48 @@ fn a_minimum_lifetime_not_below_the_maximum_is_refused_with_its_line() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("t.ini:4: error: invalid min-worker-lifetime value (10)"));
 }
+
+const DUMPING_APP: &str = r#"
+import faulthandler, os, signal, time
+
+# What harakiri-graceful-signal is for in rw: the app's own handler, here every thread's stack.
+faulthandler.register(signal.SIGUSR2, all_threads=True)
+
+def stuck_in_here():
+    # Short sleeps: the harakiri exception is delivered between two of them.
+    for _ in range(300):
+        time.sleep(0.1)
+
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/hang':
+        stuck_in_here()
+    body = str(os.getpid()).encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+#[test]
+fn harakiri_graceful_signal_reaches_the_apps_handler() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\n\
+         threads = 2\nharakiri = 1\nharakiri-graceful-timeout = 10\nharakiri-graceful-signal = 12\n",
+        &[("app.py", DUMPING_APP)],
+    );
+    let before = pid_of(&s, "/");
+    let (head, _) = http_get(s.port, "/hang");
+    assert!(head.starts_with("HTTP/1.1 504"), "{head}\n{}", s.log_text());
+    let log = s.wait_log(
+        "HARAKIRI: graceful termination attempt on worker 1 with signal 12",
+        20,
+    );
+    // faulthandler's dump of the stuck thread, written by the worker on SIGUSR2.
+    let log = if log.contains("in stuck_in_here") {
+        log
+    } else {
+        s.wait_log("in stuck_in_here", 20)
+    };
+    assert!(log.contains("(most recent call first)"), "{log}");
+    // The handled signal did not stop the worker: the interrupted request returned, it lives on.
+    s.wait_log("lives on", 20);
+    assert_eq!(pid_of(&s, "/"), before);
+}
