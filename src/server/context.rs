@@ -97,8 +97,9 @@ pub struct Context<'a> {
     pub record_vars: bool,
     /// Requests begun in this life (see [`Context::begin_request`]).
     started: AtomicU64,
-    /// When this life began: self-recycles wait for `min-worker-lifetime`.
-    born: Instant,
+    /// Unix µs of this worker's spawn (the master's `last_spawn`, whole seconds, as uWSGI
+    /// counts `min-worker-lifetime` from it, app loading included).
+    spawned_us: u64,
     stop: &'a Stop,
     /// Debug builds only (tests): requests for this path panic before the app is called, and
     /// for this path plus `-late` after it answered. Nothing else can provoke a panic on
@@ -138,7 +139,12 @@ impl<'a> Context<'a> {
             max_requests: s.max_requests_for(env.worker_id),
             record_vars: s.stats.is_some() || s.harakiri > 0,
             started: AtomicU64::new(0),
-            born: Instant::now(),
+            spawned_us: env
+                .scoreboard
+                .worker(env.worker_id)
+                .last_spawn
+                .load(Relaxed)
+                * 1_000_000,
             stop: env.stop,
             #[cfg(debug_assertions)]
             panic_path: std::env::var_os("RW_DEBUG_PANIC_PATH")
@@ -226,7 +232,10 @@ impl<'a> Context<'a> {
     /// `min-worker-lifetime` has passed: max-requests, reload-on-rss and reload-on-as may
     /// recycle this worker (uWSGI holds them back until then).
     fn may_retire(&self) -> bool {
-        self.settings.recycle.may_retire(self.born.elapsed())
+        let lived = crate::sys::clock::unix_us().saturating_sub(self.spawned_us);
+        self.settings
+            .recycle
+            .may_retire(std::time::Duration::from_micros(lived))
     }
 
     /// Accounts a finished request in the scoreboard, writes its log line (one write(2), so
