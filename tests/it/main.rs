@@ -16,6 +16,7 @@ mod lifecycle;
 mod lingering;
 mod logging;
 mod nginx;
+mod recycle;
 mod robustness;
 mod serve_basic;
 mod serve_options;
