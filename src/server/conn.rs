@@ -5,6 +5,7 @@ use super::body_wait::{BodyLimits, Late};
 use super::linger::{Drained, Linger};
 use crate::net::listen::Proto;
 use crate::net::socket::Socket;
+use crate::proto::chunked::ChunkedDecoder;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -140,24 +141,57 @@ pub struct Conn {
     phase: Phase,
     /// Added to the worker's poller (done the first time it has to wait).
     registered: bool,
-    /// Its read/write timeout (socket-timeout, or http-timeout on `http` listeners).
-    timeout: Duration,
     /// A PROXY protocol header may still come first (until the first bytes are read).
     proxy_pending: bool,
     /// `100 Continue` already went out for the buffered request.
     continue_sent: bool,
 }
 
+/// How a body awaited parked is known to be complete.
+#[derive(Debug)]
+pub enum BodyEnd {
+    /// When this many bytes are buffered (head and Content-Length).
+    At(usize),
+    /// Chunked: decoded as it arrives, only to find its end.
+    Chunked(Box<ChunkProbe>),
+}
+
+impl BodyEnd {
+    /// For a chunked body (`limit`: limit-post, so an oversized one stops waiting).
+    pub fn chunked(limit: Option<u64>) -> BodyEnd {
+        BodyEnd::Chunked(Box::new(ChunkProbe {
+            decoder: ChunkedDecoder::new(limit),
+            fed: 0,
+            scratch: Vec::new(),
+        }))
+    }
+}
+
+/// See [`BodyEnd::Chunked`].
+#[derive(Debug)]
+pub struct ChunkProbe {
+    decoder: ChunkedDecoder,
+    /// Body bytes already decoded.
+    fed: usize,
+    scratch: Vec<u8>,
+}
+
 /// Where a connection's buffered request stands.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 enum Phase {
     /// Reading a head: since when its first byte arrived (None: none yet). The head
     /// deadline runs from there, so a client trickling a byte at a time cannot keep it alive
     /// (slowloris).
     Head(Option<Instant>),
     /// The head is complete and its body (below post-buffering) is awaited parked: since
-    /// when, and the head's length (what follows it is body).
-    Body { since: Instant, head_len: usize },
+    /// when, the head's length (what follows it is body), and how to tell cheaply that it is
+    /// still incomplete, so a client sending it a byte per packet does not make every wake
+    /// parse the head again (or de-chunk the whole body again).
+    Body {
+        since: Instant,
+        head_len: usize,
+        end: BodyEnd,
+    },
     /// Closing: the write side is shut and what the client still sends is dropped.
     Linger(Linger),
 }
@@ -180,8 +214,9 @@ pub struct Origin {
 }
 
 impl Conn {
-    /// `sock`'s timeout is `timeout`; `buf` is an empty buffer from the pool.
-    pub fn new(sock: Socket, timeout: Duration, origin: Origin, buf: Vec<u8>) -> Conn {
+    /// `sock`'s timeout is the connection's (socket-timeout, or http-timeout on `http`
+    /// listeners); `buf` is an empty buffer from the pool.
+    pub fn new(sock: Socket, origin: Origin, buf: Vec<u8>) -> Conn {
         Conn {
             sock,
             buf: ReadBuf::from_vec(buf),
@@ -192,7 +227,6 @@ impl Conn {
             parked_at: Instant::now(),
             phase: Phase::Head(None),
             registered: false,
-            timeout,
             proxy_pending: origin.proxy_protocol,
             continue_sent: false,
         }
@@ -200,7 +234,7 @@ impl Conn {
 
     /// Its read/write timeout (the grace of its bodies' rate limit).
     pub fn timeout(&self) -> Duration {
-        self.timeout
+        self.sock.timeout()
     }
 
     pub fn sock(&self) -> &Socket {
@@ -272,12 +306,17 @@ impl Conn {
         self.continue_sent = false;
     }
 
-    /// The buffered request's head (`head_len` bytes) is complete and its body is awaited
-    /// parked; with `expect_continue`, the client is told to send it (once, never waiting).
-    pub fn wait_for_body(&mut self, head_len: usize, expect_continue: bool) {
+    /// The buffered request's head (`head_len` bytes) is complete and its body, complete
+    /// as `end` says, is awaited parked; with `expect_continue`, the client is told to send it
+    /// (once, never waiting).
+    pub fn wait_for_body(&mut self, head_len: usize, end: BodyEnd, expect_continue: bool) {
         if !matches!(self.phase, Phase::Body { .. }) {
             let since = Instant::now();
-            self.phase = Phase::Body { since, head_len };
+            self.phase = Phase::Body {
+                since,
+                head_len,
+                end,
+            };
         }
         if expect_continue && !self.continue_sent {
             self.continue_sent = true;
@@ -290,11 +329,41 @@ impl Conn {
         self.continue_sent
     }
 
+    /// The body awaited parked is certainly not all here yet (`post_buffering` bounds how
+    /// much of a chunked one is awaited): wait on, without parsing the head again.
+    pub fn body_incomplete(&mut self, post_buffering: u64) -> bool {
+        let Phase::Body { head_len, end, .. } = &mut self.phase else {
+            return false;
+        };
+        let pending = self.buf.pending();
+        match end {
+            BodyEnd::At(n) => pending.len() < *n,
+            BodyEnd::Chunked(p) => {
+                let body = &pending[(*head_len).min(pending.len())..];
+                if body.len() as u64 >= post_buffering || p.fed > body.len() {
+                    return false;
+                }
+                p.scratch.clear();
+                match p.decoder.decode(&body[p.fed..], &mut p.scratch) {
+                    Ok((used, done)) => {
+                        p.fed += used;
+                        !done
+                    }
+                    Err(_) => false, // the request's own parse answers it
+                }
+            }
+        }
+    }
+
     /// How long the body awaited parked has waited, and how much of it is in.
     fn body_progress(&self) -> Option<(Duration, u64)> {
-        let Phase::Body { since, head_len } = self.phase else {
+        let Phase::Body {
+            since, head_len, ..
+        } = &self.phase
+        else {
             return None;
         };
+        let (since, head_len) = (*since, *head_len);
         let received = self.buf.pending().len().saturating_sub(head_len);
         Some((since.elapsed(), received as u64))
     }
@@ -359,8 +428,8 @@ impl Conn {
     /// close's time; when the worker has been stopping for `stopping`, an idle one gets `grace`
     /// (at most its timeout) for one more request.
     pub fn expiry(&self, stopping: Option<Duration>, grace: Duration, body: &BodyLimits) -> Expiry {
-        let head_started = match self.phase {
-            Phase::Head(started) => started,
+        let head_started = match &self.phase {
+            Phase::Head(started) => *started,
             _ => None,
         };
         if let Phase::Linger(l) = &self.phase {
@@ -374,12 +443,13 @@ impl Conn {
             if let Err(late) = body.time_left(elapsed, received) {
                 return Expiry::BodyLate(late);
             }
-        } else if head_started.unwrap_or(self.parked_at).elapsed() >= self.timeout {
+        } else if head_started.unwrap_or(self.parked_at).elapsed() >= self.sock.timeout() {
             return Expiry::TimedOut;
         }
         let idle = !self.buf.has_pending();
         if idle
-            && stopping.is_some_and(|s| s.min(self.parked_at.elapsed()) >= grace.min(self.timeout))
+            && stopping
+                .is_some_and(|s| s.min(self.parked_at.elapsed()) >= grace.min(self.sock.timeout()))
         {
             return Expiry::StopGrace;
         }

@@ -4,6 +4,7 @@
 
 use super::body::{Body, ClientFault, FramingError, SpoolError};
 use super::body_wait::{self, BodyLimits};
+use super::conn::BodyEnd;
 use super::conn::Conn;
 use super::context::{Context, LogInfo, Meta, Verdict};
 use super::sink::{self, Sink};
@@ -46,7 +47,8 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
                 None => continue,
             }
         }
-        if !conn.proxy_pending() && conn.buf().has_pending() {
+        let body_incomplete = conn.body_incomplete(ctx.settings.post_buffering);
+        if !conn.proxy_pending() && conn.buf().has_pending() && !body_incomplete {
             let sent = conn.sock().sent();
             // A panic must cost this request, not the thread (and with it a share of the
             // worker). One inside the app call is caught there, with its request line.
@@ -174,7 +176,13 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
     match body_wait::ready(head.framing, buffered, ctx.settings.post_buffering, limit) {
         body_wait::Ready::Now => {}
         body_wait::Ready::Park => {
-            conn.wait_for_body(consumed, head.expect_continue);
+            let end = match head.framing {
+                http::BodyFraming::Length(n) => {
+                    BodyEnd::At(consumed.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)))
+                }
+                _ => BodyEnd::chunked(limit),
+            };
+            conn.wait_for_body(consumed, end, head.expect_continue);
             return Step::NeedMore;
         }
         body_wait::Ready::Refuse(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),

@@ -107,7 +107,7 @@ fn pair(rig: &Rig, proto: Proto, timeout: Duration, hook: socket::WaitHook) -> (
         peer_port: b"5000".to_vec(),
         proxy_protocol: false,
     };
-    (Conn::new(sock, timeout, origin, rig.ctx.take_buf()), client)
+    (Conn::new(sock, origin, rig.ctx.take_buf()), client)
 }
 
 fn http(rig: &Rig) -> (Conn, UnixStream) {
@@ -479,4 +479,35 @@ fn post_buffering_spools_the_body_before_the_app_reads_it() {
     let (got, err) = read_all(&mut body);
     assert_eq!(got, b"0123456789");
     assert!(err.is_none());
+}
+
+#[test]
+fn a_body_below_post_buffering_is_awaited_parked_a_byte_at_a_time() {
+    let rig = rig(&[("post-buffering", "4096")]);
+    let (mut conn, mut client) = http(&rig);
+    client
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+    for b in b"abcd" {
+        client.write_all(&[*b]).unwrap();
+        assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+        assert!(nothing_to_read(&client), "answered before the body was in");
+    }
+    client.write_all(b"e").unwrap();
+    assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+    assert_eq!(response(&mut client).1, b"abcde");
+    // Chunked: decoded as it arrives, served on its last byte.
+    client
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let body = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    for (i, b) in body.iter().enumerate() {
+        client.write_all(&[*b]).unwrap();
+        assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+        if i + 1 < body.len() {
+            assert!(nothing_to_read(&client), "answered after {} bytes", i + 1);
+        }
+    }
+    assert_eq!(response(&mut client).1, b"abcde");
 }

@@ -558,7 +558,7 @@ impl Shared<'_> {
             proxy_protocol: l.proxy_protocol,
         };
         let sock = Socket::new(fd, timeout, context::wait_for_peer);
-        Conn::new(sock, timeout, origin, self.ctx.take_buf())
+        Conn::new(sock, origin, self.ctx.take_buf())
     }
 
     fn serve(&self, mut conn: Conn, key: usize, core: usize) {
