@@ -139,6 +139,31 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-workers-reload -d 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l master-fifo -d 'Create this FIFO and obey the one-byte commands written to it (several: switch with 0-9) (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l gid -d 'Drop to this group after binding sockets' -r -f -a "(__fish_complete_users)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-asap -d 'Run a hook (action:args) as soon as the config is read (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-pre-jail -d 'Run a hook before jailing (cold start only; rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-in-jail -d 'Run a hook at each start, before the sockets are bound (rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-jail -d 'Run a hook after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-root -d 'Run a hook before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-user -d 'Run a hook after privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-user-atexit -d 'Run a hook when the master exits or reloads (failures are only logged) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-pre-app -d 'Run a hook before the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-app -d 'Run a hook after the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-fork -d 'Run a hook in each worker right after fork (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting -d 'Run a hook in each worker once it accepts (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting1 -d 'Run a hook in worker 1 once it accepts (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting-once -d 'Run a hook in each worker once it accepts, on its first spawn only (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting1-once -d 'Run a hook in worker 1 once it accepts, on its first spawn only (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-master-start -d 'Run a hook in the master once the workers are forked (unix_signal:N FUNC goes here) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-touch -d 'Run a hook when a file is touched: FILE action:args (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-asap -d 'Run a shell command as soon as the config is read (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-jail -d 'Run a shell command before jailing (cold start only; rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-in-jail -d 'Run a shell command at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-jail -d 'Run a shell command after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-root -d 'Run a shell command before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user -d 'Run a shell command after privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user-atexit -d 'Run a shell command when the master exits or reloads (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-app -d 'Run a shell command before the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-app -d 'Run a shell command after the app is loaded (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l auto-procname -d 'Name processes `uWSGI master`, `uWSGI worker N` in ps [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname -d 'Name every process TEXT in ps (turns auto-procname on)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-master -d 'Name the master TEXT in ps (turns auto-procname on)' -r -f

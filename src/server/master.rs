@@ -39,6 +39,8 @@ struct Slot {
     respawn_after: Option<Instant>,
     /// Crashes in a row, each within [`QUICK_CRASH`] of the spawn (the backoff's exponent).
     quick_crashes: u32,
+    /// Workers forked for this slot by this image (hook-accepting-once: the first only).
+    spawns: u32,
 }
 
 /// A worker that crashes sooner than this after its spawn is respawned after a pause.
@@ -98,6 +100,8 @@ pub struct Master {
     /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
     sleeping: bool,
     idle: Option<super::cheaper::IdleWatch>,
+    /// `hook-touch` files.
+    hook_touch: super::hooks::TouchWatch,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -167,6 +171,7 @@ impl Master {
         };
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
         let s_idle = s.idle;
+        let s_touch = s.hooks.touch.clone();
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -175,6 +180,7 @@ impl Master {
                 cursed: None,
                 respawn_after: None,
                 quick_crashes: 0,
+                spawns: 0,
             })
             .collect();
         let log_pipe = match crate::log::master::LogPipe::adopt() {
@@ -221,6 +227,7 @@ impl Master {
             pool,
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
+            hook_touch: super::hooks::TouchWatch::new(&s_touch),
         })
     }
 
@@ -264,6 +271,7 @@ impl Master {
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
         }
+        self.run_master_start_hooks();
         let mut events = Events::new();
         loop {
             events.clear();
@@ -321,6 +329,7 @@ impl Master {
             self.advance_chain();
             self.run_cheaper();
             self.check_idle();
+            self.hook_touch.check();
             if touched(&self.s.touch_reload, &mut self.touch_mtimes) {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
@@ -498,7 +507,9 @@ impl Master {
     }
 
     fn on_signal(&mut self, sig: Signal) -> anyhow::Result<Option<u8>> {
-        match signals::action(sig, self.s.die_on_term) {
+        // A unix_signal hook's meaning wins over the table, as its handler replaces uWSGI's.
+        let hooked = super::hooks::signal_action(sig as i32).map(super::hooks::master_action);
+        match hooked.or_else(|| signals::action(sig, self.s.die_on_term)) {
             Some(Action::GracefulReload) if self.state == State::Running => {
                 eprintln!("...gracefully killing workers...");
                 self.exec_reload(true)?;
@@ -516,6 +527,8 @@ impl Master {
                 }
             }
             Some(Action::Stats) => self.log_stats(),
+            Some(Action::PauseResume) if self.state == State::Running => self.pause_resume(),
+            Some(Action::WorkersStatus) => self.signal_workers(Signal::SIGUSR2),
             _ => {}
         }
         Ok(None)
@@ -677,11 +690,22 @@ impl Master {
             self.resume_if_paused();
             return;
         }
-        eprintln!("*** PAUSE: workers stopped; write p to the master fifo again to resume ***");
+        eprintln!(
+            "*** PAUSE: workers stopped; send SIGTSTP or write p to the master fifo to resume ***"
+        );
         self.paused = true;
         for slot in &self.slots {
             if let Some(pid) = slot.pid {
                 let _ = kill(pid, Signal::SIGSTOP);
+            }
+        }
+    }
+
+    /// Passes `sig` on to every worker (SIGUSR2: each logs what it is doing).
+    fn signal_workers(&self, sig: Signal) {
+        for slot in &self.slots {
+            if let Some(pid) = slot.pid {
+                let _ = kill(pid, sig);
             }
         }
     }
@@ -832,6 +856,7 @@ impl Master {
                     scoreboard: &self.scoreboard,
                     apps: &self.apps,
                     master,
+                    first_spawn: self.slots[idx].spawns == 0,
                 };
                 if let Some(st) = self.stats.take() {
                     st.close_in_child();
@@ -852,6 +877,7 @@ impl Master {
                     None,
                 );
                 let slot = &mut self.slots[idx];
+                slot.spawns += 1;
                 slot.pid = Some(child);
                 slot.spawned = Instant::now();
                 slot.cursed = None;
@@ -1125,6 +1151,8 @@ impl Master {
             return Ok(());
         }
         super::systemd::notify_reloading();
+        // uWSGI runs them before the binary reload too.
+        let _ = super::hooks::run(&self.s.hooks, crate::config::hooks::Phase::AsUserAtexit);
         let mut pids: Vec<Pid> = self.slots.iter().filter_map(|s| s.pid).collect();
         pids.extend(self.old.iter().map(|o| o.pid));
         if !graceful {
@@ -1229,7 +1257,18 @@ impl Master {
     }
 
     /// Final words and vacuum.
+    /// hook-master-start: once the workers are forked; a failure stops the instance (exit 1).
+    fn run_master_start_hooks(&mut self) {
+        let phase = crate::config::hooks::Phase::MasterStart;
+        if let Err(e) = super::hooks::run(&self.s.hooks, phase) {
+            eprintln!("{e:#}");
+            self.start_failed = true;
+            self.begin_shutdown("a master-start hook failed", Signal::SIGKILL);
+        }
+    }
+
     fn goodbye(&self) -> u8 {
+        let _ = super::hooks::run(&self.s.hooks, crate::config::hooks::Phase::AsUserAtexit);
         eprintln!("goodbye to rw.");
         if self.s.vacuum {
             if let Some(p) = &self.s.pidfile {
