@@ -62,12 +62,8 @@ fn serve_image(
     }
     let cwd = std::path::PathBuf::from(&host.cwd);
     let s = Settings::from_config(&loaded.config, &cwd);
-    // uWSGI: asap right after the config is read (each start), pre-jail on a cold start only.
+    // uWSGI: asap right after the config is read (each start), before the log is set up.
     hooks::run(&s.hooks, Phase::Asap)?;
-    if reloads == 0 {
-        hooks::run(&s.hooks, Phase::PreJail)?;
-    }
-    hooks::run(&s.hooks, Phase::InJail)?;
     crate::log::file::set_chmod(s.log.chmod);
     // uWSGI empties the log at each start it opens it; rw's reloads keep it.
     crate::log::file::set_truncate(s.log.truncate && reloads == 0);
@@ -115,6 +111,11 @@ fn serve_image(
             eprintln!("{e:#}; logging on to the log file inherited from before the reload");
         }
     }
+    // Once the log is set up, as uWSGI: pre-jail on a cold start only, in-jail at each start.
+    if reloads == 0 {
+        hooks::run(&s.hooks, Phase::PreJail)?;
+    }
+    hooks::run(&s.hooks, Phase::InJail)?;
     // Signals are caught from here on and queue in the pipe until the master loop runs, so a
     // stop or reload sent during startup is honoured rather than killing a half-started server.
     let pipe = signals::SelfPipe::install(signals::MASTER_SIGNALS)?;

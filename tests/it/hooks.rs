@@ -461,3 +461,44 @@ fn writefifo_writes_to_a_reader_and_does_not_fail_without_one() {
     signal(s.pid(), libc::SIGTERM);
     assert!(wait_exit(&mut s, 20).success());
 }
+
+#[test]
+fn a_reload_runs_asap_and_in_jail_again_but_not_pre_jail() {
+    let ini = "[uwsgi]
+http-socket = 127.0.0.1:{port}
+wsgi-file = {dir}/app.py
+die-on-term = true
+hook-asap = appendn:{dir}/order asap
+hook-pre-jail = appendn:{dir}/order pre-jail
+hook-in-jail = appendn:{dir}/order in-jail
+hook-master-start = appendn:{dir}/order master-start
+exec-as-user-atexit = echo atexit >> {dir}/order
+";
+    let s = Server::start(ini, &[("app.py", APP)]);
+    let order_file = s.path("order");
+    wait_until(20, "master-start", || lines(&order_file).len() == 4);
+    signal(s.pid(), libc::SIGHUP);
+    wait_until(30, "the reloaded master's master-start", || {
+        lines(&order_file)
+            .iter()
+            .filter(|l| *l == "master-start")
+            .count()
+            == 2
+    });
+    assert_eq!(
+        lines(&order_file),
+        [
+            "asap",
+            "pre-jail",
+            "in-jail",
+            "master-start",
+            "atexit",
+            "asap",
+            "in-jail",
+            "master-start"
+        ],
+        "{}",
+        s.log_text()
+    );
+    assert_eq!(s.get("/").0, 200);
+}
