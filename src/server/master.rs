@@ -1256,7 +1256,6 @@ impl Master {
         }
     }
 
-    /// Final words and vacuum.
     /// hook-master-start: once the workers are forked; a failure stops the instance (exit 1).
     fn run_master_start_hooks(&mut self) {
         let phase = crate::config::hooks::Phase::MasterStart;
@@ -1267,6 +1266,7 @@ impl Master {
         }
     }
 
+    /// Final words and vacuum.
     fn goodbye(&self) -> u8 {
         let _ = super::hooks::run(&self.s.hooks, crate::config::hooks::Phase::AsUserAtexit);
         eprintln!("goodbye to rw.");

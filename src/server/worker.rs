@@ -138,12 +138,12 @@ pub fn run(env: WorkerEnv) -> ! {
     if s.compat.master_as_root {
         hook_phase(env.id, &s.hooks, Phase::AsUser, !as_root);
     }
-    // SIGUSR2 and SIGTSTP keep the master's handler (a no-op in a worker) until the worker
-    // decides, once its app is loaded, whether the app took them (activity.rs).
+    // SIGUSR1, SIGUSR2 and SIGTSTP keep the master's handler (a no-op in a worker) until the
+    // worker decides, once its app is loaded, whether the app took them (activity.rs).
     let reset: Vec<_> = super::signals::MASTER_SIGNALS
         .iter()
         .copied()
-        .filter(|s| !matches!(s, Signal::SIGUSR2 | Signal::SIGTSTP))
+        .filter(|s| !matches!(s, Signal::SIGUSR1 | Signal::SIGUSR2 | Signal::SIGTSTP))
         .collect();
     super::signals::reset_to_default(&reset);
     reset_hooked_signals();

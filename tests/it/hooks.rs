@@ -502,3 +502,21 @@ exec-as-user-atexit = echo atexit >> {dir}/order
     );
     assert_eq!(s.get("/").0, 200);
 }
+
+#[test]
+fn sigusr1_to_a_worker_logs_its_counters_instead_of_killing_it() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\ndie-on-term = true\n",
+        &[("app.py", APP)],
+    );
+    let worker = s.workers(1)[0];
+    for _ in 0..3 {
+        assert_eq!(s.get("/").0, 200);
+    }
+    // The request counter is bumped as the request ends, after its answer.
+    s.wait_log("req: 3/3]", 10);
+    signal(worker, libc::SIGUSR1);
+    s.wait_log("worker 1 total requests: 3", 10);
+    assert_eq!(s.workers(1), vec![worker], "the worker died of SIGUSR1");
+    assert_eq!(s.get("/").0, 200);
+}
