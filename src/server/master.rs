@@ -91,8 +91,10 @@ pub struct Master {
     fifo: Option<MasterFifo>,
     /// A chain reload in progress (`c`, `touch-chain-reload`).
     chain: Option<Chain>,
-    /// Workers stopped by the FIFO's `p` (SIGSTOP) until the next `p`.
+    /// Workers stopped by the FIFO's `p` or SIGTSTP (SIGSTOP) until the next one.
     paused: bool,
+    /// Workers of a pause still serving a request: stopped once idle.
+    pause_pending: Vec<usize>,
     touch_chain_mtimes: Vec<Option<std::time::SystemTime>>,
     touch_workers_mtimes: Vec<Option<std::time::SystemTime>>,
     /// `cheaper` > 0: the adaptive worker count (`server/cheaper.rs`).
@@ -222,6 +224,7 @@ impl Master {
             fifo,
             chain: None,
             paused: false,
+            pause_pending: Vec::new(),
             touch_chain_mtimes,
             touch_workers_mtimes,
             pool,
@@ -278,12 +281,15 @@ impl Master {
             // Workers say they accept through the scoreboard, which wakes nobody: while a
             // generation is starting, look often, so a reload completes (and old workers
             // retire) within a tick rather than within a second.
-            let tick =
-                if self.retire_old_at.is_some() || !self.ready_notified || self.chain.is_some() {
-                    Duration::from_millis(20)
-                } else {
-                    Duration::from_secs(1)
-                };
+            let tick = if self.retire_old_at.is_some()
+                || !self.ready_notified
+                || self.chain.is_some()
+                || !self.pause_pending.is_empty()
+            {
+                Duration::from_millis(20)
+            } else {
+                Duration::from_secs(1)
+            };
             let _ = self.poller.wait(&mut events, Some(tick));
             let connection_waits = events.iter().any(|e| e.key >= LISTEN_KEY);
             if !events.is_empty() {
@@ -320,6 +326,7 @@ impl Master {
                 self.wake_up();
             }
             self.respawn_dead();
+            self.stop_paused_when_idle();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -684,21 +691,45 @@ impl Master {
         self.log_watch.rotate_soon();
     }
 
-    /// `p`: SIGSTOP every worker (connections wait in the listen queue), or SIGCONT them.
+    /// `p`, SIGTSTP: each worker is stopped (SIGSTOP: connections wait in the listen queue)
+    /// once none of its cores is in a request, as uWSGI's workers suspend after the request
+    /// they serve; the next `p` or SIGTSTP resumes them (SIGCONT).
     fn pause_resume(&mut self) {
         if self.paused {
             self.resume_if_paused();
             return;
         }
         eprintln!(
-            "*** PAUSE: workers stopped; send SIGTSTP or write p to the master fifo to resume ***"
+            "*** PAUSE: workers stop after their requests in flight; send SIGTSTP or write p to the master fifo to resume ***"
         );
         self.paused = true;
-        for slot in &self.slots {
-            if let Some(pid) = slot.pid {
-                let _ = kill(pid, Signal::SIGSTOP);
-            }
+        self.pause_pending = self
+            .slots
+            .iter()
+            .filter_map(|s| s.pid.map(|_| s.id))
+            .collect();
+        self.stop_paused_when_idle();
+    }
+
+    /// Stops each worker still to pause once no core of it is in a request (checked every
+    /// 20 ms tick meanwhile). One that takes a connection between the check and the signal
+    /// is frozen with it until the resume.
+    fn stop_paused_when_idle(&mut self) {
+        if !self.paused || self.pause_pending.is_empty() {
+            return;
         }
+        let (sb, slots, threads) = (&self.scoreboard, &self.slots, self.s.threads);
+        self.pause_pending.retain(|&id| {
+            let Some(pid) = slots.iter().find(|s| s.id == id).and_then(|s| s.pid) else {
+                return false;
+            };
+            if (0..threads).any(|c| sb.core(id, c).in_request.load(Relaxed) != 0) {
+                return true;
+            }
+            let _ = kill(pid, Signal::SIGSTOP);
+            eprintln!("*** worker {id} suspended ***");
+            false
+        });
     }
 
     /// Passes `sig` on to every worker (SIGUSR2: each logs what it is doing).
@@ -716,6 +747,7 @@ impl Master {
             return;
         }
         self.paused = false;
+        self.pause_pending.clear();
         eprintln!("*** resuming workers ***");
         for slot in &self.slots {
             if let Some(pid) = slot.pid {

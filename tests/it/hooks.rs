@@ -390,14 +390,42 @@ fn sigtstp_pauses_the_workers_and_resumes_them_and_sigwinch_changes_nothing() {
         signal(w, libc::SIGWINCH);
     }
     assert_eq!(s.get("/").0, 200);
+    // A request in flight when the pause comes is finished first (uWSGI's workers suspend
+    // after the request they serve); its worker stops then.
+    let port = s.port;
+    let slow = std::thread::spawn(move || {
+        raw_request(
+            port,
+            b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    wait_until(10, "a worker in the slow request", || {
+        workers.iter().any(|&w| in_request(w))
+    });
+    let busy = *workers.iter().find(|&&w| in_request(w)).unwrap();
     signal(s.pid(), libc::SIGTSTP);
     s.wait_log("*** PAUSE", 10);
+    wait_until(10, "the idle worker stopped", || {
+        workers
+            .iter()
+            .filter(|&&w| w != busy)
+            .all(|&w| rw::sys::proc::state(w) == Some('T'))
+    });
+    assert_ne!(rw::sys::proc::state(busy), Some('T'), "stopped mid-request");
+    std::fs::write(s.path("go"), "").unwrap();
+    let resp = slow.join().unwrap();
+    assert!(
+        resp.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
     wait_until(10, "every worker stopped", || {
         workers
             .iter()
             .all(|&w| rw::sys::proc::state(w) == Some('T'))
     });
-    let port = s.port;
+    s.wait_log("*** worker 2 suspended ***", 5);
+    s.wait_log("*** worker 1 suspended ***", 5);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = raw_request(
