@@ -47,6 +47,7 @@ pub fn check(cfg: &Config, sys: &SystemFacts, anchor: &Origin) -> Vec<Diagnostic
         sys.group_exists,
     ));
     check_traps(cfg, anchor, &mut d);
+    d.extend(super::hooks::check_system(cfg, sys.euid));
     d
 }
 

@@ -547,6 +547,31 @@ fn signal_phase_ok(phase: Phase, lazy: bool, signum: i32) -> Result<(), SignalPh
     Ok(())
 }
 
+/// The machine-dependent remark: as-root/as-user steps run only when rw starts as root.
+pub fn check_system(cfg: &Config, euid: u32) -> Vec<Diagnostic> {
+    if euid == 0 {
+        return Vec::new();
+    }
+    let plan = plan(cfg).0;
+    [Phase::AsRoot, Phase::AsUser]
+        .into_iter()
+        .flat_map(|p| {
+            plan.steps(p)
+                .map(|s| (s.origin.clone(), s.option))
+                .collect::<Vec<_>>()
+        })
+        .map(|(origin, option)| {
+            Diagnostic::warning(
+                &origin,
+                format!(
+                    "{option}: runs only when rw is started as root, around the uid/gid drop \
+                     (as uWSGI); started as uid {euid}, it is skipped"
+                ),
+            )
+        })
+        .collect()
+}
+
 /// The config checks of every hook line (what `plan` reports).
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     plan(cfg).1
@@ -554,7 +579,76 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::load::Entry;
+    use super::super::resolve::{apply, referenced_names};
     use super::*;
+
+    /// A config given as `key = value` lines of `t.ini` (line numbers from 1).
+    fn config(lines: &[(&str, &str)]) -> Config {
+        let es: Vec<Entry> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Entry {
+                key: (*k).into(),
+                value: (*v).into(),
+                bare: false,
+                placeholder: false,
+                origin: Origin::File {
+                    path: "t.ini".into(),
+                    line: i as u32 + 1,
+                },
+            })
+            .collect();
+        apply(&es, &referenced_names(&es)).0
+    }
+
+    #[test]
+    fn plan_keeps_uwsgi_order_and_lines() {
+        let c = config(&[
+            ("exec-pre-app", "echo second"),
+            ("hook-pre-app", "print:first"),
+            (
+                "hook-master-start",
+                "unix_signal:15 gracefully_kill_them_all",
+            ),
+            ("hook-asap", "unix_signal:15 stats"),
+            ("hook-touch", "/tmp/t print:touched"),
+            ("call-as-user", "init"),
+        ]);
+        let (plan, d) = super::plan(&c);
+        let pre: Vec<_> = plan
+            .steps(Phase::PreApp)
+            .map(|s| s.shown.as_str())
+            .collect();
+        assert_eq!(pre, ["print:first", "echo second"], "hooks before execs");
+        assert_eq!(
+            plan.steps(Phase::PreApp).next().unwrap().origin.to_string(),
+            "t.ini:2"
+        );
+        // The asap handler of SIGTERM would be replaced by the master's: warned, left out.
+        let sigs: Vec<_> = plan.signal_actions().collect();
+        assert_eq!(sigs, [(Phase::MasterStart, 15, SignalAction::GracefulStop)]);
+        assert_eq!(plan.touch[0].path, "/tmp/t");
+        let d: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].starts_with("t.ini:4: warning: hook-asap = unix_signal:15 stats: the master sets"),
+            "{d:?}"
+        );
+        assert!(
+            d[1].starts_with("t.ini:6: error: call-as-user = init: rw cannot call C functions"),
+            "{d:?}"
+        );
+        assert!(d[1].contains("use exec-as-user"), "{d:?}");
+        // Not root: the as-root/as-user steps are said to be skipped.
+        let c = config(&[("exec-as-user", "true"), ("hook-as-root", "print:x")]);
+        assert_eq!(check_system(&c, 0), vec![]);
+        let w = check_system(&c, 1000);
+        assert_eq!(w.len(), 2);
+        assert!(w
+            .iter()
+            .all(|d| !d.is_error() && d.message.contains("started as uid 1000")));
+    }
 
     #[test]
     fn actions_as_uwsgi_splits_them() {

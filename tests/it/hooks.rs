@@ -548,3 +548,52 @@ fn sigusr1_to_a_worker_logs_its_counters_instead_of_killing_it() {
     assert_eq!(s.workers(1), vec![worker], "the worker died of SIGUSR1");
     assert_eq!(s.get("/").0, 200);
 }
+
+#[test]
+fn as_root_runs_before_the_uid_drop_and_as_user_after_it() {
+    assert!(
+        nix_is_root(),
+        "this test needs root (CI and tests/run.sh run as root)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // `nobody` writes here after the drop.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let port = crate::util::free_port();
+    let d = dir.path().display();
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {d}/app.py\nuid = nobody\ngid = nogroup\ndie-on-term = true\nhook-as-root = exec:id -u > {d}/as-root\nexec-as-user = id -u > {d}/as-user.tmp && mv {d}/as-user.tmp {d}/as-user\n"
+    );
+    std::fs::write(dir.path().join("uwsgi.ini"), ini).unwrap();
+    std::fs::write(dir.path().join("app.py"), APP).unwrap();
+    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    let mut child = rw()
+        .args(["serve", "--ini", "uwsgi.ini"])
+        .current_dir(dir.path())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // Whether the embedded Python is readable by `nobody` decides what follows the drop; the
+    // as-user step runs before Python starts either way.
+    let user_file = dir.path().join("as-user");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !user_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(dir.path().join("rw.log")).unwrap_or_default();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap().uid;
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
+    assert_eq!(read("as-root").trim(), "0", "{logged}");
+    assert_eq!(read("as-user").trim(), nobody.to_string(), "{logged}");
+    assert!(logged.contains("running \"exec:id -u > "), "{logged}");
+    assert!(
+        logged.contains("as-root\" (as root)...") && logged.contains("as-user\" (as user)..."),
+        "{logged}"
+    );
+}
