@@ -82,6 +82,14 @@ fn shown(step: &Step) -> &str {
 pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
     if step.private {
         eprintln!("running --- PRIVATE HOOK --- ({label})...");
+    } else if matches!(step.option, "exec-as-user" | "exec-as-user-atexit") {
+        // uWSGI's own wording for these two.
+        eprintln!(
+            "running \"{}\" (as uid: {} gid: {}) ...",
+            step.shown,
+            nix::unistd::getuid(),
+            nix::unistd::getgid()
+        );
     } else {
         eprintln!("running \"{}\" ({label})...", step.shown);
     }

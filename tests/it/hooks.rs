@@ -593,7 +593,35 @@ fn as_root_runs_before_the_uid_drop_and_as_user_after_it() {
     assert_eq!(read("as-user").trim(), nobody.to_string(), "{logged}");
     assert!(logged.contains("running \"exec:id -u > "), "{logged}");
     assert!(
-        logged.contains("as-root\" (as root)...") && logged.contains("as-user\" (as user)..."),
+        logged.contains("as-root\" (as root)...")
+            && logged.contains(&format!("as-user\" (as uid: {nobody} gid: ")),
         "{logged}"
     );
+}
+
+#[test]
+fn a_hook_that_fails_in_a_reloaded_image_leaves_the_old_generation_serving() {
+    let ini = "[uwsgi]
+http-socket = 127.0.0.1:{port}
+wsgi-file = {dir}/app.py
+processes = 1
+die-on-term = true
+exec-asap = test ! -e {dir}/broken
+";
+    let s = Server::start(ini, &[("app.py", APP)]);
+    let worker = s.workers(1)[0];
+    std::fs::write(s.path("broken"), "").unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    s.wait_log("uwsgi.ini:6: exec-asap = test ! -e ", 20);
+    s.wait_log("exited with non-zero code: 1", 5);
+    // The previous generation still answers, from the same worker.
+    assert_eq!(s.get("/").0, 200);
+    assert_eq!(s.workers(1), vec![worker]);
+    // Fixed, the next reload goes through.
+    std::fs::remove_file(s.path("broken")).unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    wait_until(30, "a new worker", || {
+        s.worker_pids() != vec![worker] && s.worker_pids().len() == 1
+    });
+    assert_eq!(s.get("/").0, 200);
 }
