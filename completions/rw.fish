@@ -164,6 +164,16 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user -d 'Run a s
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user-atexit -d 'Run a shell command when the master exits or reloads (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-app -d 'Run a shell command before the app is loaded (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-app -d 'Run a shell command after the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-asap -d 'Mount a filesystem as soon as the config is read: FS SOURCE TARGET [FLAGS [DATA]] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-pre-jail -d 'Mount a filesystem before jailing (cold start only) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-in-jail -d 'Mount a filesystem at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-post-jail -d 'Mount a filesystem after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-as-root -d 'Mount a filesystem before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-asap -d 'Unmount a filesystem as soon as the config is read: TARGET [FLAGS] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-pre-jail -d 'Unmount a filesystem before jailing (cold start only) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-in-jail -d 'Unmount a filesystem at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-post-jail -d 'Unmount a filesystem after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-as-root -d 'Unmount a filesystem before privileges are dropped (when started as root) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l auto-procname -d 'Name processes `uWSGI master`, `uWSGI worker N` in ps [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname -d 'Name every process TEXT in ps (turns auto-procname on)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-master -d 'Name the master TEXT in ps (turns auto-procname on)' -r -f

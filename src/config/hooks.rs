@@ -41,6 +41,39 @@ pub enum Phase {
     MasterStart,
 }
 
+/// Phases with mount and umount options (uWSGI runs them after the phase's hooks, before
+/// its exec commands).
+const MOUNT_PHASES: &[(Phase, &str, &str)] = &[
+    (Phase::Asap, "mount-asap", "umount-asap"),
+    (Phase::PreJail, "mount-pre-jail", "umount-pre-jail"),
+    (Phase::InJail, "mount-in-jail", "umount-in-jail"),
+    (Phase::PostJail, "mount-post-jail", "umount-post-jail"),
+    (Phase::AsRoot, "mount-as-root", "umount-as-root"),
+];
+
+/// uWSGI's mount flag names (core/mount.c) that Linux has.
+pub const MOUNT_FLAGS: &[&str] = &[
+    "bind",
+    "dirsync",
+    "mandlock",
+    "move",
+    "noatime",
+    "nodev",
+    "noexec",
+    "rdonly",
+    "readonly",
+    "ro",
+    "remount",
+    "nosuid",
+    "sync",
+    "force",
+    "detach",
+    "rec",
+    "recursive",
+    "private",
+    "shared",
+];
+
 /// Every phase, with its hook, exec and call options (None: uWSGI 2.0 has no such option).
 const PHASES: &[(Phase, &str, Option<&str>, Option<&str>)] = &[
     (
@@ -202,6 +235,19 @@ pub enum Action {
     WaitFs(String, WaitFor),
     WaitSocket(String),
     UnixSignal(i32, SignalAction),
+    /// `mount:FS SOURCE TARGET [FLAGS [DATA]]` (flags comma-separated, uWSGI's names).
+    Mount {
+        fs: String,
+        source: String,
+        target: String,
+        flags: Vec<String>,
+        data: Option<String>,
+    },
+    /// `umount:TARGET [FLAGS]` (`rec` unmounts what is mounted below TARGET first).
+    Umount {
+        target: String,
+        flags: Vec<String>,
+    },
     Exit(i32),
     Print(String),
 }
@@ -386,18 +432,67 @@ pub fn parse_action(value: &str) -> Result<(Action, bool), String> {
                 arg.split(' ').next().unwrap_or("")
             ))
         }
-        "mount" | "umount" => {
-            return Err(format!(
-                "{name}: rw does not mount filesystems; mount it before starting rw (or \
-                 exec:mount ...)"
-            ))
-        }
+        "mount" => parse_mount(arg)?,
+        "umount" => parse_umount(arg)?,
         "alarm" | "rpc" | "retryrpc" => {
             return Err(format!("{name}: rw has no uWSGI alarms or RPC to trigger"))
         }
         _ => return Err(format!("hook action not found: {name}")),
     };
     Ok((action, private))
+}
+
+fn mount_flags(text: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            if MOUNT_FLAGS.contains(&f) {
+                Ok(f.to_string())
+            } else {
+                Err(format!(
+                    "unknown mount flag \"{f}\" (known: {})",
+                    MOUNT_FLAGS.join(", ")
+                ))
+            }
+        })
+        .collect()
+}
+
+/// uWSGI's `uwsgi_mount_hook` syntax: `FS SOURCE TARGET [FLAGS [DATA]]`.
+pub fn parse_mount(arg: &str) -> Result<Action, String> {
+    let bad = || "invalid mount syntax, must be: <fs> <source> <target> [flags [data]]".to_string();
+    let mut parts = arg.splitn(5, ' ');
+    let (Some(fs), Some(source), Some(target)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if fs.is_empty() || target.is_empty() {
+        return Err(bad());
+    }
+    Ok(Action::Mount {
+        fs: fs.into(),
+        source: source.into(),
+        target: target.into(),
+        flags: mount_flags(parts.next())?,
+        data: parts.next().map(Into::into),
+    })
+}
+
+/// uWSGI's `uwsgi_umount_hook` syntax: `TARGET [FLAGS]`.
+pub fn parse_umount(arg: &str) -> Result<Action, String> {
+    let (target, flags) = match arg.split_once(' ') {
+        Some((t, f)) => (t, Some(f)),
+        None => (arg, None),
+    };
+    if target.is_empty() {
+        return Err("invalid umount syntax, must be: <target> [flags]".into());
+    }
+    Ok(Action::Umount {
+        target: target.into(),
+        flags: mount_flags(flags)?,
+    })
 }
 
 /// Reads every hook, exec and call option into a plan; errors are lines serve refuses.
@@ -432,6 +527,31 @@ pub fn plan(cfg: &Config) -> (Plan, Vec<Diagnostic>) {
                     &s.origin,
                     format!("{hook} = {value}: {e}"),
                 )),
+            }
+        }
+        for &(_, mount, umount) in MOUNT_PHASES.iter().filter(|(p, _, _)| *p == phase) {
+            for (option, parse) in [
+                (mount, parse_mount as fn(&str) -> Result<Action, String>),
+                (umount, parse_umount),
+            ] {
+                for s in cfg.list(option) {
+                    match parse(s.value.as_str()) {
+                        Ok(action) => plan.steps.push((
+                            phase,
+                            Step {
+                                origin: s.origin.clone(),
+                                option,
+                                shown: s.value.as_str().to_string(),
+                                private: false,
+                                action,
+                            },
+                        )),
+                        Err(e) => d.push(Diagnostic::error(
+                            &s.origin,
+                            format!("{option} = {}: {e}", s.value.as_str()),
+                        )),
+                    }
+                }
             }
         }
         for s in exec
@@ -721,7 +841,11 @@ mod tests {
             ("chmod:/x rw", "invalid hook chmod mask"),
             ("chown2:/x a b", "must be numbers"),
             ("mkdir:", "needs a path"),
-            ("mount:proc /proc proc", "does not mount"),
+            ("mount:proc /proc", "invalid mount syntax"),
+            (
+                "mount:tmpfs none /mnt nosuid,bogus",
+                "unknown mount flag \"bogus\"",
+            ),
         ] {
             let e = parse_action(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
@@ -735,6 +859,36 @@ mod tests {
                 assert!(super::super::compat::uwsgi_option(n).is_some(), "{n}");
             }
         }
+        for &(_, mount, umount) in MOUNT_PHASES {
+            for n in [mount, umount] {
+                assert!(super::super::compat::uwsgi_option(n).is_some(), "{n}");
+                assert!(super::super::options::lookup(n).is_some(), "{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn mounts_as_uwsgi_splits_them() {
+        assert_eq!(
+            parse_action("mount:tmpfs none /srv/tmp nosuid,nodev size=16m")
+                .unwrap()
+                .0,
+            Action::Mount {
+                fs: "tmpfs".into(),
+                source: "none".into(),
+                target: "/srv/tmp".into(),
+                flags: vec!["nosuid".into(), "nodev".into()],
+                data: Some("size=16m".into()),
+            }
+        );
+        assert_eq!(
+            parse_action("umount:/srv/tmp rec,detach").unwrap().0,
+            Action::Umount {
+                target: "/srv/tmp".into(),
+                flags: vec!["rec".into(), "detach".into()],
+            }
+        );
+        assert!(parse_umount("").is_err());
     }
 
     #[test]

@@ -82,6 +82,10 @@ fn shown(step: &Step) -> &str {
 pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
     if step.private {
         eprintln!("running --- PRIVATE HOOK --- ({label})...");
+    } else if step.option.starts_with("mount-") {
+        eprintln!("mounting \"{}\" ({label})...", step.shown);
+    } else if step.option.starts_with("umount-") {
+        eprintln!("un-mounting \"{}\" ({label})...", step.shown);
     } else if matches!(step.option, "exec-as-user" | "exec-as-user-atexit") {
         // uWSGI's own wording for these two.
         eprintln!(
@@ -196,6 +200,27 @@ pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
             super::sync::lock(&SIGNAL_ACTIONS).push((*n, *a));
             Ok(())
         }
+        Action::Mount {
+            fs,
+            source,
+            target,
+            flags,
+            data,
+        } => {
+            let mut f = nix::mount::MsFlags::empty();
+            for name in flags {
+                f |= ms_flag(name);
+            }
+            nix::mount::mount(
+                Some(source.as_str()),
+                target.as_str(),
+                Some(fs.as_str()),
+                f,
+                data.as_deref(),
+            )
+            .with_context(|| format!("mount() of {fs} {source} on {target}"))
+        }
+        Action::Umount { target, flags } => umount(target, flags),
         Action::Exit(code) => {
             let _ = std::io::stderr().flush();
             std::process::exit(*code)
@@ -205,6 +230,68 @@ pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A uWSGI mount flag name (validated by config/hooks.rs) as mount(2) flags; `force` and
+/// `detach` are umount flags (none here).
+fn ms_flag(name: &str) -> nix::mount::MsFlags {
+    use nix::mount::MsFlags as M;
+    match name {
+        "bind" => M::MS_BIND,
+        "dirsync" => M::MS_DIRSYNC,
+        "mandlock" => M::MS_MANDLOCK,
+        "move" => M::MS_MOVE,
+        "noatime" => M::MS_NOATIME,
+        "nodev" => M::MS_NODEV,
+        "noexec" => M::MS_NOEXEC,
+        "rdonly" | "readonly" | "ro" => M::MS_RDONLY,
+        "remount" => M::MS_REMOUNT,
+        "nosuid" => M::MS_NOSUID,
+        "sync" => M::MS_SYNCHRONOUS,
+        "rec" | "recursive" => M::MS_REC,
+        "private" => M::MS_PRIVATE,
+        "shared" => M::MS_SHARED,
+        _ => M::empty(),
+    }
+}
+
+/// umount2(2) of `target`; with `rec`, what is mounted below it first (as uWSGI: passes over
+/// /proc/self/mounts until none comes off).
+fn umount(target: &str, flags: &[String]) -> anyhow::Result<()> {
+    use nix::mount::MntFlags;
+    let mut f = MntFlags::empty();
+    for name in flags {
+        match name.as_str() {
+            "force" => f |= MntFlags::MNT_FORCE,
+            "detach" => f |= MntFlags::MNT_DETACH,
+            _ => {}
+        }
+    }
+    if flags.iter().any(|n| n == "rec" || n == "recursive") {
+        let below = format!("{}/", target.trim_end_matches('/'));
+        // Bounded: each pass takes at least one mount off or ends the loop.
+        for _ in 0..1024 {
+            let mounts = std::fs::read_to_string("/proc/self/mounts")
+                .context("reading /proc/self/mounts for a recursive umount")?;
+            let mut unmounted = 0;
+            // Deepest first, so a pass takes off whole subtrees.
+            let mut points: Vec<&str> = mounts
+                .lines()
+                .filter_map(|l| l.split(' ').nth(1))
+                .filter(|p| p.starts_with(&below))
+                .collect();
+            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in points {
+                if nix::mount::umount2(p, f).is_ok() {
+                    unmounted += 1;
+                }
+            }
+            if unmounted == 0 {
+                break;
+            }
+        }
+    }
+    nix::mount::umount2(target, f).with_context(|| format!("umount() of {target}"))
 }
 
 /// `/bin/sh -c COMMAND`, waited for; a non-zero exit or a signal is a failure.

@@ -625,3 +625,49 @@ exec-asap = test ! -e {dir}/broken
     });
     assert_eq!(s.get("/").0, 200);
 }
+
+/// Unmounts (lazily) a path a test mounted on, whatever the test's outcome.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+fn mounted(path: &std::path::Path) -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(path.to_str().unwrap()))
+}
+
+#[test]
+fn mount_asap_mounts_before_the_exec_steps_and_umount_at_exit_takes_it_off() {
+    assert!(
+        nix_is_root(),
+        "this test needs root (CI and tests/run.sh run as root)"
+    );
+    let ini = "[uwsgi]
+http-socket = 127.0.0.1:{port}
+wsgi-file = {dir}/app.py
+die-on-term = true
+hook-asap = mkdir:{dir}/mnt
+mount-asap = tmpfs none {dir}/mnt nosuid,nodev size=1m
+exec-asap = touch {dir}/mnt/inside
+hook-as-user-atexit = umount:{dir}/mnt rec
+";
+    let mut s = Server::start(ini, &[("app.py", APP)]);
+    let mnt = s.path("mnt");
+    let _guard = Unmount(mnt.clone());
+    assert!(mounted(&mnt), "{}", s.log_text());
+    assert!(
+        mnt.join("inside").exists(),
+        "the exec step ran before the mount"
+    );
+    s.wait_log("mounting \"tmpfs none ", 5);
+    signal(s.pid(), libc::SIGTERM);
+    assert!(wait_exit(&mut s, 20).success(), "{}", s.log_text());
+    assert!(!mounted(&mnt), "{}", s.log_text());
+    assert!(!mnt.join("inside").exists());
+}
