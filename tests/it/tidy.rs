@@ -23,8 +23,8 @@ macro_rules! re {
 }
 
 /// Sibling-file circles that are known and being removed. Each entry is an allowance, not a
-/// rule: the request <-> worker circle goes when issue 15's request/worker split (helper
-/// core15) lands; the lead deletes this line then, and the test is strict again.
+/// rule, and `the_known_circles_still_exist` makes an outlived one fail. Empty since the
+/// request/worker split ended the last one (request.rs <-> worker.rs).
 const KNOWN_SIBLING_CYCLES: &[&[&str]] = &[];
 
 fn src() -> PathBuf {
