@@ -716,21 +716,34 @@ impl Master {
     }
 
     /// Stops each worker still to pause once no core of it is in a request (checked every
-    /// 20 ms tick meanwhile). One that takes a connection between the check and the signal
-    /// is frozen with it until the resume.
+    /// 20 ms tick meanwhile). The check is made again once it is stopped, when its scoreboard
+    /// can no longer change: a request that began in between gets it resumed to finish. Only
+    /// a connection accepted whose head is not read yet is frozen with it until the resume.
     fn stop_paused_when_idle(&mut self) {
         if !self.paused || self.pause_pending.is_empty() {
             return;
         }
         let (sb, slots, threads) = (&self.scoreboard, &self.slots, self.s.threads);
+        let busy = |id: usize| (0..threads).any(|c| sb.core(id, c).in_request.load(Relaxed) != 0);
         self.pause_pending.retain(|&id| {
             let Some(pid) = slots.iter().find(|s| s.id == id).and_then(|s| s.pid) else {
                 return false;
             };
-            if (0..threads).any(|c| sb.core(id, c).in_request.load(Relaxed) != 0) {
+            if busy(id) {
                 return true;
             }
             let _ = kill(pid, Signal::SIGSTOP);
+            // kill() returns before the stop takes effect: wait (bounded) until it has.
+            let deadline = Instant::now() + Duration::from_millis(100);
+            while crate::sys::proc::state(pid.as_raw()).is_some_and(|s| s != 'T' && s != 't')
+                && Instant::now() < deadline
+            {
+                std::thread::yield_now();
+            }
+            if busy(id) {
+                let _ = kill(pid, Signal::SIGCONT);
+                return true;
+            }
             eprintln!("*** worker {id} suspended ***");
             false
         });
