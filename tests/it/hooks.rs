@@ -671,3 +671,65 @@ hook-as-user-atexit = umount:{dir}/mnt rec
     assert!(!mounted(&mnt), "{}", s.log_text());
     assert!(!mnt.join("inside").exists());
 }
+
+#[test]
+fn a_pause_under_load_fails_no_request() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 2\nthreads = 2\ndie-on-term = true\n",
+        &[("app.py", APP)],
+    );
+    let workers = s.workers(2);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (port, stop) = (s.port, stop.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut bad) = (0u32, Vec::new());
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let r = raw_request(
+                        port,
+                        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    );
+                    if r.starts_with(b"HTTP/1.1 200") {
+                        ok += 1;
+                    } else {
+                        bad.push(String::from_utf8_lossy(&r).into_owned());
+                    }
+                }
+                (ok, bad)
+            })
+        })
+        .collect();
+    wait_until(10, "requests served before the pause", || {
+        s.log_text().matches("GET / =>").count() >= 20
+    });
+    for _ in 0..3 {
+        signal(s.pid(), libc::SIGTSTP);
+        wait_until(10, "every worker stopped", || {
+            workers
+                .iter()
+                .all(|&w| rw::sys::proc::state(w) == Some('T'))
+        });
+        signal(s.pid(), libc::SIGTSTP);
+        wait_until(10, "every worker running", || {
+            workers
+                .iter()
+                .all(|&w| rw::sys::proc::state(w) != Some('T'))
+        });
+    }
+    let served = s.log_text().matches("GET / =>").count();
+    wait_until(20, "requests served after the pauses", || {
+        s.log_text().matches("GET / =>").count() >= served + 20
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        let (ok, bad) = c.join().unwrap();
+        assert!(bad.is_empty(), "failed requests: {bad:?}");
+        total += ok;
+    }
+    assert!(total > 40, "{total}");
+    assert_eq!(s.workers(2), workers);
+}
