@@ -171,6 +171,13 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user -d 'Run a s
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user-atexit -d 'Run a shell command when the master exits or reloads (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-app -d 'Run a shell command before the app is loaded (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-app -d 'Run a shell command after the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-fs -d 'Wait for this path to exist before the as-root steps (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-file -d 'Wait for this file before the as-root steps (when started as root; uWSGI 2.0 takes any kind of entry) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-dir -d 'Wait for this directory before the as-root steps (when started as root; uWSGI 2.0 takes any kind of entry) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-mountpoint -d 'Wait for a filesystem to be mounted on this directory before the as-root steps (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-fs-timeout -d 'Longest wait of wait-for-fs/file/dir/mountpoint and the wait_for_* hooks (0: 60) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-socket -d 'Wait until a connection to this address succeeds, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-socket-timeout -d 'Longest wait of wait-for-socket and wait_for_socket hooks (0: 60) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-asap -d 'Mount a filesystem as soon as the config is read: FS SOURCE TARGET [FLAGS [DATA]] (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-pre-jail -d 'Mount a filesystem before jailing (cold start only) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-in-jail -d 'Mount a filesystem at each start, before the sockets are bound (repeatable)' -r -f

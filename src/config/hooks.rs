@@ -199,7 +199,22 @@ pub enum WaitFor {
     Any,
     File,
     Dir,
+    /// A directory on another device than its parent (`wait-for-mountpoint`).
+    Mountpoint,
 }
+
+/// uWSGI's wait-for-fs-timeout / wait-for-socket-timeout when unset (or 0).
+const WAIT_DEFAULT: u64 = 60;
+
+/// The `wait-for-*` options: (option, what; None for a socket). uWSGI 2.0 files wait-for-file
+/// and wait-for-dir under wait-for-fs (any kind of entry); rw waits for what they name.
+const WAIT_OPTIONS: &[(&str, Option<WaitFor>)] = &[
+    ("wait-for-fs", Some(WaitFor::Any)),
+    ("wait-for-file", Some(WaitFor::File)),
+    ("wait-for-dir", Some(WaitFor::Dir)),
+    ("wait-for-mountpoint", Some(WaitFor::Mountpoint)),
+    ("wait-for-socket", None),
+];
 
 /// One action of uWSGI 2.0's core hooks (core/hooks.c).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,8 +247,10 @@ pub enum Action {
     SpinningFifo(String, String),
     Unlink(String),
     Hostname(String),
-    WaitFs(String, WaitFor),
-    WaitSocket(String),
+    /// Waits (once a second) for the path, at most the seconds given (wait-for-fs-timeout).
+    WaitFs(String, WaitFor, u64),
+    /// Waits for a connection to the address to succeed (wait-for-socket-timeout).
+    WaitSocket(String, u64),
     UnixSignal(i32, SignalAction),
     /// `mount:FS SOURCE TARGET [FLAGS [DATA]]` (flags comma-separated, uWSGI's names).
     Mount {
@@ -387,10 +404,10 @@ pub fn parse_action(value: &str) -> Result<(Action, bool), String> {
         }
         "unlink" => Action::Unlink(path(name)?),
         "hostname" => Action::Hostname(path(name)?),
-        "wait_for_fs" => Action::WaitFs(path(name)?, WaitFor::Any),
-        "wait_for_file" => Action::WaitFs(path(name)?, WaitFor::File),
-        "wait_for_dir" => Action::WaitFs(path(name)?, WaitFor::Dir),
-        "wait_for_socket" => Action::WaitSocket(path(name)?),
+        "wait_for_fs" => Action::WaitFs(path(name)?, WaitFor::Any, WAIT_DEFAULT),
+        "wait_for_file" => Action::WaitFs(path(name)?, WaitFor::File, WAIT_DEFAULT),
+        "wait_for_dir" => Action::WaitFs(path(name)?, WaitFor::Dir, WAIT_DEFAULT),
+        "wait_for_socket" => Action::WaitSocket(path(name)?, WAIT_DEFAULT),
         "unix_signal" => {
             let Some((n, func)) = arg.split_once(' ') else {
                 return Err(
@@ -501,7 +518,43 @@ pub fn plan(cfg: &Config) -> (Plan, Vec<Diagnostic>) {
     let mut plan = Plan::default();
     let mut d = Vec::new();
     let lazy = cfg.get("lazy-apps").is_some_and(|s| s.value.as_bool());
+    let timeout = |name: &str| {
+        Some(cfg.uint(name))
+            .filter(|n| *n > 0)
+            .unwrap_or(WAIT_DEFAULT)
+    };
+    let (fs_timeout, socket_timeout) = (
+        timeout("wait-for-fs-timeout"),
+        timeout("wait-for-socket-timeout"),
+    );
+    // uWSGI: the filesystem waits come first in the as-root phase (root only), the socket
+    // waits after it, before the sockets are bound (in rw: at the end of in-jail).
+    let waits = |phase: Phase| {
+        WAIT_OPTIONS.iter().filter(move |(_, w)| match phase {
+            Phase::AsRoot => w.is_some(),
+            Phase::InJail => w.is_none(),
+            _ => false,
+        })
+    };
     for &(phase, hook, exec, call) in PHASES {
+        for &(option, what) in waits(phase).filter(|_| phase == Phase::AsRoot) {
+            for s in cfg.list(option) {
+                plan.steps.push((
+                    phase,
+                    Step {
+                        origin: s.origin.clone(),
+                        option,
+                        shown: s.value.as_str().to_string(),
+                        private: false,
+                        action: Action::WaitFs(
+                            s.value.as_str().to_string(),
+                            what.unwrap_or(WaitFor::Any),
+                            fs_timeout,
+                        ),
+                    },
+                ));
+            }
+        }
         for s in cfg.list(hook) {
             let value = s.value.as_str();
             match parse_action(value) {
@@ -573,6 +626,20 @@ pub fn plan(cfg: &Config) -> (Plan, Vec<Diagnostic>) {
                 },
             ));
         }
+        for &(option, _) in waits(phase).filter(|_| phase == Phase::InJail) {
+            for s in cfg.list(option) {
+                plan.steps.push((
+                    phase,
+                    Step {
+                        origin: s.origin.clone(),
+                        option,
+                        shown: s.value.as_str().to_string(),
+                        private: false,
+                        action: Action::WaitSocket(s.value.as_str().to_string(), socket_timeout),
+                    },
+                ));
+            }
+        }
         for (value, origin) in call.into_iter().flat_map(|c| cfg.ignored.get(c)).flatten() {
             let option = call.unwrap_or_default();
             d.push(Diagnostic::error(
@@ -613,6 +680,15 @@ pub fn plan(cfg: &Config) -> (Plan, Vec<Diagnostic>) {
                 &s.origin,
                 format!("hook-touch = {value}: {e}"),
             )),
+        }
+    }
+    // The timeouts hold for the wait_for_* hook actions too (uWSGI: the same globals).
+    let steps = plan.steps.iter_mut().map(|(_, s)| s);
+    for step in steps.chain(plan.touch.iter_mut().map(|t| &mut t.step)) {
+        match &mut step.action {
+            Action::WaitFs(_, _, t) => *t = fs_timeout,
+            Action::WaitSocket(_, t) => *t = socket_timeout,
+            _ => {}
         }
     }
     (plan, d)

@@ -13,9 +13,6 @@ use std::time::{Duration, Instant};
 /// Signals given a meaning by unix_signal steps (the last one for a signal wins).
 static SIGNAL_ACTIONS: Mutex<Vec<(i32, SignalAction)>> = Mutex::new(Vec::new());
 
-/// How long wait_for_* waits (uWSGI's default wait-for-fs-timeout / wait-for-socket-timeout).
-const WAIT_LIMIT: Duration = Duration::from_secs(60);
-
 /// Runs every step of `phase`. In a fatal phase the first failure is returned, naming the
 /// step's line; otherwise failures are logged and the next step runs.
 pub fn run(plan: &Plan, phase: Phase) -> anyhow::Result<()> {
@@ -82,6 +79,8 @@ fn shown(step: &Step) -> &str {
 pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
     if step.private {
         eprintln!("running --- PRIVATE HOOK --- ({label})...");
+    } else if step.option.starts_with("wait-for-") {
+        // Its "waiting for …" line says it (uWSGI logs no "running" line for these).
     } else if step.option.starts_with("mount-") {
         eprintln!("mounting \"{}\" ({label})...", step.shown);
     } else if step.option.starts_with("umount-") {
@@ -187,14 +186,15 @@ pub fn run_step(step: &Step, label: &str) -> anyhow::Result<()> {
         },
         Action::Unlink(p) => std::fs::remove_file(p).with_context(|| format!("unlink() {p}")),
         Action::Hostname(h) => nix::unistd::sethostname(h).context("sethostname()"),
-        Action::WaitFs(p, kind) => wait_for(p, || {
-            std::fs::metadata(p).is_ok_and(|m| match kind {
-                WaitFor::Any => true,
+        Action::WaitFs(p, kind, secs) => wait_for(p, *secs, || match kind {
+            WaitFor::Mountpoint => is_mountpoint(p),
+            _ => std::fs::metadata(p).is_ok_and(|m| match kind {
                 WaitFor::File => m.is_file(),
                 WaitFor::Dir => m.is_dir(),
-            })
+                _ => true,
+            }),
         }),
-        Action::WaitSocket(addr) => wait_for(addr, || connects(addr)),
+        Action::WaitSocket(addr, secs) => wait_for(addr, *secs, || connects(addr)),
         Action::UnixSignal(n, a) => {
             super::signals::catch(*n).with_context(|| format!("sigaction() of signal {n}"))?;
             super::sync::lock(&SIGNAL_ACTIONS).push((*n, *a));
@@ -334,21 +334,30 @@ fn open_fifo(path: &str) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
-fn wait_for(what: &str, ready: impl Fn() -> bool) -> anyhow::Result<()> {
-    eprintln!(
-        "waiting for {what} (max {} seconds) ...",
-        WAIT_LIMIT.as_secs()
-    );
+fn wait_for(what: &str, secs: u64, ready: impl Fn() -> bool) -> anyhow::Result<()> {
+    eprintln!("waiting for {what} (max {secs} seconds) ...");
     let start = Instant::now();
     loop {
         if ready() {
             eprintln!("{what} found");
             return Ok(());
         }
-        if start.elapsed() >= WAIT_LIMIT {
-            bail!("{what} unavailable after {} seconds", WAIT_LIMIT.as_secs());
+        if start.elapsed() >= Duration::from_secs(secs) {
+            bail!("{what} unavailable after {secs} seconds");
         }
         std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A directory on another device than its parent (uWSGI's test, with `/..`).
+fn is_mountpoint(p: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(p),
+        std::fs::metadata(std::path::Path::new(p).join("..")),
+    ) {
+        (Ok(m), Ok(parent)) => m.is_dir() && m.dev() != parent.dev(),
+        _ => false,
     }
 }
 

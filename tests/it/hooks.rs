@@ -733,3 +733,46 @@ fn a_pause_under_load_fails_no_request() {
     assert!(total > 40, "{total}");
     assert_eq!(s.workers(2), workers);
 }
+
+#[test]
+fn wait_for_file_holds_the_start_until_the_file_exists_and_wait_for_socket_times_out() {
+    assert!(
+        nix_is_root(),
+        "this test needs root (CI and tests/run.sh run as root)"
+    );
+    let ini = "[uwsgi]
+http-socket = 127.0.0.1:{port}
+wsgi-file = {dir}/app.py
+die-on-term = true
+wait-for-file = {dir}/ready
+hook-as-root = appendn:{dir}/order as-root
+hook-pre-app = appendn:{dir}/order pre-app
+";
+    // rw binds before the as-root steps, so the port answers while it waits.
+    let s = Server::start(ini, &[("app.py", APP)]);
+    s.wait_log("ready (max 60 seconds) ...", 10);
+    let order = s.path("order");
+    assert!(!order.exists(), "a step ran before the wait ended");
+    std::fs::write(s.path("ready"), "").unwrap();
+    s.wait_log("ready found", 10);
+    wait_until(20, "the app steps", || {
+        lines(&order) == ["as-root", "pre-app"]
+    });
+    s.workers(1);
+    assert_eq!(s.get("/").0, 200);
+    // A socket nobody listens on: the start fails after the timeout, naming the line.
+    let dir = tempfile::tempdir().unwrap();
+    let (port, dead) = (crate::util::free_port(), crate::util::free_port());
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = app.py\nwait-for-socket-timeout = 1\nwait-for-socket = 127.0.0.1:{dead}\n"
+    );
+    std::fs::write(dir.path().join("uwsgi.ini"), ini).unwrap();
+    std::fs::write(dir.path().join("app.py"), APP).unwrap();
+    let (code, out) = run_in(dir.path(), &["serve", "--ini", "uwsgi.ini"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!("uwsgi.ini:5: wait-for-socket = 127.0.0.1:{dead}")),
+        "{out}"
+    );
+    assert!(out.contains("unavailable after 1 seconds"), "{out}");
+}
