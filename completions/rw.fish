@@ -149,6 +149,48 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-workers-reload -d 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l master-fifo -d 'Create this FIFO and obey the one-byte commands written to it (several: switch with 0-9) (repeatable)' -r -F
 complete -c rw -n "__fish_rw_using_subcommand serve" -l uid -d 'Drop to this user after binding sockets' -r -f -a "(__fish_complete_users)"
 complete -c rw -n "__fish_rw_using_subcommand serve" -l gid -d 'Drop to this group after binding sockets' -r -f -a "(__fish_complete_users)"
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-asap -d 'Run a hook (action:args) as soon as the config is read (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-pre-jail -d 'Run a hook before jailing (cold start only; rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-in-jail -d 'Run a hook at each start, before the sockets are bound (rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-jail -d 'Run a hook after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-root -d 'Run a hook before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-user -d 'Run a hook after privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-as-user-atexit -d 'Run a hook when the master exits or reloads (failures are only logged) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-pre-app -d 'Run a hook before the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-app -d 'Run a hook after the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-post-fork -d 'Run a hook in each worker right after fork (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting -d 'Run a hook in each worker once it accepts (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting1 -d 'Run a hook in worker 1 once it accepts (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting-once -d 'Run a hook in each worker once it accepts, on its first spawn only (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-accepting1-once -d 'Run a hook in worker 1 once it accepts, on its first spawn only (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-master-start -d 'Run a hook in the master once the workers are forked (unix_signal:N FUNC goes here) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l hook-touch -d 'Run a hook when a file is touched: FILE action:args (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-asap -d 'Run a shell command as soon as the config is read (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-jail -d 'Run a shell command before jailing (cold start only; rw has no jail) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-in-jail -d 'Run a shell command at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-jail -d 'Run a shell command after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-root -d 'Run a shell command before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user -d 'Run a shell command after privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-as-user-atexit -d 'Run a shell command when the master exits or reloads (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-pre-app -d 'Run a shell command before the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l exec-post-app -d 'Run a shell command after the app is loaded (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-fs -d 'Wait for this path to exist before the as-root steps (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-file -d 'Wait for this file before the as-root steps (when started as root; uWSGI 2.0 takes any kind of entry) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-dir -d 'Wait for this directory before the as-root steps (when started as root; uWSGI 2.0 takes any kind of entry) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-mountpoint -d 'Wait for a filesystem to be mounted on this directory before the as-root steps (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-fs-timeout -d 'Longest wait of wait-for-fs/file/dir/mountpoint and the wait_for_* hooks (0: 60) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-socket -d 'Wait until a connection to this address succeeds, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l wait-for-socket-timeout -d 'Longest wait of wait-for-socket and wait_for_socket hooks (0: 60) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-asap -d 'Mount a filesystem as soon as the config is read: FS SOURCE TARGET [FLAGS [DATA]] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-pre-jail -d 'Mount a filesystem before jailing (cold start only) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-in-jail -d 'Mount a filesystem at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-post-jail -d 'Mount a filesystem after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mount-as-root -d 'Mount a filesystem before privileges are dropped (when started as root) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-asap -d 'Unmount a filesystem as soon as the config is read: TARGET [FLAGS] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-pre-jail -d 'Unmount a filesystem before jailing (cold start only) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-in-jail -d 'Unmount a filesystem at each start, before the sockets are bound (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-post-jail -d 'Unmount a filesystem after jailing (repeatable) (accepted; post-jail steps run only in a jail (uWSGI skips them without one); rw has none)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l umount-as-root -d 'Unmount a filesystem before privileges are dropped (when started as root) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l auto-procname -d 'Name processes `uWSGI master`, `uWSGI worker N` in ps [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname -d 'Name every process TEXT in ps (turns auto-procname on)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l procname-master -d 'Name the master TEXT in ps (turns auto-procname on)' -r -f

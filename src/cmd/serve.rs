@@ -2,11 +2,12 @@
 //! it matters: config, daemonize, bind listeners, pidfile, drop privileges, chdir, Python, app,
 //! then the master loop (server/master.rs) forks the workers.
 
+use crate::config::hooks::Phase;
 use crate::config::{self, load::RELOADS_ENV, Severity, Sources};
 use crate::net::listen;
 use crate::python;
 use crate::server::settings::Settings;
-use crate::server::{apps, master, pidfile, preflight, process, reload, signals, systemd};
+use crate::server::{apps, hooks, master, pidfile, preflight, process, reload, signals, systemd};
 use anyhow::{bail, Context};
 
 /// Runs the server from `rw serve` options. Returns the exit status.
@@ -61,6 +62,8 @@ fn serve_image(
     }
     let cwd = std::path::PathBuf::from(&host.cwd);
     let s = Settings::from_config(&loaded.config, &cwd);
+    // uWSGI: asap right after the config is read (each start), before the log is set up.
+    hooks::run(&s.hooks, Phase::Asap)?;
     crate::log::file::set_chmod(s.log.chmod);
     // uWSGI empties the log at each start it opens it; rw's reloads keep it.
     crate::log::file::set_truncate(s.log.truncate && reloads == 0);
@@ -108,6 +111,11 @@ fn serve_image(
             eprintln!("{e:#}; logging on to the log file inherited from before the reload");
         }
     }
+    // Once the log is set up, as uWSGI: pre-jail on a cold start only, in-jail at each start.
+    if reloads == 0 {
+        hooks::run(&s.hooks, Phase::PreJail)?;
+    }
+    hooks::run(&s.hooks, Phase::InJail)?;
     // Signals are caught from here on and queue in the pipe until the master loop runs, so a
     // stop or reload sent during startup is honoured rather than killing a half-started server.
     let pipe = signals::SelfPipe::install(signals::MASTER_SIGNALS)?;
@@ -203,10 +211,22 @@ fn start(
         crate::log::file::chown(uid.map(|u| u.as_raw()), gid.map(|g| g.as_raw()))
             .context("logfile-chown: fchown() of the log file")?;
     }
+    // As uWSGI: only a start as root runs them, around the drop (with master-as-root, in each
+    // worker around its own drop).
+    let as_root = nix::unistd::getuid().is_root();
+    if !s.compat.master_as_root {
+        hooks::run_as_root_phase(&s.hooks, Phase::AsRoot)?;
+    }
     if s.compat.master_as_root {
         // Workers drop right after fork (worker.rs); the master keeps root.
     } else if s.uid.is_some() || s.gid.is_some() {
         process::drop_privileges(s.uid.as_deref(), s.gid.as_deref())?;
+    }
+    if s.compat.master_as_root {
+    } else if as_root {
+        hooks::run(&s.hooks, Phase::AsUser)?;
+    } else {
+        hooks::run_as_root_phase(&s.hooks, Phase::AsUser)?;
     }
     if let Some(log) = &s.log.logto2 {
         // As the account the processes run as, so it creates and owns the file.
@@ -245,6 +265,7 @@ fn start(
     let apps = if s.lazy_apps {
         Vec::new()
     } else {
+        hooks::run(&s.hooks, Phase::PreApp)?;
         apps::load_apps(&s)
     };
     let paste_only = s.module.is_none() && s.wsgi_file.is_none() && s.compat.paste.is_some();
@@ -263,6 +284,9 @@ fn start(
             return Ok(1);
         }
         eprintln!("*** no app loaded. going in full dynamic mode ***");
+    }
+    if !s.lazy_apps {
+        hooks::run(&s.hooks, Phase::PostApp)?;
     }
     let master = master::Master::new(s, listeners, apps, pipe, argv, reloads, cwd)?;
     if let Some(r) = rescue.take() {

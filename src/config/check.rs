@@ -47,6 +47,7 @@ pub fn check(cfg: &Config, sys: &SystemFacts, anchor: &Origin) -> Vec<Diagnostic
         sys.group_exists,
     ));
     check_traps(cfg, anchor, &mut d);
+    d.extend(super::hooks::check_system(cfg, sys.euid));
     d
 }
 
@@ -174,7 +175,12 @@ fn check_traps(cfg: &Config, anchor: &Origin, d: &mut Vec<Diagnostic>) {
             "wsgi-file is ignored because module is set (uWSGI skips it too)",
         ));
     }
-    if cfg.get("die-on-term").is_none() {
+    // `hook-master-start = unix_signal:15 gracefully_kill_them_all` is the other way to say it.
+    let term_hooked = super::hooks::plan(cfg)
+        .0
+        .signal_actions()
+        .any(|(_, n, _)| n == 15);
+    if cfg.get("die-on-term").is_none() && !term_hooked {
         d.push(Diagnostic::warning(
             anchor,
             "SIGTERM will reload, not stop (uWSGI 2.0 semantics); set die-on-term = true when \

@@ -79,7 +79,7 @@ const DIFFERENCES: &[(&[&str], bool, &str)] = &[
     (&["spooler*", "mule*", "farm", "cache*", "lock*", "sharedarea", "rpc*", "signal*", "timer*", "cron*", "unique-cron", "legion-cron", "queue*", "ssa*"], true,
         "the uwsgi API behind it (spooler, mules, caches, locks, signals) is missing: app code that uses it fails (planned with the uwsgi API)"),
     (&["hook-*", "exec-*", "call-*", "mount-*", "umount-*", "after-request-hook", "after-request-call"], false,
-        "the hook is not run"),
+        "this phase (Emperor, vassal, mule, gateway, mount) or C call does not exist in rw: the hook is not run"),
     (&["route*", "final-route*", "error-route*", "response-route*", "router-list", "http-route*"], false,
         "the routing rules are not applied"),
     (&["emperor*", "vassal*", "imperial-*", "early-emperor*", "auto-snapshot", "reload-mercy-vassal"], false,

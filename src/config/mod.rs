@@ -11,6 +11,7 @@ pub mod check;
 pub mod compat;
 pub mod diag;
 pub mod expand;
+pub mod hooks;
 pub mod ini;
 pub mod load;
 pub mod logic;
@@ -66,6 +67,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
     diagnostics.extend(option_values::check(&config));
     diagnostics.extend(cheaper::check(&config));
     diagnostics.extend(recycle::check(&config));
+    diagnostics.extend(hooks::check(&config));
     let anchor = match first {
         Some(f) => Origin::File {
             path: f.given,

@@ -120,7 +120,11 @@ fn with_dates(sec: i64, f: impl FnOnce(&TimeCache)) {
 
 /// The current local time in C `ctime()` form, for banners.
 pub fn ctime_now() -> String {
-    let sec = crate::sys::clock::unix_secs() as i64;
+    ctime(crate::sys::clock::unix_secs() as i64)
+}
+
+/// A unix time in C `ctime()` form (local time, without the newline).
+pub fn ctime(sec: i64) -> String {
     let mut v = Vec::new();
     push_ctime(&mut v, sec);
     String::from_utf8_lossy(&v).into_owned()

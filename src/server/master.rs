@@ -39,6 +39,8 @@ struct Slot {
     respawn_after: Option<Instant>,
     /// Crashes in a row, each within [`QUICK_CRASH`] of the spawn (the backoff's exponent).
     quick_crashes: u32,
+    /// Workers forked for this slot by this image (hook-accepting-once: the first only).
+    spawns: u32,
 }
 
 /// A worker that crashes sooner than this after its spawn is respawned after a pause.
@@ -91,8 +93,10 @@ pub struct Master {
     fifo: Option<MasterFifo>,
     /// A chain reload in progress (`c`, `touch-chain-reload`).
     chain: Option<Chain>,
-    /// Workers stopped by the FIFO's `p` (SIGSTOP) until the next `p`.
+    /// Workers stopped by the FIFO's `p` or SIGTSTP (SIGSTOP) until the next one.
     paused: bool,
+    /// Workers of a pause still serving a request: stopped once idle.
+    pause_pending: Vec<usize>,
     touch_chain_mtimes: Vec<Option<std::time::SystemTime>>,
     touch_workers_mtimes: Vec<Option<std::time::SystemTime>>,
     /// `cheaper` > 0: the adaptive worker count (`server/cheaper.rs`).
@@ -100,6 +104,8 @@ pub struct Master {
     /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
     sleeping: bool,
     idle: Option<super::cheaper::IdleWatch>,
+    /// `hook-touch` files.
+    hook_touch: super::hooks::TouchWatch,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -169,6 +175,7 @@ impl Master {
         };
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
         let s_idle = s.idle;
+        let s_touch = s.hooks.touch.clone();
         let slots = (1..=s.processes)
             .map(|id| Slot {
                 id,
@@ -177,6 +184,7 @@ impl Master {
                 cursed: None,
                 respawn_after: None,
                 quick_crashes: 0,
+                spawns: 0,
             })
             .collect();
         let log_pipe = match crate::log::master::LogPipe::adopt() {
@@ -219,11 +227,13 @@ impl Master {
             fifo,
             chain: None,
             paused: false,
+            pause_pending: Vec::new(),
             touch_chain_mtimes,
             touch_workers_mtimes,
             pool,
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
+            hook_touch: super::hooks::TouchWatch::new(&s_touch),
         })
     }
 
@@ -267,18 +277,22 @@ impl Master {
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
         }
+        self.run_master_start_hooks();
         let mut events = Events::new();
         loop {
             events.clear();
             // Workers say they accept through the scoreboard, which wakes nobody: while a
             // generation is starting, look often, so a reload completes (and old workers
             // retire) within a tick rather than within a second.
-            let tick =
-                if self.retire_old_at.is_some() || !self.ready_notified || self.chain.is_some() {
-                    Duration::from_millis(20)
-                } else {
-                    Duration::from_secs(1)
-                };
+            let tick = if self.retire_old_at.is_some()
+                || !self.ready_notified
+                || self.chain.is_some()
+                || !self.pause_pending.is_empty()
+            {
+                Duration::from_millis(20)
+            } else {
+                Duration::from_secs(1)
+            };
             let _ = self.poller.wait(&mut events, Some(tick));
             let connection_waits = events.iter().any(|e| e.key >= LISTEN_KEY);
             if !events.is_empty() {
@@ -315,6 +329,7 @@ impl Master {
                 self.wake_up();
             }
             self.respawn_dead();
+            self.stop_paused_when_idle();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -325,6 +340,7 @@ impl Master {
             self.advance_chain();
             self.run_cheaper();
             self.check_idle();
+            self.hook_touch.check();
             if touched(&self.s.touch_reload, &mut self.touch_mtimes) {
                 eprintln!(
                     "*** touch-reload: a watched file has been touched... grace them all !!! ***"
@@ -502,7 +518,9 @@ impl Master {
     }
 
     fn on_signal(&mut self, sig: Signal) -> anyhow::Result<Option<u8>> {
-        match signals::action(sig, self.s.die_on_term) {
+        // A unix_signal hook's meaning wins over the table, as its handler replaces uWSGI's.
+        let hooked = super::hooks::signal_action(sig as i32).map(super::hooks::master_action);
+        match hooked.or_else(|| signals::action(sig, self.s.die_on_term)) {
             Some(Action::GracefulReload) if self.state == State::Running => {
                 eprintln!("...gracefully killing workers...");
                 self.exec_reload(true)?;
@@ -520,6 +538,8 @@ impl Master {
                 }
             }
             Some(Action::Stats) => self.log_stats(),
+            Some(Action::PauseResume) if self.state == State::Running => self.pause_resume(),
+            Some(Action::WorkersStatus) => self.signal_workers(Signal::SIGUSR2),
             _ => {}
         }
         Ok(None)
@@ -675,17 +695,65 @@ impl Master {
         self.log_watch.rotate_soon();
     }
 
-    /// `p`: SIGSTOP every worker (connections wait in the listen queue), or SIGCONT them.
+    /// `p`, SIGTSTP: each worker is stopped (SIGSTOP: connections wait in the listen queue)
+    /// once none of its cores is in a request, as uWSGI's workers suspend after the request
+    /// they serve; the next `p` or SIGTSTP resumes them (SIGCONT).
     fn pause_resume(&mut self) {
         if self.paused {
             self.resume_if_paused();
             return;
         }
-        eprintln!("*** PAUSE: workers stopped; write p to the master fifo again to resume ***");
+        eprintln!(
+            "*** PAUSE: workers stop after their requests in flight; send SIGTSTP or write p to the master fifo to resume ***"
+        );
         self.paused = true;
+        self.pause_pending = self
+            .slots
+            .iter()
+            .filter_map(|s| s.pid.map(|_| s.id))
+            .collect();
+        self.stop_paused_when_idle();
+    }
+
+    /// Stops each worker still to pause once no core of it is in a request (checked every
+    /// 20 ms tick meanwhile). The check is made again once it is stopped, when its scoreboard
+    /// can no longer change: a request that began in between gets it resumed to finish. Only
+    /// a connection accepted whose head is not read yet is frozen with it until the resume.
+    fn stop_paused_when_idle(&mut self) {
+        if !self.paused || self.pause_pending.is_empty() {
+            return;
+        }
+        let (sb, slots, threads) = (&self.scoreboard, &self.slots, self.s.threads);
+        let busy = |id: usize| (0..threads).any(|c| sb.core(id, c).in_request.load(Relaxed) != 0);
+        self.pause_pending.retain(|&id| {
+            let Some(pid) = slots.iter().find(|s| s.id == id).and_then(|s| s.pid) else {
+                return false;
+            };
+            if busy(id) {
+                return true;
+            }
+            let _ = kill(pid, Signal::SIGSTOP);
+            // kill() returns before the stop takes effect: wait (bounded) until it has.
+            let deadline = Instant::now() + Duration::from_millis(100);
+            while crate::sys::proc::state(pid.as_raw()).is_some_and(|s| s != 'T' && s != 't')
+                && Instant::now() < deadline
+            {
+                std::thread::yield_now();
+            }
+            if busy(id) {
+                let _ = kill(pid, Signal::SIGCONT);
+                return true;
+            }
+            eprintln!("*** worker {id} suspended ***");
+            false
+        });
+    }
+
+    /// Passes `sig` on to every worker (SIGUSR2: each logs what it is doing).
+    fn signal_workers(&self, sig: Signal) {
         for slot in &self.slots {
             if let Some(pid) = slot.pid {
-                let _ = kill(pid, Signal::SIGSTOP);
+                let _ = kill(pid, sig);
             }
         }
     }
@@ -696,6 +764,7 @@ impl Master {
             return;
         }
         self.paused = false;
+        self.pause_pending.clear();
         eprintln!("*** resuming workers ***");
         for slot in &self.slots {
             if let Some(pid) = slot.pid {
@@ -836,6 +905,7 @@ impl Master {
                     scoreboard: &self.scoreboard,
                     apps: &self.apps,
                     master,
+                    first_spawn: self.slots[idx].spawns == 0,
                 };
                 if let Some(st) = self.stats.take() {
                     st.close_in_child();
@@ -856,6 +926,7 @@ impl Master {
                     None,
                 );
                 let slot = &mut self.slots[idx];
+                slot.spawns += 1;
                 slot.pid = Some(child);
                 slot.spawned = Instant::now();
                 slot.cursed = None;
@@ -1151,6 +1222,8 @@ impl Master {
             return Ok(());
         }
         super::systemd::notify_reloading();
+        // uWSGI runs them before the binary reload too.
+        let _ = super::hooks::run(&self.s.hooks, crate::config::hooks::Phase::AsUserAtexit);
         let mut pids: Vec<Pid> = self.slots.iter().filter_map(|s| s.pid).collect();
         pids.extend(self.old.iter().map(|o| o.pid));
         if !graceful {
@@ -1257,8 +1330,19 @@ impl Master {
         }
     }
 
+    /// hook-master-start: once the workers are forked; a failure stops the instance (exit 1).
+    fn run_master_start_hooks(&mut self) {
+        let phase = crate::config::hooks::Phase::MasterStart;
+        if let Err(e) = super::hooks::run(&self.s.hooks, phase) {
+            eprintln!("{e:#}");
+            self.start_failed = true;
+            self.begin_shutdown("a master-start hook failed", Signal::SIGKILL);
+        }
+    }
+
     /// Final words and vacuum.
     fn goodbye(&self) -> u8 {
+        let _ = super::hooks::run(&self.s.hooks, crate::config::hooks::Phase::AsUserAtexit);
         eprintln!("goodbye to rw.");
         if self.s.vacuum {
             if let Some(p) = &self.s.pidfile {

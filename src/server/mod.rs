@@ -1,6 +1,7 @@
 //! The pre-fork server: the master loop, workers and their requests, reloads. `cmd/serve.rs`
 //! starts it (config, listeners, privileges, Python, apps, then [`master::Master`]).
 
+pub mod activity;
 pub mod apps;
 pub mod body;
 pub mod body_wait;
@@ -10,6 +11,7 @@ pub mod conn;
 pub mod context;
 pub mod fifo;
 pub mod harakiri;
+pub mod hooks;
 pub mod linger;
 pub mod locks;
 pub mod master;

@@ -82,6 +82,8 @@ pub struct Settings {
     pub die_on_idle: bool,
     pub compat: CompatSettings,
     pub log: LogSettings,
+    /// hook-*/exec-* steps by phase (config/hooks.rs; run by server/hooks.rs).
+    pub hooks: crate::config::hooks::Plan,
 }
 
 /// The logging options of issue 11, typed.
@@ -383,6 +385,7 @@ impl Settings {
             statics: StaticOptions::from_config(c),
         };
         Settings {
+            hooks: crate::config::hooks::plan(c).0,
             chdir,
             module: text(c, "module"),
             wsgi_file: text(c, "wsgi-file").map(PathBuf::from),

@@ -16,6 +16,10 @@ pub enum Action {
     Shutdown,
     /// Log the config and request counters.
     Stats,
+    /// SIGTSTP: pause the workers, or resume them (the FIFO's `p`).
+    PauseResume,
+    /// SIGUSR2: every worker logs what it is doing (uWSGI's master dies of it instead).
+    WorkersStatus,
 }
 
 /// The master's table. `die-on-term` swaps SIGTERM (shutdown) and SIGQUIT (brutal reload).
@@ -28,6 +32,8 @@ pub fn action(sig: Signal, die_on_term: bool) -> Option<Action> {
         (Signal::SIGQUIT, true) => Action::BrutalReload,
         (Signal::SIGINT, _) => Action::Shutdown,
         (Signal::SIGUSR1, _) => Action::Stats,
+        (Signal::SIGTSTP, _) => Action::PauseResume,
+        (Signal::SIGUSR2, _) => Action::WorkersStatus,
         _ => return None,
     })
 }
@@ -45,7 +51,35 @@ pub const MASTER_SIGNALS: &[Signal] = &[
     Signal::SIGQUIT,
     Signal::SIGUSR1,
     Signal::SIGCHLD,
+    Signal::SIGTSTP,
+    Signal::SIGUSR2,
 ];
+
+/// Whether `sig` still has the handler the master installed (no app code replaced it).
+pub fn has_master_handler(sig: Signal) -> bool {
+    // SAFETY: sigaction(2) with a null new action only reads the current one into `old`.
+    let old = unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(sig as libc::c_int, std::ptr::null(), &mut old) != 0 {
+            return false;
+        }
+        old
+    };
+    old.sa_sigaction == on_signal as extern "C" fn(libc::c_int) as usize
+}
+
+/// Sends signal `n` to the self-pipe too (a unix_signal hook gave it a meaning).
+pub fn catch(n: i32) -> nix::Result<()> {
+    let sig = Signal::try_from(n)?;
+    let sa = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only performs an async-signal-safe write(2).
+    unsafe { signal::sigaction(sig, &sa) }?;
+    Ok(())
+}
 
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
 
@@ -182,6 +216,10 @@ mod tests {
         assert_eq!(action(Signal::SIGINT, true), Some(Action::Shutdown));
         assert_eq!(action(STOP, false), Some(Action::Shutdown));
         assert_eq!(action(RELOAD, true), Some(Action::GracefulReload));
-        assert_eq!(action(Signal::SIGUSR2, false), None);
+        assert_eq!(action(Signal::SIGTSTP, false), Some(Action::PauseResume));
+        // uWSGI's master dies of SIGUSR2 (no handler); rw's passes it to the workers.
+        assert_eq!(action(Signal::SIGUSR2, false), Some(Action::WorkersStatus));
+        // uWSGI 2.0 gives SIGWINCH no meaning in the master (workers use it to wake up).
+        assert_eq!(action(Signal::SIGWINCH, false), None);
     }
 }

@@ -14,12 +14,14 @@ use super::request;
 use super::settings::Settings;
 use super::stop::Stop;
 use super::sync::lock;
+use crate::config::hooks::Phase;
 use crate::net::accept_backoff::{self, AcceptBackoff};
 use crate::net::epoll::{Events, Mode, Poller};
 use crate::net::listen::{Listener, Proto};
 use crate::net::socket::Socket;
 use crate::python;
 use crate::stats::scoreboard::{Scoreboard, Status};
+use nix::sys::signal::Signal;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -62,6 +64,8 @@ pub struct WorkerEnv<'a> {
     pub scoreboard: &'a Scoreboard,
     pub apps: &'a [python::App],
     pub master: nix::unistd::Pid,
+    /// The slot's first worker of this image (hook-accepting-once).
+    pub first_spawn: bool,
 }
 
 enum Work {
@@ -121,6 +125,10 @@ const WAKE_KEY: usize = usize::MAX - 1;
 pub fn run(env: WorkerEnv) -> ! {
     super::process::die_with_parent(env.master);
     let s = env.settings;
+    let as_root = nix::unistd::getuid().is_root();
+    if s.compat.master_as_root {
+        hook_phase(env.id, &s.hooks, Phase::AsRoot, true);
+    }
     if s.compat.master_as_root && (s.uid.is_some() || s.gid.is_some()) {
         // master-as-root: the master stayed root; each worker drops right after fork.
         if let Err(e) = super::process::drop_privileges(s.uid.as_deref(), s.gid.as_deref()) {
@@ -128,7 +136,18 @@ pub fn run(env: WorkerEnv) -> ! {
             std::process::exit(EXIT_SETUP_FAILED);
         }
     }
-    super::signals::reset_to_default(super::signals::MASTER_SIGNALS);
+    if s.compat.master_as_root {
+        hook_phase(env.id, &s.hooks, Phase::AsUser, !as_root);
+    }
+    // SIGUSR1, SIGUSR2 and SIGTSTP keep the master's handler (a no-op in a worker) until the
+    // worker decides, once its app is loaded, whether the app took them (activity.rs).
+    let reset: Vec<_> = super::signals::MASTER_SIGNALS
+        .iter()
+        .copied()
+        .filter(|s| !matches!(s, Signal::SIGUSR1 | Signal::SIGUSR2 | Signal::SIGTSTP))
+        .collect();
+    super::signals::reset_to_default(&reset);
+    reset_hooked_signals();
     install_handlers();
     // The master forked with every signal blocked; ours are installed now. Harakiri's signal
     // stays blocked in every thread: the watchdog takes it with sigwait.
@@ -164,12 +183,15 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
     let s = env.settings;
+    super::hooks::run(&s.hooks, Phase::PostFork)?;
     let lazy_apps;
     let apps: Vec<&python::App> = if s.lazy_apps {
+        super::hooks::run(&s.hooks, Phase::PreApp)?;
         lazy_apps = super::apps::load_apps(s);
         if lazy_apps.is_empty() && s.need_app {
             return Ok(EXIT_NO_APP);
         }
+        super::hooks::run(&s.hooks, Phase::PostApp)?;
         lazy_apps.iter().collect()
     } else {
         env.apps.iter().collect()
@@ -235,6 +257,20 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         core_threads: (0..s.threads).map(|_| AtomicU64::new(0)).collect(),
         watchdog: Default::default(),
     };
+    // uWSGI runs them right after marking the worker accepting; here right before, so that a
+    // failure is a start-up error (the master counts a generation started once all accept).
+    super::hooks::run(&s.hooks, Phase::Accepting)?;
+    if env.first_spawn {
+        super::hooks::run(&s.hooks, Phase::AcceptingOnce)?;
+    }
+    if env.id == 1 {
+        super::hooks::run(&s.hooks, Phase::Accepting1)?;
+        if env.first_spawn {
+            super::hooks::run(&s.hooks, Phase::Accepting1Once)?;
+        }
+    }
+    super::activity::start(env.id, env.scoreboard, s.threads);
+    ignore_tstp();
     let slot = env.scoreboard.worker(env.id);
     slot.accepting.store(1, Relaxed);
     std::thread::scope(|scope| {
@@ -267,6 +303,43 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         shared.watchdog.stop();
     });
     Ok(EXIT_GRACEFUL)
+}
+
+/// The as-root/as-user steps of a master-as-root worker; `skip`: not started as root.
+fn hook_phase(id: usize, plan: &crate::config::hooks::Plan, phase: Phase, skip: bool) {
+    let r = if skip {
+        super::hooks::run_as_root_phase(plan, phase)
+    } else {
+        super::hooks::run(plan, phase)
+    };
+    if let Err(e) = r {
+        eprintln!("worker {id} failed to start: {e:#}");
+        std::process::exit(EXIT_SETUP_FAILED);
+    }
+}
+
+/// Signals a unix_signal hook gave the master a meaning: a worker must not write them into
+/// the master's pipe (its copy of the handler would).
+fn reset_hooked_signals() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for n in super::hooks::signals_with_actions() {
+        if let Ok(sig) = Signal::try_from(n) {
+            // SAFETY: installing SIG_DFL has no handler code to be unsafe.
+            let _ = unsafe { sigaction(sig, &dfl) };
+        }
+    }
+}
+
+/// uWSGI's workers only wake up on SIGTSTP (the master pauses them); never stop on it, unless
+/// the app gave it a handler of its own.
+fn ignore_tstp() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    if super::signals::has_master_handler(Signal::SIGTSTP) {
+        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN installs no code.
+        let _ = unsafe { sigaction(Signal::SIGTSTP, &ign) };
+    }
 }
 
 fn install_handlers() {

@@ -10,6 +10,7 @@ mod faults;
 mod faults_requests;
 mod fifo;
 mod generated;
+mod hooks;
 mod hostile;
 mod http_conformance;
 mod lifecycle;
