@@ -82,6 +82,10 @@ pub struct WorkerSlot {
     pub body_client_aborts: AtomicU64,
     /// kept: post-buffering bodies the server could not spool (503/413)
     pub body_spool_failures: AtomicU64,
+    /// kept: uWSGI signals whose handler ran in this worker
+    pub signals: AtomicU64,
+    /// Signal bytes waiting in the worker's channel (set by the master)
+    pub signal_queue: AtomicU64,
 }
 
 /// Instance-wide counters.
@@ -89,6 +93,8 @@ pub struct WorkerSlot {
 pub struct Header {
     /// Finished requests over all workers (the `req: A/T` total in the log line).
     pub total_requests: AtomicU64,
+    /// Signal bytes waiting in the "any worker" channel (set by the master).
+    pub signal_queue: AtomicU64,
 }
 
 /// The mapping. Cloning the handle shares the same memory (it is inherited over fork); the
