@@ -377,7 +377,7 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
         d.set_item("pid", w.pid)?;
         d.set_item("requests", w.requests)?;
         d.set_item("delta_requests", w.delta_requests)?;
-        d.set_item("signals", 0u64)?;
+        d.set_item("signals", w.signals)?;
         d.set_item("exceptions", w.exceptions)?;
         let status: &[u8] = if w.busy { b"busy" } else { b"idle" };
         d.set_item("status", PyBytes::new(py, status))?;

@@ -66,28 +66,6 @@ pub struct Channels {
     pub commands: Pair,
 }
 
-/// A farm definition checked: its name and 1-based mule ids.
-pub fn parse_farm(spec: &str, mules: usize) -> Result<(String, Vec<u32>), String> {
-    let Some((name, list)) = spec.split_once(':') else {
-        return Err(format!(
-            "invalid farm value ({spec}) must be in the form name:mule[,muleN]."
-        ));
-    };
-    let mut ids = Vec::new();
-    for p in list.split(',').filter(|p| !p.is_empty()) {
-        match p.trim().parse::<u32>() {
-            Ok(id) if id >= 1 && id as usize <= mules => ids.push(id),
-            _ => return Err(format!("invalid mule id: {p} (in farm {spec})")),
-        }
-    }
-    if name.is_empty() || ids.is_empty() {
-        return Err(format!(
-            "invalid farm value ({spec}) must be in the form name:mule[,muleN]."
-        ));
-    }
-    Ok((name.to_string(), ids))
-}
-
 impl Channels {
     fn new(
         workers: usize,
@@ -99,7 +77,8 @@ impl Channels {
         let queue = |_| pair(SockType::SeqPacket, msg_size);
         let mut fs = Vec::new();
         for spec in farms {
-            let (name, ids) = parse_farm(spec, mules).map_err(anyhow::Error::msg)?;
+            let (name, ids) = crate::config::option_values::parse_farm(spec, mules)
+                .map_err(anyhow::Error::msg)?;
             fs.push(Farm {
                 name,
                 mules: ids,
@@ -634,14 +613,5 @@ mod tests {
         assert_eq!(Command::decode(b""), None);
         assert_eq!(Command::decode(b"T\x01\x02"), None);
         assert_eq!(Command::decode(b"Z\x01"), None);
-    }
-
-    #[test]
-    fn farms_are_checked() {
-        assert_eq!(parse_farm("a:1,2", 2), Ok(("a".into(), vec![1, 2])));
-        assert!(parse_farm("a", 2).is_err());
-        assert!(parse_farm("a:3", 2).is_err());
-        assert!(parse_farm(":1", 2).is_err());
-        assert!(parse_farm("a:x", 2).is_err());
     }
 }
