@@ -434,7 +434,6 @@ const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("rpc", "RPC"),
     ("rpc_list", "RPC"),
     ("call", "RPC"),
-    ("set_user_harakiri", "user harakiri"),
     ("metric_get", "metrics"),
     ("metric_set", "metrics"),
     ("metric_inc", "metrics"),

@@ -72,6 +72,8 @@ pub trait SignalBus: Send + Sync {
     fn in_farm(&self, name: Option<&str>) -> bool;
     /// Counts a handled signal for this process (the stats' `signals`).
     fn count_signal(&self);
+    /// `uwsgi.set_user_harakiri`: the master kills this worker `secs` from now (0: never).
+    fn set_user_harakiri(&self, secs: u64) -> Result<(), String>;
 }
 
 static BUS: OnceLock<Box<dyn SignalBus>> = OnceLock::new();
@@ -371,6 +373,15 @@ fn in_farm(py: Python<'_>, name: Option<&str>) -> Py<PyAny> {
     }
 }
 
+/// `uwsgi.set_user_harakiri(secs)`: the master kills this worker if it is still at work
+/// `secs` seconds from now (0 cancels), as uWSGI's.
+#[pyfunction]
+fn set_user_harakiri(secs: i64) -> PyResult<()> {
+    bus()?
+        .set_user_harakiri(secs.max(0) as u64)
+        .map_err(PyNotImplementedError::new_err)
+}
+
 /// Adds the functions of this file to the `uwsgi` module.
 pub(crate) fn add_functions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(register_signal, m)?)?;
@@ -388,6 +399,7 @@ pub(crate) fn add_functions(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mule_get_msg, m)?)?;
     m.add_function(wrap_pyfunction!(farm_get_msg, m)?)?;
     m.add_function(wrap_pyfunction!(in_farm, m)?)?;
+    m.add_function(wrap_pyfunction!(set_user_harakiri, m)?)?;
     Ok(())
 }
 

@@ -2,8 +2,7 @@
 ``uwsgi`` module.
 
 Shipped inside rw (the binary and the wheel) and importable as ``uwsgidecorators`` wherever rw
-runs an app. A decorator whose uWSGI backend rw does not have yet (the spooler, RPC, user harakiri)
-raises ``NotImplementedError`` naming
+runs an app. A decorator whose uWSGI backend rw does not have yet (the spooler, RPC) raises ``NotImplementedError`` naming
 the feature when it is applied, so an app finds out at import time, not in production.
 """
 
@@ -311,4 +310,20 @@ spoolraw = _missing("spoolraw", "the spooler")
 spoolforever = _missing("spoolforever", "the spooler")
 rpc = _missing("rpc", "RPC")
 erlang = _missing("erlang", "the Erlang plugin")
-harakiri = _missing("harakiri", "user harakiri (uwsgi.set_user_harakiri)")
+
+
+class harakiri(object):
+    """``@harakiri(secs)``: the master kills the worker if a call runs longer than ``secs``."""
+
+    def __init__(self, seconds):
+        self.s = seconds
+
+    def real_call(self, *args, **kwargs):
+        uwsgi.set_user_harakiri(self.s)
+        r = self.f(*args, **kwargs)
+        uwsgi.set_user_harakiri(0)
+        return r
+
+    def __call__(self, f):
+        self.f = f
+        return self.real_call

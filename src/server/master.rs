@@ -1086,6 +1086,7 @@ impl Master {
             .filter_map(|s| Some((s.id, s.pid?)))
             .collect();
         self.harakiri.check(&self.s, &self.scoreboard, &live);
+        super::user_harakiri::check(&self.scoreboard, &live, crate::sys::clock::unix_secs());
     }
 
     /// Workers told to stop that take longer than `worker-reload-mercy` are SIGKILLed.

@@ -25,6 +25,7 @@ pub mod static_files;
 pub mod stop;
 pub mod sync;
 pub mod systemd;
+pub mod user_harakiri;
 pub mod uwsgi_facts;
 pub mod uwsgi_signals;
 pub mod worker;

@@ -9,6 +9,7 @@
 //! channel; in the master itself (the app's import) it is queued for the master loop instead.
 
 use crate::python::{MuleDest, Received, SignalBus};
+use crate::stats::scoreboard::Scoreboard;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
@@ -374,12 +375,12 @@ pub fn handle_one(fd: RawFd) -> Option<u8> {
     Some(sig)
 }
 
-/// Counts of handled signals, for the stats (set by workers in their scoreboard slot).
-static SIGNAL_COUNTER: OnceLock<Box<dyn Fn() + Send + Sync>> = OnceLock::new();
+/// This worker's scoreboard slot (signal counts, user harakiri), set by the worker.
+static SLOT: OnceLock<(Scoreboard, usize)> = OnceLock::new();
 
-/// What counts a handled signal in this process (the worker's scoreboard slot).
-pub fn set_signal_counter(f: Box<dyn Fn() + Send + Sync>) {
-    let _ = SIGNAL_COUNTER.set(f);
+/// The worker's scoreboard and id, for what the uwsgi module records in its slot.
+pub fn set_worker_slot(scoreboard: Scoreboard, id: usize) {
+    let _ = SLOT.set((scoreboard, id));
 }
 
 struct Bus;
@@ -575,9 +576,24 @@ impl SignalBus for Bus {
     }
 
     fn count_signal(&self) {
-        if let Some(f) = SIGNAL_COUNTER.get() {
-            f();
+        if let Some((sb, id)) = SLOT.get() {
+            sb.worker(*id).signals.fetch_add(1, Relaxed);
         }
+    }
+
+    fn set_user_harakiri(&self, secs: u64) -> Result<(), String> {
+        if MULE.load(Relaxed) > 0 {
+            return Err("user harakiri in a mule is not implemented in rw".into());
+        }
+        let Some((sb, id)) = SLOT.get() else {
+            return Err("!!! unable to set user harakiri outside a worker !!!".into());
+        };
+        let at = match secs {
+            0 => 0,
+            s => crate::sys::clock::unix_secs() + s,
+        };
+        sb.worker(*id).user_harakiri.store(at, Relaxed);
+        Ok(())
     }
 }
 

@@ -213,11 +213,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
     for (fd, key) in signal_fds.iter().zip(SIGNAL_KEYS) {
         poller.add(*fd, key, mode)?;
     }
-    let counter = env.scoreboard.clone();
-    let id = env.id;
-    super::uwsgi_signals::set_signal_counter(Box::new(move || {
-        counter.worker(id).signals.fetch_add(1, Relaxed);
-    }));
+    super::uwsgi_signals::set_worker_slot(env.scoreboard.clone(), env.id);
     let ctx = Context::new(ContextEnv {
         settings: s,
         worker_id: env.id,

@@ -86,6 +86,8 @@ pub struct WorkerSlot {
     pub signals: AtomicU64,
     /// Signal bytes waiting in the worker's channel (set by the master)
     pub signal_queue: AtomicU64,
+    /// `uwsgi.set_user_harakiri`: unix seconds after which the master kills the worker (0: none)
+    pub user_harakiri: AtomicU64,
 }
 
 /// Instance-wide counters.
@@ -193,6 +195,7 @@ impl WorkerSlot {
         self.rss.store(0, Relaxed);
         self.vsz.store(0, Relaxed);
         self.parked.store(0, Relaxed);
+        self.user_harakiri.store(0, Relaxed);
         self.last_spawn.store(now_unix, Relaxed);
         self.respawn_count.fetch_add(1, Relaxed);
     }

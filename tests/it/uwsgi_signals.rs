@@ -252,3 +252,56 @@ fn signals_never_run_inside_a_request() {
         }
     }
 }
+
+const HARAKIRI_APP: &str = r#"
+import os, time
+from uwsgidecorators import harakiri
+@harakiri(1)
+def slow():
+    time.sleep(30)
+@harakiri(5)
+def quick():
+    time.sleep(0.05)
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/slow':
+        slow()
+    else:
+        quick()
+    body = str(os.getpid()).encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+/// `@harakiri(secs)` (`uwsgi.set_user_harakiri`): a call that overruns gets its worker killed
+/// by the master and respawned; one that returns in time cancels its deadline.
+#[test]
+fn user_harakiri_kills_an_overrunning_call() {
+    let app = format!("{RECORD}{HARAKIRI_APP}");
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\nmaster = true\n",
+        &[("app.py", &app)],
+    );
+    let first = body(&s, "/quick");
+    let port = s.port;
+    let slow = std::thread::spawn(move || {
+        crate::util::raw_request(
+            port,
+            b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    s.wait_log("user harakiri (uwsgi.set_user_harakiri) expired", 20);
+    let resp = slow.join().unwrap();
+    assert!(
+        resp.is_empty() || !resp.starts_with(b"HTTP/1.1 200"),
+        "{resp:?}"
+    );
+    s.wait_log("Respawned rw worker 1", 20);
+    let second = body(&s, "/quick");
+    assert_ne!(first, second);
+    assert_eq!(
+        s.log_text().matches("HARAKIRI ON WORKER").count(),
+        1,
+        "{}",
+        s.log_text()
+    );
+}
