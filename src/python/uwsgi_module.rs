@@ -726,6 +726,7 @@ pub fn take_logvars() -> Vec<(Vec<u8>, Vec<u8>)> {
 /// A request starts on this thread, on `core`: forget the previous request's logvars.
 pub(crate) fn begin_request(core: u32) {
     CORE.set(core);
+    super::uwsgi_signals::begin_request();
     LOGVARS.with(|l| {
         if let Ok(mut l) = l.try_borrow_mut() {
             if !l.is_empty() {

@@ -81,8 +81,19 @@ static BUS: OnceLock<Box<dyn SignalBus>> = OnceLock::new();
 static HANDLERS: Mutex<BTreeMap<u8, Py<PyAny>>> = Mutex::new(BTreeMap::new());
 
 thread_local! {
-    /// `uwsgi.signal_received()`: the last signal `signal_wait` returned on this thread.
-    static RECEIVED: Cell<i32> = const { Cell::new(-1) };
+    /// `uwsgi.signal_received()`: the signal this request's `signal_wait` returned (0 before
+    /// any, -1 while waiting, as uWSGI's per-request field).
+    static RECEIVED: Cell<i32> = const { Cell::new(0) };
+}
+
+/// A request starts on this thread: `signal_received()` answers 0 again.
+pub(crate) fn begin_request() {
+    RECEIVED.set(0);
+}
+
+/// A signal number as uWSGI's `B` conversion takes it: any int, kept modulo 256.
+fn signum(n: i64) -> u8 {
+    (n & 0xff) as u8
 }
 
 /// Hands the server's signal bus to the `uwsgi` module (once, in the master before fork).
@@ -137,7 +148,8 @@ pub fn run_mule_msg_hook(msg: &[u8]) -> bool {
 
 /// `uwsgi.register_signal(num, target, handler)`.
 #[pyfunction]
-fn register_signal(num: u8, target: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
+fn register_signal(num: i64, target: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
+    let num = signum(num);
     if target.len() > 63 {
         return Err(PyValueError::new_err("unable to register signal"));
     }
@@ -151,7 +163,8 @@ fn register_signal(num: u8, target: &str, handler: Bound<'_, PyAny>) -> PyResult
 
 /// `uwsgi.signal_registered(num)`: True, or None.
 #[pyfunction]
-fn signal_registered(py: Python<'_>, num: u8) -> Py<PyAny> {
+fn signal_registered(py: Python<'_>, num: i64) -> Py<PyAny> {
+    let num = signum(num);
     if handlers().contains_key(&num) {
         true.into_pyobject(py)
             .unwrap()
@@ -166,7 +179,8 @@ fn signal_registered(py: Python<'_>, num: u8) -> Py<PyAny> {
 /// `uwsgi.signal(num, remote=None)`: the master routes it to the registered target.
 #[pyfunction]
 #[pyo3(signature = (num, remote = None))]
-fn signal(num: u8, remote: Option<&str>) -> PyResult<()> {
+fn signal(num: i64, remote: Option<&str>) -> PyResult<()> {
+    let num = signum(num);
     if remote.is_some() {
         return Err(PyNotImplementedError::new_err(
             "uwsgi.signal(num, remote): remote signals are not implemented in rw",
@@ -183,7 +197,7 @@ fn signal(num: u8, remote: Option<&str>) -> PyResult<()> {
 fn signal_wait(args: &Bound<'_, PyTuple>) -> PyResult<String> {
     let want: Option<u8> = match args.len() {
         0 => None,
-        _ => Some(args.get_item(0)?.extract()?),
+        _ => Some(signum(args.get_item(0)?.extract()?)),
     };
     RECEIVED.set(-1);
     let b = bus()?;
@@ -213,7 +227,8 @@ fn refused(what: &str) -> impl FnOnce(String) -> PyErr + '_ {
 
 /// `uwsgi.add_timer(num, secs)`: the master raises `num` every `secs` seconds.
 #[pyfunction]
-fn add_timer(num: u8, secs: i32) -> PyResult<()> {
+fn add_timer(num: i64, secs: i32) -> PyResult<()> {
+    let num = signum(num);
     bus()?.add_timer(num, secs, None).map_err(refused("timer"))
 }
 
@@ -221,7 +236,8 @@ fn add_timer(num: u8, secs: i32) -> PyResult<()> {
 /// forever).
 #[pyfunction]
 #[pyo3(signature = (num, secs, iterations = 0))]
-fn add_rb_timer(num: u8, secs: i32, iterations: i32) -> PyResult<()> {
+fn add_rb_timer(num: i64, secs: i32, iterations: i32) -> PyResult<()> {
+    let num = signum(num);
     bus()?
         .add_timer(num, secs, Some(iterations))
         .map_err(refused("rb_timer"))
@@ -229,7 +245,8 @@ fn add_rb_timer(num: u8, secs: i32, iterations: i32) -> PyResult<()> {
 
 /// `uwsgi.add_cron(num, minute, hour, day, month, weekday)`: -1 for any, -N for every N.
 #[pyfunction]
-fn add_cron(num: u8, minute: i32, hour: i32, day: i32, month: i32, week: i32) -> PyResult<()> {
+fn add_cron(num: i64, minute: i32, hour: i32, day: i32, month: i32, week: i32) -> PyResult<()> {
+    let num = signum(num);
     bus()?
         .add_cron(num, [minute, hour, day, month, week])
         .map_err(|why| {
@@ -240,7 +257,8 @@ fn add_cron(num: u8, minute: i32, hour: i32, day: i32, month: i32, week: i32) ->
 
 /// `uwsgi.add_file_monitor(num, path)`: the master raises `num` when `path` changes.
 #[pyfunction]
-fn add_file_monitor(num: u8, path: &str) -> PyResult<()> {
+fn add_file_monitor(num: i64, path: &str) -> PyResult<()> {
+    let num = signum(num);
     bus()?
         .add_file_monitor(num, path)
         .map_err(refused("file monitor"))

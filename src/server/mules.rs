@@ -114,19 +114,16 @@ impl Mules {
         s.pid = None;
         let id = s.id;
         if stopping {
-            eprintln!("mule {id} (pid: {pid}) buried");
+            eprintln!("mule {id} (pid: {pid}) annihilated");
             return true;
         }
-        match status {
-            WaitStatus::Signaled(_, sig, _) => eprintln!(
-                "DAMN ! mule {id} (pid: {pid}) died, killed by signal {} :( trying respawn ...",
-                *sig as i32
-            ),
-            WaitStatus::Exited(_, code) => eprintln!(
-                "DAMN ! mule {id} (pid: {pid}) died, exit code {code} :( trying respawn ..."
-            ),
-            _ => {}
-        }
+        // uWSGI's line, then how it died (uWSGI does not say).
+        let how = match status {
+            WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
+            WaitStatus::Exited(_, code) => format!("exit code {code}"),
+            _ => "died".to_string(),
+        };
+        eprintln!("OOOPS mule {id} (pid: {pid}) crippled...trying respawn... ({how})");
         if s.spawned.elapsed() < QUICK_DEATH {
             s.quick_crashes += 1;
             let pause = Duration::from_secs(1u64 << (s.quick_crashes - 1).min(5))

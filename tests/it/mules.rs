@@ -146,7 +146,7 @@ fn a_killed_mule_is_respawned() {
     // SAFETY: killing a mule of the rw this test started.
     unsafe { libc::kill(first, libc::SIGKILL) };
     s.wait_log(
-        &format!("DAMN ! mule 1 (pid: {first}) died, killed by signal 9"),
+        &format!("OOOPS mule 1 (pid: {first}) crippled...trying respawn... (killed by signal 9)"),
         20,
     );
     wait_until(20, "mule 1 respawned", || mule_pid(&s, 1) != first);
