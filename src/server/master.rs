@@ -1182,8 +1182,9 @@ impl Master {
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
-        // The new image starts its own mules (from its own import of the app).
-        self.mules.stop_all(Signal::SIGTERM);
+        // The new image starts its own mules; these serve the old workers' messages until the
+        // old generation retires with them (they are old workers to the new image).
+        pids.extend(self.mules.pids());
         let err = reload::exec_image(&reload::Handover {
             argv: &self.argv,
             listeners: self
@@ -1201,7 +1202,6 @@ impl Master {
             p.keep();
         }
         eprintln!("{err}; reload aborted");
-        self.mules.restart();
         reload::status_failed(&err.to_string());
         self.restore_cwd();
         Ok(())

@@ -2,7 +2,8 @@
 //! import that run a script (`mule = file.py`), a callable (`mule = module:func`), or, bare,
 //! the mule loop: signals for mules and `uwsgi.mule_msg` messages (to `uwsgi.mule_msg_hook`).
 //! The master supervises them as it does workers: a dead mule is respawned, after a pause
-//! when it keeps dying right after its spawn.
+//! when it keeps dying right after its spawn. A graceful reload hands them to the new image as
+//! old workers: they keep serving the old generation and retire with it.
 
 use super::uwsgi_signals as bus;
 use nix::sys::signal::{kill, Signal};
@@ -148,9 +149,9 @@ impl Mules {
         }
     }
 
-    /// Respawn again after [`Mules::stop_all`] (a reload that did not happen).
-    pub fn restart(&mut self) {
-        self.stopping = false;
+    /// The mules' pids (a reload hands them to the new image with the old workers).
+    pub fn pids(&self) -> Vec<Pid> {
+        self.slots.iter().filter_map(|s| s.pid).collect()
     }
 
     /// Mules with a process.

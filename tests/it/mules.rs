@@ -184,3 +184,26 @@ def application(environ, start_response):
         "no mule configured|you can receive mule messages only in a mule !!!"
     );
 }
+
+/// A graceful reload replaces the mules: the old ones stop, the new image starts its own, which
+/// get the messages sent afterwards.
+#[test]
+fn a_reload_replaces_the_mules() {
+    let s = Server::start(INI, &[("app.py", APP), ("script.py", SCRIPT)]);
+    let first = mule_pid(&s, 1);
+    // SAFETY: signalling the rw master this test started.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    wait_until(30, "a new mule 1", || mule_pid(&s, 1) != first);
+    wait_until(20, "the old mule 1 gone", || {
+        !std::path::Path::new(&format!("/proc/{first}")).exists()
+            || std::fs::read_to_string(format!("/proc/{first}/stat"))
+                .is_ok_and(|st| st.contains(") Z "))
+    });
+    s.wait_log("WSGI app 0", 5);
+    wait_until(30, "the new generation serving", || {
+        body(&s, "/script?after-reload") == "True"
+    });
+    wait_until(20, "the new mule's message", || {
+        lines(&s, "script").iter().any(|l| l == "1 after-reload")
+    });
+}
