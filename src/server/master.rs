@@ -1052,6 +1052,9 @@ impl Master {
             },
         };
         self.desk.turn(&self.poller, keys, &view);
+        if self.stats.is_none() {
+            return; // the queue depths are for the stats only
+        }
         let (pool, per_worker) = self.desk.queues();
         self.scoreboard.header().signal_queue.store(pool, Relaxed);
         for (i, n) in per_worker.into_iter().enumerate() {
