@@ -305,3 +305,44 @@ fn user_harakiri_kills_an_overrunning_call() {
         s.log_text()
     );
 }
+
+const WAIT_APP: &str = r#"
+import uwsgi
+from uwsgidecorators import postfork
+uwsgi.register_signal(50, 'worker1', lambda n: rec('handled'))
+uwsgi.add_timer(50, 1)
+@postfork
+def in_worker():
+    # Registered and timed from the worker: the timer request travels to the master.
+    uwsgi.register_signal(60, 'worker1', lambda n: rec('late'))
+    uwsgi.add_timer(60, 1)
+def application(environ, start_response):
+    before = uwsgi.signal_received()
+    got = uwsgi.signal_wait(50)
+    body = ('%r %r %r' % (before, got, uwsgi.signal_received())).encode()
+    start_response('200 OK', [('Content-Length', str(len(body)))])
+    return [body]
+"#;
+
+/// `signal_wait(num)` in a request returns `''` once that signal arrived (its handler ran, as
+/// in uWSGI) and `signal_received()` names it; `add_timer` called in a worker after its fork
+/// reaches the master's timers.
+#[test]
+fn signal_wait_and_timers_added_by_a_worker() {
+    let app = format!("{RECORD}{WAIT_APP}");
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nprocesses = 1\nthreads = 1\nmaster = true\n",
+        &[("app.py", &app)],
+    );
+    assert_eq!(body(&s, "/"), "0 '' 50");
+    assert!(!lines(&s, "handled").is_empty());
+    // Signal 60 is the worker's own: the master's table does not know it, so it goes to any
+    // worker (the only one here), which has the handler.
+    wait_until(20, "the worker's own timer", || {
+        lines(&s, "late").len() >= 2
+    });
+    s.wait_log(
+        "[uwsgi-signal] signum 60 registered (wid: 1 modifier1: 0 target: worker1)",
+        5,
+    );
+}
