@@ -243,6 +243,10 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l cache2 -d 'Create a shar
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cache -d 'Create the legacy cache `default` with N item slots [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cache-blocksize -d 'Block (largest value) size of the legacy cache; 0 means 65536 [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l locks -d 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mule -d 'Add a mule: a .py script run as __main__, a module:callable, or (any other value) a bare mule running the mule loop (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mules -d 'Add N bare mules (after the `mule` ones) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l farm -d 'Group mules in a farm for farm_msg: NAME:MULE[,MULE...] (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mule-msg-size -d 'Socket buffer size of the mule message queues (0: the system\'s) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

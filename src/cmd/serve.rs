@@ -262,6 +262,7 @@ fn start(
         hostname: crate::sys::host::hostname(),
     });
     crate::server::uwsgi_facts::install(&s)?;
+    crate::server::uwsgi_signals::install(&s)?;
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

@@ -348,6 +348,7 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     let mut d = Vec::new();
     check_logging(cfg, &mut d);
     check_caches(cfg, &mut d);
+    check_farms(cfg, &mut d);
     for s in cfg.list("plugins") {
         for (name, p) in plugins(s.value.as_str()) {
             let why = match p {
@@ -760,6 +761,37 @@ pub fn caches(cfg: &Config) -> Result<Vec<CacheDef>, (Origin, String)> {
     Ok(out)
 }
 
+/// A `farm = NAME:MULE[,MULE...]` checked against the number of mules: its name and 1-based
+/// mule ids (uWSGI exits at startup on the same errors).
+pub fn parse_farm(spec: &str, mules: usize) -> Result<(String, Vec<u32>), String> {
+    let form = || format!("invalid farm value ({spec}) must be in the form name:mule[,muleN].");
+    let (name, list) = spec.split_once(':').ok_or_else(form)?;
+    let mut ids = Vec::new();
+    for p in list.split(',').filter(|p| !p.is_empty()) {
+        match p.trim().parse::<u32>() {
+            Ok(id) if id >= 1 && id as usize <= mules => ids.push(id),
+            _ => {
+                return Err(format!(
+                    "invalid mule id: {p} (farm {spec}; {mules} mules configured)"
+                ))
+            }
+        }
+    }
+    if name.is_empty() || ids.is_empty() {
+        return Err(form());
+    }
+    Ok((name.to_string(), ids))
+}
+
+fn check_farms(cfg: &Config, d: &mut Vec<Diagnostic>) {
+    let mules = cfg.list("mule").count() + cfg.uint("mules") as usize;
+    for s in cfg.list("farm") {
+        if let Err(e) = parse_farm(s.value.as_str(), mules) {
+            d.push(Diagnostic::error(&s.origin, e));
+        }
+    }
+}
+
 fn check_caches(cfg: &Config, d: &mut Vec<Diagnostic>) {
     if let Err((origin, e)) = caches(cfg) {
         d.push(Diagnostic::error(&origin, e));
@@ -818,5 +850,15 @@ mod cache_tests {
         ] {
             assert!(cache2(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn farms_are_checked_as_uwsgi_checks_them() {
+        assert_eq!(parse_farm("a:1,2", 2), Ok(("a".into(), vec![1, 2])));
+        assert!(parse_farm("a", 2).is_err());
+        assert!(parse_farm("a:3", 2).is_err());
+        assert!(parse_farm(":1", 2).is_err());
+        assert!(parse_farm("a:x", 2).is_err());
+        assert!(parse_farm("a:", 2).is_err());
     }
 }

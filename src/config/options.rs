@@ -371,6 +371,10 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("cache", &[], None, Int, false, Some("0"), "Create the legacy cache `default` with N item slots", Yes),
     opt("cache-blocksize", &[], None, Bytes, false, Some("0"), "Block (largest value) size of the legacy cache; 0 means 65536", Yes),
     opt("locks", &[], None, Int, false, Some("0"), "Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker", Yes).range(0, 65536),
+    opt("mule", &[], None, Str, true, None, "Add a mule: a .py script run as __main__, a module:callable, or (any other value) a bare mule running the mule loop", Yes),
+    opt("mules", &[], None, Int, false, Some("0"), "Add N bare mules (after the `mule` ones)", Yes).range(0, 256),
+    opt("farm", &[], None, Str, true, None, "Group mules in a farm for farm_msg: NAME:MULE[,MULE...]", Yes),
+    opt("mule-msg-size", &[], None, Bytes, false, Some("0"), "Socket buffer size of the mule message queues (0: the system's)", Yes),
 ];
 
 /// Rows that are options of later uWSGI versions, not of 2.0 (which reads them as placeholders).

@@ -33,6 +33,7 @@ mod pyerr;
 mod response;
 mod server_facts;
 mod uwsgi_module;
+mod uwsgi_signals;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -53,6 +54,10 @@ pub use server_facts::{
     set_server_facts, CacheMath, ModuleFacts, ServerFacts, SharedCache, WorkerFacts,
 };
 pub use uwsgi_module::{run_post_fork_hooks, set_module_facts, take_logvars};
+pub use uwsgi_signals::{
+    run_mule_msg_hook, run_mule_patch, run_signal_handler, set_signal_bus, MuleDest, Received,
+    SignalBus,
+};
 
 /// How to set up the interpreter (filled by the server from the config).
 #[derive(Debug, Clone, Default)]

@@ -45,6 +45,8 @@ pub struct WorkerFacts {
     pub avg_rt: u64,
     /// Requests the worker's default app served.
     pub app_requests: u64,
+    /// uWSGI signals handled.
+    pub signals: u64,
 }
 
 /// Live state the server owns. Methods are called from app threads, with the GIL held.

@@ -45,12 +45,6 @@ fn masterpid() -> i32 {
     MASTER_PID.load(Ordering::Relaxed)
 }
 
-/// `uwsgi.mule_id()`: 0 (rw has no mules yet).
-#[pyfunction]
-fn mule_id() -> u32 {
-    0
-}
-
 /// A `str` (UTF-8) or `bytes` argument as bytes, as uWSGI's `s#` conversion takes both.
 fn text_arg(v: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     if let Ok(b) = v.cast::<PyBytes>() {
@@ -383,7 +377,7 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
         d.set_item("pid", w.pid)?;
         d.set_item("requests", w.requests)?;
         d.set_item("delta_requests", w.delta_requests)?;
-        d.set_item("signals", 0u64)?;
+        d.set_item("signals", w.signals)?;
         d.set_item("exceptions", w.exceptions)?;
         let status: &[u8] = if w.busy { b"busy" } else { b"idle" };
         d.set_item("status", PyBytes::new(py, status))?;
@@ -433,28 +427,13 @@ fn micros() -> u64 {
 /// an app's import and `hasattr` checks behave as under uWSGI) and raise NotImplementedError
 /// naming the feature when called.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    ("register_signal", "uWSGI signals"),
-    ("signal", "uWSGI signals"),
-    ("signal_registered", "uWSGI signals"),
-    ("signal_wait", "uWSGI signals"),
-    ("signal_received", "uWSGI signals"),
-    ("add_timer", "uWSGI timers"),
-    ("add_rb_timer", "uWSGI timers"),
-    ("add_cron", "uWSGI cron"),
-    ("add_file_monitor", "uWSGI file monitors"),
     ("alarm", "uWSGI alarms"),
     ("spool", "the spooler"),
     ("send_to_spooler", "the spooler"),
-    ("mule_msg", "mules"),
-    ("mule_get_msg", "mules"),
-    ("farm_msg", "mule farms"),
-    ("farm_get_msg", "mule farms"),
-    ("in_farm", "mule farms"),
     ("register_rpc", "RPC"),
     ("rpc", "RPC"),
     ("rpc_list", "RPC"),
     ("call", "RPC"),
-    ("set_user_harakiri", "user harakiri"),
     ("metric_get", "metrics"),
     ("metric_set", "metrics"),
     ("metric_inc", "metrics"),
@@ -528,7 +507,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let m = PyModule::new(py, "uwsgi")?;
     m.add_function(wrap_pyfunction!(worker_id, &m)?)?;
     m.add_function(wrap_pyfunction!(masterpid, &m)?)?;
-    m.add_function(wrap_pyfunction!(mule_id, &m)?)?;
+    super::uwsgi_signals::add_functions(&m)?;
     m.add_function(wrap_pyfunction!(set_logvar, &m)?)?;
     m.add_function(wrap_pyfunction!(get_logvar, &m)?)?;
     m.add_function(wrap_pyfunction!(reload, &m)?)?;
@@ -747,6 +726,7 @@ pub fn take_logvars() -> Vec<(Vec<u8>, Vec<u8>)> {
 /// A request starts on this thread, on `core`: forget the previous request's logvars.
 pub(crate) fn begin_request(core: u32) {
     CORE.set(core);
+    super::uwsgi_signals::begin_request();
     LOGVARS.with(|l| {
         if let Ok(mut l) = l.try_borrow_mut() {
             if !l.is_empty() {

@@ -2,11 +2,12 @@
 ``uwsgi`` module.
 
 Shipped inside rw (the binary and the wheel) and importable as ``uwsgidecorators`` wherever rw
-runs an app. A decorator whose uWSGI backend rw does not have yet (signals, timers, cron, file
-monitors, the spooler, mules, farms, RPC, user harakiri) raises ``NotImplementedError`` naming
+runs an app. A decorator whose uWSGI backend rw does not have yet (the spooler, RPC) raises ``NotImplementedError`` naming
 the feature when it is applied, so an app finds out at import time, not in production.
 """
 
+import pickle
+import sys
 import threading
 
 import uwsgi
@@ -77,6 +78,223 @@ class thread(object):
         return self.f
 
 
+def get_free_signal():
+    """The lowest signal number no handler is registered for in this process."""
+    for signum in range(0, 256):
+        if not uwsgi.signal_registered(signum):
+            return signum
+    raise Exception("No free uwsgi signal available")
+
+
+class signal(object):
+    """``@signal(num, target='')``: register the function as the handler of uWSGI signal
+    ``num``, run in ``target`` (a worker, ``workers``, a mule, ...)."""
+
+    def __init__(self, num, **kwargs):
+        self.num = num
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        return f
+
+
+class timer(object):
+    """``@timer(secs, signum=free, target='')``: run the function every ``secs`` seconds."""
+
+    def __init__(self, secs, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.secs = secs
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_timer(self.num, self.secs)
+        return f
+
+
+class cron(object):
+    """``@cron(minute, hour, day, month, dayweek)``: -1 for any, -N for every N."""
+
+    def __init__(self, minute, hour, day, month, dayweek, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.minute = minute
+        self.hour = hour
+        self.day = day
+        self.month = month
+        self.dayweek = dayweek
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_cron(self.num, self.minute, self.hour, self.day, self.month, self.dayweek)
+        return f
+
+
+class rbtimer(object):
+    """``@rbtimer(secs)``: as ``@timer``, on uWSGI's red-black-tree timers."""
+
+    def __init__(self, secs, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.secs = secs
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_rb_timer(self.num, self.secs)
+        return f
+
+
+class filemon(object):
+    """``@filemon(path)``: run the function when the file or directory changes."""
+
+    def __init__(self, fsobj, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.fsobj = fsobj
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_file_monitor(self.num, self.fsobj)
+        return f
+
+
+class mulefunc(object):
+    """``@mulefunc`` / ``@mulefunc(N)``: calling the function sends the call to a mule (any
+    mule, mule N, or a farm by name), where ``mule_msg_dispatcher`` runs it."""
+
+    def __init__(self, f):
+        if callable(f):
+            self.fname = f.__name__
+            self.mule = 0
+            mule_functions[f.__name__] = f
+        else:
+            self.mule = f
+            self.fname = None
+
+    def real_call(self, *args, **kwargs):
+        uwsgi.mule_msg(pickle.dumps({
+            'service': 'uwsgi_mulefunc',
+            'func': self.fname,
+            'args': args,
+            'kwargs': kwargs,
+        }), self.mule)
+
+    def __call__(self, *args, **kwargs):
+        if not self.fname:
+            self.fname = args[0].__name__
+            mule_functions[self.fname] = args[0]
+            return self.real_call
+        return self.real_call(*args, **kwargs)
+
+
+def mule_msg_dispatcher(message):
+    msg = pickle.loads(message)
+    if msg['service'] == 'uwsgi_mulefunc':
+        return mule_functions[msg['func']](*msg['args'], **msg['kwargs'])
+
+
+# As in uWSGI: a bare mule hands every message to this hook.
+uwsgi.mule_msg_hook = mule_msg_dispatcher
+
+
+class farm_loop(object):
+
+    def __init__(self, f, farm):
+        self.f = f
+        self.farm = farm
+
+    def __call__(self):
+        if uwsgi.mule_id() == 0:
+            return
+        if not uwsgi.in_farm(self.farm):
+            return
+        while True:
+            message = uwsgi.farm_get_msg()
+            if message:
+                self.f(message)
+
+
+class farm(object):
+    """``@farm(name)``: the mules of farm ``name`` run the function on each farm message."""
+
+    def __init__(self, name=None, **kwargs):
+        self.name = name
+
+    def __call__(self, f):
+        postfork_chain.append(farm_loop(f, self.name))
+
+
+class mule_brain(object):
+
+    def __init__(self, f, num):
+        self.f = f
+        self.num = num
+
+    def __call__(self):
+        if uwsgi.mule_id() == self.num:
+            try:
+                self.f()
+            except BaseException:
+                exc = sys.exc_info()
+                sys.excepthook(exc[0], exc[1], exc[2])
+                sys.exit(1)
+
+
+class mule_brainloop(mule_brain):
+
+    def __call__(self):
+        if uwsgi.mule_id() == self.num:
+            while True:
+                try:
+                    self.f()
+                except BaseException:
+                    exc = sys.exc_info()
+                    sys.excepthook(exc[0], exc[1], exc[2])
+                    sys.exit(1)
+
+
+class mule(object):
+    """``@mule(N)``: mule N runs the function after its fork."""
+
+    def __init__(self, num):
+        self.num = num
+
+    def __call__(self, f):
+        postfork_chain.append(mule_brain(f, self.num))
+
+
+class muleloop(mule):
+    """``@muleloop(N)``: mule N runs the function over and over."""
+
+    def __call__(self, f):
+        postfork_chain.append(mule_brainloop(f, self.num))
+
+
+class mulemsg_loop(object):
+
+    def __init__(self, f, num):
+        self.f = f
+        self.num = num
+
+    def __call__(self):
+        if uwsgi.mule_id() == self.num:
+            while True:
+                message = uwsgi.mule_get_msg()
+                if message:
+                    self.f(message)
+
+
+class mulemsg(object):
+    """``@mulemsg(N)``: mule N runs the function on each message it receives."""
+
+    def __init__(self, num):
+        self.num = num
+
+    def __call__(self, f):
+        postfork_chain.append(mulemsg_loop(f, self.num))
+
+
 def _missing(decorator, feature):
     def refuse(*args, **kwargs):
         raise NotImplementedError(
@@ -87,25 +305,25 @@ def _missing(decorator, feature):
     return refuse
 
 
-timer = _missing("timer", "signals and timers")
-rbtimer = _missing("rbtimer", "signals and timers")
-cron = _missing("cron", "signals and cron")
-filemon = _missing("filemon", "signals and file monitors")
-signal = _missing("signal", "signals")
-get_free_signal = _missing("get_free_signal", "signals")
 spool = _missing("spool", "the spooler")
 spoolraw = _missing("spoolraw", "the spooler")
 spoolforever = _missing("spoolforever", "the spooler")
-mulefunc = _missing("mulefunc", "mules")
-mule_brain = _missing("mule_brain", "mules")
-mule_brainloop = _missing("mule_brainloop", "mules")
-mule = _missing("mule", "mules")
-muleloop = _missing("muleloop", "mules")
-mulemsg_loop = _missing("mulemsg_loop", "mules")
-mulemsg = _missing("mulemsg", "mules")
-mule_msg_dispatcher = _missing("mule_msg_dispatcher", "mules")
-farm = _missing("farm", "mule farms")
-farm_loop = _missing("farm_loop", "mule farms")
 rpc = _missing("rpc", "RPC")
 erlang = _missing("erlang", "the Erlang plugin")
-harakiri = _missing("harakiri", "user harakiri (uwsgi.set_user_harakiri)")
+
+
+class harakiri(object):
+    """``@harakiri(secs)``: the master kills the worker if a call runs longer than ``secs``."""
+
+    def __init__(self, seconds):
+        self.s = seconds
+
+    def real_call(self, *args, **kwargs):
+        uwsgi.set_user_harakiri(self.s)
+        r = self.f(*args, **kwargs)
+        uwsgi.set_user_harakiri(0)
+        return r
+
+    def __call__(self, f):
+        self.f = f
+        return self.real_call

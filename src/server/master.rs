@@ -106,6 +106,9 @@ pub struct Master {
     idle: Option<super::cheaper::IdleWatch>,
     /// `hook-touch` files.
     hook_touch: super::hooks::TouchWatch,
+    /// uWSGI signals: routing, timers, cron, file monitors (`server/signal_desk.rs`).
+    desk: super::signal_desk::Desk,
+    mules: super::mules::Mules,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -174,6 +177,8 @@ impl Master {
             Some(f)
         };
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
+        let desk = super::signal_desk::Desk::new(&poller)?;
+        let mules = super::mules::Mules::new(&s.mules);
         let s_idle = s.idle;
         let s_touch = s.hooks.touch.clone();
         let slots = (1..=s.processes)
@@ -234,6 +239,8 @@ impl Master {
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
             hook_touch: super::hooks::TouchWatch::new(&s_touch),
+            desk,
+            mules,
         })
     }
 
@@ -274,6 +281,7 @@ impl Master {
                 self.mark_cheap(self.slots[i].id);
             }
         }
+        self.mules.spawn_due(&self.listeners);
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
         }
@@ -293,8 +301,15 @@ impl Master {
             } else {
                 Duration::from_secs(1)
             };
+            let tick = self
+                .desk
+                .until_next(Instant::now())
+                .map_or(tick, |t| t.min(tick));
             let _ = self.poller.wait(&mut events, Some(tick));
-            let connection_waits = events.iter().any(|e| e.key >= LISTEN_KEY);
+            let connection_waits = events
+                .iter()
+                .any(|e| e.key >= LISTEN_KEY && !super::signal_desk::is_desk_key(e.key));
+            let keys: Vec<usize> = events.iter().map(|e| e.key).collect();
             if !events.is_empty() {
                 self.poller.modify(
                     // SAFETY: the pipe fd is open for the master's lifetime.
@@ -311,6 +326,7 @@ impl Master {
             }
             self.read_fifo()?;
             self.reap();
+            self.signal_turn(&keys);
             // Every turn, not only on its events: it also expires slow stats clients.
             self.serve_stats();
             self.retire_old_generation();
@@ -560,6 +576,7 @@ impl Master {
             since: Instant::now(),
         };
         self.kill_all(sig);
+        self.mules.stop_all(Signal::SIGTERM);
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -898,6 +915,7 @@ impl Master {
         let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
         match r {
             Ok(nix::unistd::ForkResult::Child) => {
+                super::uwsgi_signals::enter_worker(id);
                 let env = WorkerEnv {
                     id,
                     settings: &self.s,
@@ -962,6 +980,9 @@ impl Master {
             if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
                 self.old.remove(pos);
                 eprintln!("old worker (pid: {pid}) buried");
+                continue;
+            }
+            if self.mules.reaped(pid, &status) {
                 continue;
             }
             let Some(slot) = self.slots.iter_mut().find(|s| s.pid == Some(pid)) else {
@@ -1091,7 +1112,35 @@ impl Master {
         );
     }
 
+    /// uWSGI signals: what the channels, timers, cron and file monitors raised, routed; and
+    /// the queues' depths for the stats.
+    fn signal_turn(&mut self, keys: &[usize]) {
+        let view = super::signal_desk::SlotView {
+            active: if self.paused {
+                Vec::new()
+            } else {
+                self.slots
+                    .iter()
+                    .filter(|s| s.pid.is_some())
+                    .map(|s| s.id)
+                    .collect()
+            },
+        };
+        self.desk.turn(&self.poller, keys, &view);
+        if self.stats.is_none() {
+            return; // the queue depths are for the stats only
+        }
+        let (pool, per_worker) = self.desk.queues();
+        self.scoreboard.header().signal_queue.store(pool, Relaxed);
+        for (i, n) in per_worker.into_iter().enumerate() {
+            if i < self.scoreboard.workers() {
+                self.scoreboard.worker(i + 1).signal_queue.store(n, Relaxed);
+            }
+        }
+    }
+
     fn respawn_dead(&mut self) {
+        self.mules.spawn_due(&self.listeners);
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
             if slot.pid.is_none()
@@ -1115,6 +1164,7 @@ impl Master {
             .filter_map(|s| Some((s.id, s.pid?)))
             .collect();
         self.harakiri.check(&self.s, &self.scoreboard, &live);
+        super::user_harakiri::check(&self.scoreboard, &live, crate::sys::clock::unix_secs());
     }
 
     /// Workers past max-worker-lifetime or an evil memory limit are told to stop gracefully;
@@ -1234,6 +1284,9 @@ impl Master {
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
+        // The new image starts its own mules; these serve the old workers' messages until the
+        // old generation retires with them (they are old workers to the new image).
+        pids.extend(self.mules.pids());
         let err = reload::exec_image(&reload::Handover {
             argv: &self.argv,
             listeners: self

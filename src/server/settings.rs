@@ -71,6 +71,12 @@ pub struct Settings {
     pub exported_options: Vec<(String, Option<String>)>,
     /// `locks`: user locks beyond lock 0.
     pub locks: usize,
+    /// One entry per mule: its `mule` value (`mules = N` adds empty, bare ones).
+    pub mules: Vec<String>,
+    /// `farm` values, `NAME:MULE[,MULE...]`.
+    pub farms: Vec<String>,
+    /// `mule-msg-size` (0: the system's buffer size).
+    pub mule_msg_size: usize,
     /// `cache` (legacy, first) and every `cache2`.
     pub caches: Vec<option_values::CacheDef>,
     /// `cheaper` > 0: the adaptive worker count.
@@ -444,6 +450,12 @@ impl Settings {
             stats_http: c.bool("stats-http"),
             exported_options: c.exported.clone(),
             locks: c.uint("locks") as usize,
+            mules: list(c, "mule")
+                .into_iter()
+                .chain((0..c.uint("mules")).map(|_| String::new()))
+                .collect(),
+            farms: list(c, "farm"),
+            mule_msg_size: c.uint("mule-msg-size") as usize,
             // A bad definition was refused by `config::load` (an error) before this runs.
             caches: option_values::caches(c).unwrap_or_default(),
             cheaper: cheaper_params(c),

@@ -110,6 +110,7 @@ impl ServerFacts for ScoreboardFacts {
                     tx: w.tx.load(Relaxed),
                     avg_rt: w.avg_rt.load(Relaxed),
                     app_requests: w.app_requests.load(Relaxed),
+                    signals: w.signals.load(Relaxed),
                 }
             })
             .collect()

@@ -120,6 +120,12 @@ impl Drop for BusyGuard<'_> {
 const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 const WAKE_KEY: usize = usize::MAX - 1;
+/// Poller keys of the uWSGI signal channels ("any worker", then this worker's own).
+const SIGNAL_KEYS: [usize; 2] = [usize::MAX - 3, usize::MAX - 2];
+
+fn is_signal_key(k: usize) -> bool {
+    SIGNAL_KEYS.contains(&k)
+}
 
 /// Runs a worker until it is told to stop; never returns.
 pub fn run(env: WorkerEnv) -> ! {
@@ -224,6 +230,13 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         poller.add(l.raw(), i, mode)?;
     }
     poller.add(wr.as_raw_fd(), WAKE_KEY, mode)?;
+    // uWSGI signals run in whichever thread of this worker takes them from the poller, between
+    // two of its requests (never inside one).
+    let signal_fds = super::uwsgi_signals::worker_fds(env.id);
+    for (fd, key) in signal_fds.iter().zip(SIGNAL_KEYS) {
+        poller.add(*fd, key, mode)?;
+    }
+    super::uwsgi_signals::set_worker_slot(env.scoreboard.clone(), env.id);
     let ctx = Context::new(ContextEnv {
         settings: s,
         worker_id: env.id,
@@ -386,6 +399,23 @@ impl Shared<'_> {
         });
     }
 
+    /// One uWSGI signal from a channel: its handler runs on this thread, which serves no
+    /// request now. One per wakeup, so a burst of signals interleaves with requests.
+    fn on_signal(&self, key: usize) {
+        let fds = super::uwsgi_signals::worker_fds(self.id);
+        let Some(&fd) = SIGNAL_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .and_then(|i| fds.get(i))
+        else {
+            return;
+        };
+        super::uwsgi_signals::handle_one(fd);
+        if self.mode == Mode::Oneshot {
+            let _ = self.poller.rearm(fd, key);
+        }
+    }
+
     /// A request found this worker's work done.
     fn recycle(&self, why: Recycle) {
         if !self.stop.begin() {
@@ -421,6 +451,7 @@ impl Shared<'_> {
             let Some(work) = self.next_work() else { return };
             match work {
                 Work::Event(key) if key < self.listeners.len() => self.accept(key, core),
+                Work::Event(key) if is_signal_key(key) => self.on_signal(key),
                 Work::Event(WAKE_KEY) => {
                     let mut b = [0u8; 64];
                     while nix::unistd::read(&self.wake.0, &mut b).is_ok_and(|n| n > 0) {}
@@ -516,7 +547,7 @@ impl Shared<'_> {
             let queued_conns = lock(&self.queue)
                 .iter()
                 .filter(
-                    |w| matches!(w, Work::Event(k) if *k >= self.listeners.len() && *k != WAKE_KEY),
+                    |w| matches!(w, Work::Event(k) if *k >= self.listeners.len() && *k != WAKE_KEY && !is_signal_key(*k)),
                 )
                 .count();
             let free = self

@@ -82,6 +82,12 @@ pub struct WorkerSlot {
     pub body_client_aborts: AtomicU64,
     /// kept: post-buffering bodies the server could not spool (503/413)
     pub body_spool_failures: AtomicU64,
+    /// kept: uWSGI signals whose handler ran in this worker
+    pub signals: AtomicU64,
+    /// Signal bytes waiting in the worker's channel (set by the master)
+    pub signal_queue: AtomicU64,
+    /// `uwsgi.set_user_harakiri`: unix seconds after which the master kills the worker (0: none)
+    pub user_harakiri: AtomicU64,
 }
 
 /// Instance-wide counters.
@@ -91,6 +97,8 @@ pub struct Header {
     pub total_requests: AtomicU64,
     /// Workers recycled, by cause (index: `recycles::Cause`), since the master started.
     pub recycles: [AtomicU64; super::recycles::CAUSES.len()],
+    /// Signal bytes waiting in the "any worker" channel (set by the master).
+    pub signal_queue: AtomicU64,
 }
 
 /// The mapping. Cloning the handle shares the same memory (it is inherited over fork); the
@@ -196,6 +204,7 @@ impl WorkerSlot {
         self.rss.store(0, Relaxed);
         self.vsz.store(0, Relaxed);
         self.parked.store(0, Relaxed);
+        self.user_harakiri.store(0, Relaxed);
         self.last_spawn.store(now_unix, Relaxed);
         self.respawn_count.fetch_add(1, Relaxed);
     }

@@ -95,7 +95,7 @@ pub fn build(view: &MasterView) -> Stats {
         version: crate::config::magic::UWSGI_VERSION.to_string(),
         listen_queue,
         listen_queue_errors: 0,
-        signal_queue: 0,
+        signal_queue: view.scoreboard.header().signal_queue.load(Relaxed),
         load: listen_queue,
         pid: i64::from(view.master_pid),
         uid: nix::unistd::getuid().as_raw(),
@@ -199,8 +199,8 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
         delta_requests: w.delta_requests.load(Relaxed),
         exceptions,
         harakiri_count: w.harakiri_count.load(Relaxed),
-        signals: 0,
-        signal_queue: 0,
+        signals: w.signals.load(Relaxed),
+        signal_queue: w.signal_queue.load(Relaxed),
         status: if pid == 0 && w.status.load(Relaxed) == Status::Cheap as u32 {
             "cheap"
         } else if busy {

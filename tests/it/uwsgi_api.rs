@@ -427,7 +427,7 @@ const MISSING_APP: &str = r#"
 import uwsgidecorators
 def application(environ, start_response):
     try:
-        uwsgidecorators.timer(3)(lambda signum: None)
+        uwsgidecorators.rpc('hello')(lambda: None)
         body = b'no error'
     except NotImplementedError as e:
         body = str(e).encode()
@@ -444,7 +444,7 @@ fn uwsgidecorators_without_a_backend_raise_not_implemented() {
     );
     assert_eq!(
         body(&s, "/"),
-        "uwsgidecorators.timer needs uWSGI signals and timers, which rw does not implement yet"
+        "uwsgidecorators.rpc needs uWSGI RPC, which rw does not implement yet"
     );
 }
 
@@ -799,7 +799,7 @@ def application(environ, start_response):
     names = environ['QUERY_STRING'].split('+')
     missing = [n for n in names if not hasattr(uwsgi, n)]
     try:
-        uwsgi.register_signal(1, 'workers', lambda s: None)
+        uwsgi.metric_get('requests')
         err = 'no error'
     except NotImplementedError as e:
         err = str(e)
@@ -818,6 +818,6 @@ fn every_public_name_of_the_uwsgi_module_exists() {
     let q: Vec<&str> = UWSGI_NAMES.split_whitespace().collect();
     assert_eq!(
         body(&s, &format!("/?{}", q.join("+"))),
-        "[] uwsgi.register_signal: uWSGI signals is not implemented in rw"
+        "[] uwsgi.metric_get: metrics is not implemented in rw"
     );
 }
