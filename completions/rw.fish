@@ -191,6 +191,16 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l cache2 -d 'Create a shar
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cache -d 'Create the legacy cache `default` with N item slots [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cache-blocksize -d 'Block (largest value) size of the legacy cache; 0 means 65536 [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l locks -d 'Create N more user locks for uwsgi.lock(n) (lock 0 always exists), shared by every worker [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-daemon -d 'Run this command (sh -c) beside the workers; respawn it when it dies, stop it with the instance (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-control-daemon -d 'As attach-daemon, and stop the instance when the command dies (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l smart-attach-daemon -d 'Run a daemonizing command, watched through its pidfile: PIDFILE[,FREQ] COMMAND (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l smart-attach-daemon2 -d 'Run a foreground command as a daemon whose pidfile rw writes: PIDFILE[,FREQ] COMMAND (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-daemon2 -d 'Attached daemon by keys: cmd=…,pidfile=…,daemonize=1,control=1,touch=F;G,stopsignal=N,reloadsignal=N,stdin=1,uid=…,gid=…,chdir=…,freq=N,max_throttle=N,notifypid=1 (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l daemons-honour-stdin -d 'Attached daemons keep the master\'s stdin instead of /dev/null [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron -d 'Run COMMAND on the minute: MIN HOUR DAY MONTH WEEK COMMAND (-1: every, -N: every Nth) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l unique-cron -d 'As cron, never starting a run while the previous one is still going (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron2 -d 'Cron by keys: minute=…,hour=…,day=…,month=…,week=…,unique=1,harakiri=SECS COMMAND (absent fields: every) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron-harakiri -d 'Kill a cron command still running after this many seconds (0: never) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

@@ -98,6 +98,9 @@ pub struct Master {
     /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
     sleeping: bool,
     idle: Option<super::cheaper::IdleWatch>,
+    /// `attach-daemon*` (server/daemons.rs) and `cron*` (server/cron.rs).
+    daemons: super::daemons::Daemons,
+    crons: super::cron::Crons,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -166,6 +169,8 @@ impl Master {
             Some(f)
         };
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
+        let daemons = super::daemons::Daemons::new(&s.daemons, s.daemons_honour_stdin);
+        let crons = super::cron::Crons::new(&s.crons, s.cron_harakiri);
         let s_idle = s.idle;
         let slots = (1..=s.processes)
             .map(|id| Slot {
@@ -221,6 +226,8 @@ impl Master {
             pool,
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
+            daemons,
+            crons,
         })
     }
 
@@ -264,6 +271,7 @@ impl Master {
         if !self.old.is_empty() {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
         }
+        self.daemons.spawn_all();
         let mut events = Events::new();
         loop {
             events.clear();
@@ -299,10 +307,11 @@ impl Master {
             self.retire_old_generation();
             self.notify_ready();
             if let State::Stopping { since } = self.state {
-                if self.alive() == 0 && self.old.is_empty() {
+                if self.alive() == 0 && self.old.is_empty() && self.daemons.running() == 0 {
                     self.drain_log();
                     return Ok(self.goodbye());
                 }
+                self.daemons.enforce_stop();
                 if since.elapsed() >= self.s.stop_mercy() {
                     self.kill_all(Signal::SIGKILL);
                 }
@@ -312,6 +321,9 @@ impl Master {
                 self.wake_up();
             }
             self.respawn_dead();
+            self.daemons.tick();
+            self.crons.tick();
+            self.crons.check_harakiri();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -536,6 +548,7 @@ impl Master {
             since: Instant::now(),
         };
         self.kill_all(sig);
+        self.daemons.begin_stop(false, self.daemon_grace());
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -884,6 +897,23 @@ impl Master {
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { continue };
+            let stopping = self.state != State::Running;
+            match self.daemons.reaped(pid, &status, stopping) {
+                super::daemons::Death::NotOurs => {}
+                super::daemons::Death::Handled => continue,
+                super::daemons::Death::ControlDied(cmd) => {
+                    if !stopping {
+                        self.begin_shutdown(
+                            &format!("control daemon \"{cmd}\" died"),
+                            Signal::SIGHUP,
+                        );
+                    }
+                    continue;
+                }
+            }
+            if self.crons.reaped(pid) {
+                continue;
+            }
             if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
                 self.old.remove(pos);
                 eprintln!("old worker (pid: {pid}) buried");
@@ -1132,6 +1162,9 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
+        // As uWSGI: kept daemons are stopped (their reload signal, if set) and the new image
+        // starts them again; smart daemons run on and are adopted through their pidfiles.
+        self.daemons.stop_for_reload(self.daemon_grace());
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
@@ -1152,9 +1185,19 @@ impl Master {
             p.keep();
         }
         eprintln!("{err}; reload aborted");
+        self.daemons.restart();
         reload::status_failed(&err.to_string());
         self.restore_cwd();
         Ok(())
+    }
+
+    /// How long daemons may take to stop before SIGKILL: `reload-mercy`, else 3 s (uWSGI).
+    fn daemon_grace(&self) -> Duration {
+        if self.s.reload_mercy.is_zero() {
+            Duration::from_secs(3)
+        } else {
+            self.s.reload_mercy
+        }
     }
 
     fn restore_cwd(&self) {
@@ -1206,6 +1249,8 @@ impl Master {
                 .map(super::uwsgi_facts::cache_stats)
                 .collect(),
             cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
+            daemons: self.daemons.stats(),
+            crons: self.crons.stats(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

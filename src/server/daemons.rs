@@ -1,0 +1,531 @@
+//! The master's attached daemons (uWSGI 2.0's core/daemons.c): started once the workers are
+//! forked, respawned when they die (throttled when they die young), restarted when a `touch`
+//! file changes, stopped at shutdown and before a reload's exec. Smart daemons (a pidfile)
+//! are watched through the pidfile each second and, as in uWSGI, outlive the instance: a
+//! reloaded or restarted master finds them running and adopts them.
+
+use super::subprocess::{self, Mode, Spec};
+use crate::config::daemon::DaemonDef;
+use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
+use std::time::{Duration, Instant, SystemTime};
+
+/// uWSGI's longest throttle when `max_throttle` is unset.
+const MAX_THROTTLE: u64 = 300;
+/// A respawn within this long of the previous spawn is throttled (uWSGI: 3 s).
+const QUICK_RESPAWN: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watch {
+    /// Spawned, its pidfile not yet seen valid.
+    Started,
+    /// Its pidfile named a live process at the last check.
+    Monitored,
+}
+
+#[derive(Debug)]
+struct Daemon {
+    def: DaemonDef,
+    /// The daemon's process: the keeper of a kept daemon, the pidfile's pid of a smart one.
+    pid: Option<Pid>,
+    /// A smart daemon's own child (the shell that daemonizes, or rw's first fork), reaped
+    /// when it exits.
+    child: Option<Pid>,
+    /// Spawned at start and respawned; false once stopping (uWSGI's `registered`).
+    registered: bool,
+    watch: Watch,
+    has_daemonized: bool,
+    pidfile_checks: u32,
+    /// Spawns so far (uWSGI's `respawns`, which counts the first one too).
+    spawns: u64,
+    last_spawn: Option<Instant>,
+    /// A throttled respawn happens then.
+    respawn_at: Option<Instant>,
+    touch_mtimes: Vec<Option<SystemTime>>,
+}
+
+/// What the master must do after a daemon died.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Death {
+    /// Not one of ours.
+    NotOurs,
+    Handled,
+    /// An attach-control-daemon died: the instance stops.
+    ControlDied(String),
+}
+
+pub struct Daemons {
+    list: Vec<Daemon>,
+    honour_stdin: bool,
+    last_check: Option<Instant>,
+    /// Stopping: the kept daemons get SIGKILL at this moment if still alive.
+    kill_at: Option<Instant>,
+}
+
+fn mtime(p: &str) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// The live pid a pidfile names (uWSGI's `uwsgi_check_pidfile`: `kill(pid, 0)` succeeds).
+fn check_pidfile(path: &str) -> Option<Pid> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let pid: i32 = text.trim().parse().ok().filter(|p| *p > 0)?;
+    let pid = Pid::from_raw(pid);
+    // A zombie still answers kill(pid, 0), and where nothing reaps orphans (a container
+    // whose init does not) a dead daemon would look alive forever.
+    let zombie = crate::sys::proc::state(pid.as_raw()) == Some('Z');
+    nix::sys::signal::kill(pid, None)
+        .ok()
+        .filter(|()| !zombie)
+        .map(|()| pid)
+}
+
+fn describe(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit code {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("killed by signal {}", *sig as i32),
+        _ => "died".to_string(),
+    }
+}
+
+impl Daemons {
+    pub fn new(defs: &[DaemonDef], honour_stdin: bool) -> Daemons {
+        Daemons {
+            list: defs
+                .iter()
+                .map(|d| Daemon {
+                    def: d.clone(),
+                    pid: None,
+                    child: None,
+                    registered: false,
+                    watch: Watch::Started,
+                    has_daemonized: false,
+                    pidfile_checks: 0,
+                    spawns: 0,
+                    last_spawn: None,
+                    respawn_at: None,
+                    touch_mtimes: d.touch.iter().map(|p| mtime(p)).collect(),
+                })
+                .collect(),
+            honour_stdin,
+            last_check: None,
+            kill_at: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Registers and starts every daemon (after the workers are forked); a smart daemon whose
+    /// pidfile names a live process is adopted instead (it survived a reload or a restart).
+    pub fn spawn_all(&mut self) {
+        let honour = self.honour_stdin;
+        for d in &mut self.list {
+            if d.registered {
+                continue;
+            }
+            d.registered = true;
+            if let Some(pf) = &d.def.pidfile {
+                if let Some(pid) = check_pidfile(pf) {
+                    eprintln!(
+                        "[uwsgi-daemons] found valid/active pidfile for \"{}\" (pid: {pid})",
+                        d.def.command
+                    );
+                    d.pid = Some(pid);
+                    continue;
+                }
+            }
+            d.spawn(honour);
+        }
+    }
+
+    /// A child of the master exited: ours? Respawns a kept daemon (throttled when it dies
+    /// young) unless `stopping`.
+    pub fn reaped(&mut self, pid: Pid, status: &WaitStatus, stopping: bool) -> Death {
+        let honour = self.honour_stdin;
+        for d in &mut self.list {
+            if d.def.pidfile.is_some() {
+                if d.child == Some(pid) {
+                    // The shell that daemonized, or rw's first fork: the daemon is on its own.
+                    d.child = None;
+                    d.has_daemonized = true;
+                    if d.pid == Some(pid) {
+                        d.pid = None;
+                    }
+                    return Death::Handled;
+                }
+                continue;
+            }
+            if d.pid != Some(pid) {
+                continue;
+            }
+            d.pid = None;
+            if stopping || !d.registered {
+                eprintln!(
+                    "[uwsgi-daemons] daemon \"{}\" (pid: {pid}) stopped ({})",
+                    d.def.command,
+                    describe(status)
+                );
+                return Death::Handled;
+            }
+            eprintln!(
+                "[uwsgi-daemons] daemon \"{}\" (pid: {pid}) died ({})",
+                d.def.command,
+                describe(status)
+            );
+            if d.def.control {
+                return Death::ControlDied(d.def.command.clone());
+            }
+            d.respawn_throttled(honour);
+            return Death::Handled;
+        }
+        Death::NotOurs
+    }
+
+    /// Once a second (as uWSGI's master cycle): smart daemons' pidfiles, touch files and
+    /// throttled respawns that are due.
+    pub fn tick(&mut self) {
+        if self.list.is_empty() {
+            return;
+        }
+        let honour = self.honour_stdin;
+        let now = Instant::now();
+        for d in &mut self.list {
+            if d.registered && d.pid.is_none() && d.respawn_at.is_some_and(|t| now >= t) {
+                d.respawn_at = None;
+                d.spawn(honour);
+            }
+        }
+        if self
+            .last_check
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_check = Some(now);
+        for d in &mut self.list {
+            if !d.registered {
+                continue;
+            }
+            d.check_touch();
+            d.check_pidfile(honour);
+        }
+    }
+
+    /// Shutdown (`reloading`: before a reload's exec): kept daemons get their stop signal
+    /// (the reload signal when reloading and one is set), to the whole session, and are not
+    /// respawned; smart daemons are left running, signalled only with `notifypid`.
+    pub fn begin_stop(&mut self, reloading: bool, grace: Duration) {
+        for d in &mut self.list {
+            d.registered = false;
+            d.respawn_at = None;
+            let Some(pid) = d.pid else { continue };
+            if d.def.pidfile.is_none() {
+                let sig = if reloading && d.def.reload_signal > 0 {
+                    d.def.reload_signal
+                } else {
+                    d.def.stop_signal
+                };
+                eprintln!(
+                    "[uwsgi-daemons] stopping daemon (pid: {pid}): {}",
+                    d.def.command
+                );
+                subprocess::signal_group(pid, sig);
+            } else if d.def.notifypid {
+                let sig = if reloading {
+                    if d.def.reload_signal > 0 {
+                        d.def.reload_signal
+                    } else {
+                        libc::SIGHUP
+                    }
+                } else {
+                    d.def.stop_signal
+                };
+                subprocess::signal_group(pid, sig);
+            }
+        }
+        self.kill_at = Some(Instant::now() + grace);
+    }
+
+    /// Kept daemons still running (the instance waits for them when it stops).
+    pub fn running(&self) -> usize {
+        self.list
+            .iter()
+            .filter(|d| d.def.pidfile.is_none() && d.pid.is_some())
+            .count()
+    }
+
+    /// Stopping: after the grace, what still runs is killed (its whole session).
+    pub fn enforce_stop(&mut self) {
+        let Some(t) = self.kill_at else { return };
+        if Instant::now() < t {
+            return;
+        }
+        self.kill_at = None;
+        for d in &self.list {
+            if let (None, Some(pid)) = (&d.def.pidfile, d.pid) {
+                eprintln!(
+                    "[uwsgi-daemons] daemon did not die in time, killing (pid: {pid}): {}",
+                    d.def.command
+                );
+                subprocess::signal_group(pid, libc::SIGKILL);
+            }
+        }
+    }
+
+    /// Before a reload's exec: stops the kept daemons and waits for them (at most `grace`,
+    /// then SIGKILL), as uWSGI does; the new image starts them again.
+    pub fn stop_for_reload(&mut self, grace: Duration) {
+        self.begin_stop(true, grace);
+        let deadline = Instant::now() + grace;
+        let mut killed = false;
+        let kill_wait = Instant::now() + grace + Duration::from_secs(5);
+        for d in &mut self.list {
+            let (None, Some(pid)) = (&d.def.pidfile, d.pid) else {
+                continue;
+            };
+            loop {
+                match nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => {}
+                    Ok(st) => {
+                        eprintln!(
+                            "[uwsgi-daemons] daemon \"{}\" (pid: {pid}) stopped ({})",
+                            d.def.command,
+                            describe(&st)
+                        );
+                        break;
+                    }
+                    Err(_) => break,
+                }
+                let now = Instant::now();
+                if now >= deadline && !killed {
+                    eprintln!(
+                        "[uwsgi-daemons] daemon did not die in time, killing (pid: {pid}): {}",
+                        d.def.command
+                    );
+                    subprocess::signal_group(pid, libc::SIGKILL);
+                    killed = true;
+                }
+                if now >= kill_wait {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            killed = false;
+            d.pid = None;
+        }
+        self.kill_at = None;
+    }
+
+    /// The exec failed after [`Daemons::stop_for_reload`]: the current image starts them again.
+    pub fn restart(&mut self) {
+        self.spawn_all();
+    }
+
+    /// `daemons[]` of the stats.
+    pub fn stats(&self) -> Vec<crate::stats::schema::Daemon> {
+        self.list
+            .iter()
+            .map(|d| crate::stats::schema::Daemon {
+                cmd: d.def.command.clone(),
+                pid: d.pid.map_or(0, |p| i64::from(p.as_raw())),
+                respawns: d.spawns.saturating_sub(1),
+                pidfile: d.def.pidfile.clone(),
+            })
+            .collect()
+    }
+}
+
+impl Daemon {
+    fn spawn(&mut self, honour_stdin: bool) {
+        if !self.registered {
+            return;
+        }
+        let mode = if self.def.pidfile.is_some() {
+            Mode::Smart
+        } else {
+            Mode::Kept
+        };
+        let spec = Spec::new(&self.def.command, mode)
+            .and_then(|s| s.chdir(self.def.chdir.as_deref()))
+            .and_then(|s| {
+                s.pidfile(if self.def.daemonize {
+                    self.def.pidfile.as_deref()
+                } else {
+                    None
+                })
+            })
+            .map(|s| s.stdin_null(!(honour_stdin || self.def.honour_stdin)))
+            .and_then(|s| s.accounts(self.def.uid.as_deref(), self.def.gid.as_deref()));
+        let spec = match spec {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "[uwsgi-daemons] cannot spawn \"{}\": {e:#}",
+                    self.def.command
+                );
+                return;
+            }
+        };
+        match subprocess::spawn(&spec) {
+            Ok(pid) => {
+                eprintln!(
+                    "[uwsgi-daemons] {}spawning \"{}\" (pid: {pid}, uid: {} gid: {})",
+                    if self.spawns > 0 { "re" } else { "" },
+                    self.def.command,
+                    self.def.uid.as_deref().map_or_else(
+                        || nix::unistd::getuid().as_raw().to_string(),
+                        str::to_string
+                    ),
+                    self.def.gid.as_deref().map_or_else(
+                        || nix::unistd::getgid().as_raw().to_string(),
+                        str::to_string
+                    ),
+                );
+                // A smart daemon's pidfile names its real pid at the next checks.
+                self.pid = Some(pid);
+                if mode == Mode::Smart {
+                    self.child = Some(pid);
+                }
+                self.has_daemonized = false;
+                self.watch = Watch::Started;
+                self.pidfile_checks = 0;
+                self.spawns += 1;
+                self.last_spawn = Some(Instant::now());
+            }
+            Err(e) => {
+                eprintln!(
+                    "[uwsgi-daemons] fork() failed for \"{}\": {e}",
+                    self.def.command
+                );
+                self.respawn_at = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// uWSGI's throttle: a daemon respawned within 3 s of its last spawn waits
+    /// `respawns - seconds since that spawn` seconds (at least 1, at most `max_throttle`,
+    /// or 300), so one that keeps dying young backs off more and more.
+    fn respawn_throttled(&mut self, honour_stdin: bool) {
+        let throttle = self
+            .last_spawn
+            .map(|t| t.elapsed())
+            .filter(|e| *e <= QUICK_RESPAWN)
+            .map(|e| {
+                let t = (self.spawns as i64 - e.as_secs() as i64).max(1) as u64;
+                let cap = if self.def.max_throttle > 0 {
+                    u64::from(self.def.max_throttle)
+                } else {
+                    MAX_THROTTLE
+                };
+                t.min(cap)
+            });
+        match throttle {
+            Some(secs) => {
+                eprintln!(
+                    "[uwsgi-daemons] throttling \"{}\" for {secs} seconds",
+                    self.def.command
+                );
+                self.respawn_at = Some(Instant::now() + Duration::from_secs(secs));
+            }
+            None => self.spawn(honour_stdin),
+        }
+    }
+
+    fn check_touch(&mut self) {
+        let Some(pid) = self.pid else { return };
+        for (p, seen) in self.def.touch.iter().zip(self.touch_mtimes.iter_mut()) {
+            let now = mtime(p);
+            if now != *seen {
+                *seen = now;
+                eprintln!(
+                    "*** {p} has been touched... reloading daemon \"{}\" (pid: {pid}) !!! ***",
+                    self.def.command
+                );
+                subprocess::signal_group(pid, self.def.stop_signal);
+                return;
+            }
+        }
+    }
+
+    /// uWSGI's smart check: a daemon seen running whose pidfile no longer names a live
+    /// process is respawned at once; one never seen running is respawned after `freq`
+    /// checks (each a second) once it has daemonized, logged otherwise.
+    fn check_pidfile(&mut self, honour_stdin: bool) {
+        let Some(pf) = self.def.pidfile.clone() else {
+            return;
+        };
+        match check_pidfile(&pf) {
+            None => {
+                if self.watch == Watch::Monitored {
+                    eprintln!(
+                        "[uwsgi-daemons] \"{}\" (pid: {}) is gone (pidfile {pf})",
+                        self.def.command,
+                        self.pid.map_or(0, Pid::as_raw)
+                    );
+                    self.pid = None;
+                    self.spawn(honour_stdin);
+                    return;
+                }
+                self.pidfile_checks += 1;
+                if self.pidfile_checks >= self.def.freq {
+                    if !self.has_daemonized {
+                        eprintln!(
+                            "[uwsgi-daemons] \"{}\" (pid: {}) did not daemonize !!!",
+                            self.def.command,
+                            self.child.map_or(0, Pid::as_raw)
+                        );
+                        self.pidfile_checks = 0;
+                    } else {
+                        eprintln!(
+                            "[uwsgi-daemons] no valid pidfile {pf} for \"{}\": respawning",
+                            self.def.command
+                        );
+                        self.spawn(honour_stdin);
+                    }
+                }
+            }
+            Some(pid) if Some(pid) != self.pid => {
+                if let Some(old) = self.pid {
+                    eprintln!(
+                        "[uwsgi-daemons] found changed pid for \"{}\" (old_pid: {old} new_pid: {pid})",
+                        self.def.command
+                    );
+                }
+                self.pid = Some(pid);
+            }
+            Some(pid) => {
+                if self.watch != Watch::Monitored {
+                    eprintln!(
+                        "[uwsgi-daemons] \"{}\" (pid: {pid}) is running, watched through {pf}",
+                        self.def.command
+                    );
+                }
+                self.watch = Watch::Monitored;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pidfile_check_needs_a_live_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        let path = p.to_str().unwrap();
+        assert_eq!(check_pidfile(path), None, "absent");
+        std::fs::write(&p, format!("{}\n", std::process::id())).unwrap();
+        assert_eq!(
+            check_pidfile(path),
+            Some(Pid::from_raw(std::process::id() as i32))
+        );
+        std::fs::write(&p, "garbage").unwrap();
+        assert_eq!(check_pidfile(path), None);
+        std::fs::write(&p, "0").unwrap();
+        assert_eq!(check_pidfile(path), None);
+    }
+}
