@@ -64,6 +64,8 @@ pub struct Cron {
     pub week: i64,
     pub command: String,
     pub unique: u64,
+    /// Only from uWSGI builds with legions (SSL); absent otherwise, as in rw.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub legion: String,
     /// The running command (the latest run), -1 when none runs.
     pub pid: i64,

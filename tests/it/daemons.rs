@@ -343,3 +343,26 @@ fn cron_harakiri_kills_the_whole_run() {
     s.wait_log("exited after", 10);
     assert!(lines(&s, "done").is_empty(), "{log}");
 }
+
+#[test]
+fn a_daemon_that_keeps_dying_young_is_throttled_more_and_more() {
+    let ini = hello_ini("attach-daemon = echo started >> {dir}/starts; exit 3\n");
+    let s = Server::start(&ini, &[("app.py", HELLO_APP)]);
+    wait_until(40, "three throttled respawns", || {
+        s.log_text().matches("[uwsgi-daemons] throttling").count() >= 3
+    });
+    let log = s.log_text();
+    let secs: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.split("\" for ").nth(1))
+        .filter_map(|r| r.strip_suffix(" seconds")?.parse().ok())
+        .collect();
+    assert!(secs.len() >= 3, "{log}");
+    assert!(secs.windows(2).all(|w| w[0] <= w[1]), "{secs:?}\n{log}");
+    assert!(
+        secs[2] >= 2,
+        "the throttle grows with the respawns: {secs:?}\n{log}"
+    );
+    assert!(log.contains("died (exit code 3)"), "{log}");
+    assert!(lines(&s, "starts").len() >= 3);
+}
