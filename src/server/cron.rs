@@ -13,6 +13,21 @@ use std::time::{Duration, Instant};
 /// from the master's start, so a test sees several "minutes" in seconds.
 pub const SPEED_ENV: &str = "RW_DEBUG_CRON_SPEED";
 
+/// Cron runs still going when the master re-executes itself (a reload): they stay children of
+/// the same pid, and the new image adopts them, so a unique line does not start a second run
+/// and harakiri still applies. JSON `[{"pid", "cmd", "started", "limit"}]`.
+pub const RUNS_ENV: &str = "RW_CRON_RUNS";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Handed {
+    pid: i32,
+    cmd: String,
+    /// Seconds the run had been going at the exec.
+    ran: u64,
+    /// Its harakiri, seconds from its start (0: none).
+    limit: u64,
+}
+
 /// The cron's view of the time: the wall clock, or (debug builds, [`SPEED_ENV`]) a faster one.
 struct Clock {
     base: i64,
@@ -51,6 +66,8 @@ struct Run {
     started: Instant,
     /// Killed (SIGKILL to its session) at this moment if still running.
     deadline: Option<Instant>,
+    /// Its harakiri in seconds from `started` (0: none), handed over across a reload.
+    limit: u64,
 }
 
 #[derive(Debug)]
@@ -84,7 +101,7 @@ impl Crons {
                 d.command
             );
         }
-        Crons {
+        let mut crons = Crons {
             jobs: defs
                 .iter()
                 .map(|d| Job {
@@ -96,6 +113,75 @@ impl Crons {
                 .collect(),
             default_harakiri: cron_harakiri,
             clock,
+        };
+        crons.adopt();
+        crons
+    }
+
+    /// Before a reload's exec: names the running runs in [`RUNS_ENV`] for the new image.
+    pub fn hand_over(&self) {
+        let runs: Vec<Handed> = self
+            .jobs
+            .iter()
+            .flat_map(|j| {
+                j.runs.iter().map(|r| Handed {
+                    pid: r.pid.as_raw(),
+                    cmd: j.def.command.clone(),
+                    ran: r.started.elapsed().as_secs(),
+                    limit: if r.deadline.is_some() { r.limit } else { 0 },
+                })
+            })
+            .collect();
+        if !runs.is_empty() {
+            if let Ok(json) = serde_json::to_string(&runs) {
+                std::env::set_var(RUNS_ENV, json);
+            }
+        }
+    }
+
+    /// The exec failed: the current image keeps its runs.
+    pub fn keep() {
+        std::env::remove_var(RUNS_ENV);
+    }
+
+    /// After a reload: the previous image's runs of lines that still exist (same command),
+    /// if they are still our children.
+    fn adopt(&mut self) {
+        let Some(json) = std::env::var_os(RUNS_ENV) else {
+            return;
+        };
+        std::env::remove_var(RUNS_ENV);
+        let runs: Vec<Handed> = serde_json::from_str(&json.to_string_lossy()).unwrap_or_default();
+        let me = nix::unistd::getpid().as_raw();
+        for h in runs {
+            let ours = std::fs::read_to_string(format!("/proc/{}/stat", h.pid))
+                .ok()
+                .and_then(|st| {
+                    let rest = st.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+                })
+                == Some(me);
+            let Some(job) = self.jobs.iter_mut().find(|j| j.def.command == h.cmd) else {
+                continue;
+            };
+            if !ours {
+                continue;
+            }
+            let now = Instant::now();
+            let started = now.checked_sub(Duration::from_secs(h.ran)).unwrap_or(now);
+            eprintln!(
+                "[uwsgi-cron] command \"{}\" still running with pid {} (started before the reload)",
+                h.cmd, h.pid
+            );
+            // It started this minute or earlier: the line is not due again before 60 s.
+            job.last_job = self.clock.now() - h.ran as i64 * self.clock.speed as i64;
+            job.started_at = crate::sys::clock::unix_secs().saturating_sub(h.ran);
+            job.runs.push(Run {
+                pid: Pid::from_raw(h.pid),
+                started,
+                deadline: (h.limit > 0).then(|| started + Duration::from_secs(h.limit)),
+                limit: h.limit,
+            });
         }
     }
 
@@ -140,6 +226,7 @@ impl Crons {
                         pid,
                         started,
                         deadline: (limit > 0).then(|| started + Duration::from_secs(limit)),
+                        limit,
                     });
                 }
                 Err(e) => eprintln!("[uwsgi-cron] cannot run \"{}\": {e}", job.def.command),

@@ -1165,6 +1165,7 @@ impl Master {
         // As uWSGI: kept daemons are stopped (their reload signal, if set) and the new image
         // starts them again; smart daemons run on and are adopted through their pidfiles.
         self.daemons.stop_for_reload(self.daemon_grace());
+        self.crons.hand_over();
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
@@ -1186,6 +1187,7 @@ impl Master {
         }
         eprintln!("{err}; reload aborted");
         self.daemons.restart();
+        super::cron::Crons::keep();
         reload::status_failed(&err.to_string());
         self.restore_cwd();
         Ok(())

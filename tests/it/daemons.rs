@@ -366,3 +366,21 @@ fn a_daemon_that_keeps_dying_young_is_throttled_more_and_more() {
     assert!(log.contains("died (exit code 3)"), "{log}");
     assert!(lines(&s, "starts").len() >= 3);
 }
+
+#[test]
+fn a_reload_does_not_start_a_unique_cron_twice() {
+    let job = "#!/bin/sh\necho start >> {dir}/runs\nsleep 4\necho end >> {dir}/runs\n";
+    let ini = hello_ini("unique-cron = -1 -1 -1 -1 -1 sh {dir}/job.sh\n");
+    let s = Server::start_with(&ini, &[("app.py", HELLO_APP), ("job.sh", job)], FAST);
+    wait_until(20, "the first run", || lines(&s, "runs") == ["start"]);
+    // SAFETY: the master this test started; SIGHUP is a graceful reload.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    s.wait_log("(started before the reload)", 30);
+    // The test clock makes the line due at every turn: a forgotten run would overlap now.
+    wait_until(30, "a second run after the first one ended", || {
+        lines(&s, "runs").len() >= 3
+    });
+    let runs = lines(&s, "runs");
+    assert_eq!(runs[..3], ["start", "end", "start"], "{}", s.log_text());
+    s.wait_log("[uwsgi-cron] command \"sh ", 10);
+}
