@@ -132,41 +132,21 @@ impl Crons {
                 })
             })
             .collect();
-        if !runs.is_empty() {
-            if let Ok(json) = serde_json::to_string(&runs) {
-                std::env::set_var(RUNS_ENV, json);
-            }
-        }
+        super::handover::put(RUNS_ENV, &runs);
     }
 
     /// The exec failed: the current image keeps its runs.
     pub fn keep() {
-        std::env::remove_var(RUNS_ENV);
+        super::handover::clear(RUNS_ENV);
     }
 
     /// After a reload: the previous image's runs of lines that still exist (same command),
     /// if they are still our children.
     fn adopt(&mut self) {
-        let Some(json) = std::env::var_os(RUNS_ENV) else {
-            return;
-        };
-        std::env::remove_var(RUNS_ENV);
-        let runs: Vec<Handed> = serde_json::from_str(&json.to_string_lossy()).unwrap_or_default();
-        let me = nix::unistd::getpid().as_raw();
-        for h in runs {
-            let ours = std::fs::read_to_string(format!("/proc/{}/stat", h.pid))
-                .ok()
-                .and_then(|st| {
-                    let rest = st.rsplit_once(')')?.1.to_string();
-                    rest.split_whitespace().nth(1)?.parse::<i32>().ok()
-                })
-                == Some(me);
+        for h in super::handover::take(RUNS_ENV, |h: &Handed| h.pid) {
             let Some(job) = self.jobs.iter_mut().find(|j| j.def.command == h.cmd) else {
                 continue;
             };
-            if !ours {
-                continue;
-            }
             let now = Instant::now();
             let started = now.checked_sub(Duration::from_secs(h.ran)).unwrap_or(now);
             eprintln!(

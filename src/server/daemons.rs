@@ -60,6 +60,21 @@ pub struct Daemons {
     last_check: Option<Instant>,
     /// Stopping: the kept daemons get SIGKILL at this moment if still alive.
     kill_at: Option<Instant>,
+    /// Kept daemons of the previous image (a reload), stopped before their successors start.
+    predecessors: Vec<Predecessor>,
+    /// They get SIGKILL at this moment if still alive.
+    predecessors_kill_at: Option<Instant>,
+    /// How long a daemon may take to stop: `reload-mercy`, else 3 s (uWSGI).
+    grace: Duration,
+}
+
+/// A kept daemon the previous image handed over (it is still our child).
+#[derive(Debug)]
+struct Predecessor {
+    pid: Pid,
+    cmd: String,
+    /// The daemon of this image it precedes (none when the config no longer has it).
+    of: Option<usize>,
 }
 
 fn mtime(p: &str) -> Option<SystemTime> {
@@ -89,8 +104,8 @@ fn describe(status: &WaitStatus) -> String {
 }
 
 impl Daemons {
-    pub fn new(defs: &[DaemonDef], honour_stdin: bool) -> Daemons {
-        Daemons {
+    pub fn new(defs: &[DaemonDef], honour_stdin: bool, grace: Duration) -> Daemons {
+        let mut d = Daemons {
             list: defs
                 .iter()
                 .map(|d| Daemon {
@@ -110,6 +125,95 @@ impl Daemons {
             honour_stdin,
             last_check: None,
             kill_at: None,
+            predecessors: Vec::new(),
+            predecessors_kill_at: None,
+            grace,
+        };
+        d.adopt();
+        d
+    }
+
+    /// After a reload: the previous image's kept daemons, matched to this config's by command.
+    fn adopt(&mut self) {
+        use super::handover::{self, HandedDaemon};
+        for h in handover::take(handover::DAEMONS_ENV, |h: &HandedDaemon| h.pid) {
+            let of = (0..self.list.len()).find(|&i| {
+                let d = &self.list[i];
+                d.def.pidfile.is_none()
+                    && d.def.command == h.cmd
+                    && !self.predecessors.iter().any(|p| p.of == Some(i))
+            });
+            if let Some(i) = of {
+                self.list[i].spawns = h.spawns;
+            }
+            self.predecessors.push(Predecessor {
+                pid: Pid::from_raw(h.pid),
+                cmd: h.cmd,
+                of,
+            });
+        }
+    }
+
+    /// Before a reload's exec: the kept daemons (and predecessors still stopping) are named
+    /// for the new image, which stops them once it has started (the rescue of a failed start
+    /// keeps them running) and then starts their successors.
+    pub fn hand_over(&self) {
+        use super::handover::{self, HandedDaemon};
+        let mut out: Vec<HandedDaemon> = self
+            .list
+            .iter()
+            .filter(|d| d.def.pidfile.is_none())
+            .filter_map(|d| {
+                Some(HandedDaemon {
+                    pid: d.pid?.as_raw(),
+                    cmd: d.def.command.clone(),
+                    spawns: d.spawns,
+                })
+            })
+            .collect();
+        out.extend(self.predecessors.iter().map(|p| HandedDaemon {
+            pid: p.pid.as_raw(),
+            // Not matched again: its successor, if any, is already counted above.
+            cmd: String::new(),
+            spawns: 0,
+        }));
+        handover::put(handover::DAEMONS_ENV, &out);
+        for d in &self.list {
+            if let (Some(_), Some(pid), true) = (&d.def.pidfile, d.pid, d.def.notifypid) {
+                let sig = if d.def.reload_signal > 0 {
+                    d.def.reload_signal
+                } else {
+                    libc::SIGHUP
+                };
+                subprocess::signal_group(pid, sig);
+            }
+        }
+    }
+
+    /// The exec failed: the current image keeps its daemons.
+    pub fn keep() {
+        super::handover::clear(super::handover::DAEMONS_ENV);
+    }
+
+    /// uWSGI stops a reloading instance's daemons with their reload signal when they have one.
+    fn stop_predecessors(&mut self) {
+        for p in &self.predecessors {
+            let sig = p.of.map_or(libc::SIGTERM, |i| {
+                let d = &self.list[i].def;
+                if d.reload_signal > 0 {
+                    d.reload_signal
+                } else {
+                    d.stop_signal
+                }
+            });
+            eprintln!(
+                "[uwsgi-daemons] stopping daemon of the previous image (pid: {}): {}",
+                p.pid, p.cmd
+            );
+            subprocess::signal_group(p.pid, sig);
+        }
+        if !self.predecessors.is_empty() {
+            self.predecessors_kill_at = Some(Instant::now() + self.grace);
         }
     }
 
@@ -120,12 +224,17 @@ impl Daemons {
     /// Registers and starts every daemon (after the workers are forked); a smart daemon whose
     /// pidfile names a live process is adopted instead (it survived a reload or a restart).
     pub fn spawn_all(&mut self) {
+        self.stop_predecessors();
         let honour = self.honour_stdin;
-        for d in &mut self.list {
+        for (i, d) in self.list.iter_mut().enumerate() {
             if d.registered {
                 continue;
             }
             d.registered = true;
+            if self.predecessors.iter().any(|p| p.of == Some(i)) {
+                // Started once its predecessor is gone (see `reaped`).
+                continue;
+            }
             if let Some(pf) = &d.def.pidfile {
                 if let Some(pid) = check_pidfile(pf) {
                     eprintln!(
@@ -144,6 +253,20 @@ impl Daemons {
     /// young) unless `stopping`.
     pub fn reaped(&mut self, pid: Pid, status: &WaitStatus, stopping: bool) -> Death {
         let honour = self.honour_stdin;
+        if let Some(pos) = self.predecessors.iter().position(|p| p.pid == pid) {
+            let p = self.predecessors.remove(pos);
+            eprintln!(
+                "[uwsgi-daemons] daemon \"{}\" (pid: {pid}) of the previous image stopped ({})",
+                p.cmd,
+                describe(status)
+            );
+            if let Some(d) = p.of.map(|i| &mut self.list[i]) {
+                if !stopping && d.registered && d.pid.is_none() {
+                    d.spawn(honour);
+                }
+            }
+            return Death::Handled;
+        }
         for d in &mut self.list {
             if d.def.pidfile.is_some() {
                 if d.child == Some(pid) {
@@ -191,6 +314,10 @@ impl Daemons {
         }
         let honour = self.honour_stdin;
         let now = Instant::now();
+        if self.predecessors_kill_at.is_some_and(|t| now >= t) {
+            self.predecessors_kill_at = None;
+            self.kill_predecessors();
+        }
         for d in &mut self.list {
             if d.registered && d.pid.is_none() && d.respawn_at.is_some_and(|t| now >= t) {
                 d.respawn_at = None;
@@ -213,39 +340,35 @@ impl Daemons {
         }
     }
 
-    /// Shutdown (`reloading`: before a reload's exec): kept daemons get their stop signal
-    /// (the reload signal when reloading and one is set), to the whole session, and are not
-    /// respawned; smart daemons are left running, signalled only with `notifypid`.
-    pub fn begin_stop(&mut self, reloading: bool, grace: Duration) {
+    /// Shutdown: kept daemons get their stop signal, to the whole session, and are not
+    /// respawned (predecessors of a reload are already stopping); smart daemons are left
+    /// running, signalled only with `notifypid`.
+    pub fn begin_stop(&mut self) {
         for d in &mut self.list {
             d.registered = false;
             d.respawn_at = None;
             let Some(pid) = d.pid else { continue };
             if d.def.pidfile.is_none() {
-                let sig = if reloading && d.def.reload_signal > 0 {
-                    d.def.reload_signal
-                } else {
-                    d.def.stop_signal
-                };
                 eprintln!(
                     "[uwsgi-daemons] stopping daemon (pid: {pid}): {}",
                     d.def.command
                 );
-                subprocess::signal_group(pid, sig);
+                subprocess::signal_group(pid, d.def.stop_signal);
             } else if d.def.notifypid {
-                let sig = if reloading {
-                    if d.def.reload_signal > 0 {
-                        d.def.reload_signal
-                    } else {
-                        libc::SIGHUP
-                    }
-                } else {
-                    d.def.stop_signal
-                };
-                subprocess::signal_group(pid, sig);
+                subprocess::signal_group(pid, d.def.stop_signal);
             }
         }
-        self.kill_at = Some(Instant::now() + grace);
+        self.kill_at = Some(Instant::now() + self.grace);
+    }
+
+    fn kill_predecessors(&self) {
+        for p in &self.predecessors {
+            eprintln!(
+                "[uwsgi-daemons] daemon did not die in time, killing (pid: {}): {}",
+                p.pid, p.cmd
+            );
+            subprocess::signal_group(p.pid, libc::SIGKILL);
+        }
     }
 
     /// Kept daemons still running (the instance waits for them when it stops).
@@ -254,6 +377,7 @@ impl Daemons {
             .iter()
             .filter(|d| d.def.pidfile.is_none() && d.pid.is_some())
             .count()
+            + self.predecessors.len()
     }
 
     /// Stopping: after the grace, what still runs is killed (its whole session).
@@ -263,6 +387,7 @@ impl Daemons {
             return;
         }
         self.kill_at = None;
+        self.kill_predecessors();
         for d in &self.list {
             if let (None, Some(pid)) = (&d.def.pidfile, d.pid) {
                 eprintln!(
@@ -272,55 +397,6 @@ impl Daemons {
                 subprocess::signal_group(pid, libc::SIGKILL);
             }
         }
-    }
-
-    /// Before a reload's exec: stops the kept daemons and waits for them (at most `grace`,
-    /// then SIGKILL), as uWSGI does; the new image starts them again.
-    pub fn stop_for_reload(&mut self, grace: Duration) {
-        self.begin_stop(true, grace);
-        let deadline = Instant::now() + grace;
-        let mut killed = false;
-        let kill_wait = Instant::now() + grace + Duration::from_secs(5);
-        for d in &mut self.list {
-            let (None, Some(pid)) = (&d.def.pidfile, d.pid) else {
-                continue;
-            };
-            loop {
-                match nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => {}
-                    Ok(st) => {
-                        eprintln!(
-                            "[uwsgi-daemons] daemon \"{}\" (pid: {pid}) stopped ({})",
-                            d.def.command,
-                            describe(&st)
-                        );
-                        break;
-                    }
-                    Err(_) => break,
-                }
-                let now = Instant::now();
-                if now >= deadline && !killed {
-                    eprintln!(
-                        "[uwsgi-daemons] daemon did not die in time, killing (pid: {pid}): {}",
-                        d.def.command
-                    );
-                    subprocess::signal_group(pid, libc::SIGKILL);
-                    killed = true;
-                }
-                if now >= kill_wait {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            killed = false;
-            d.pid = None;
-        }
-        self.kill_at = None;
-    }
-
-    /// The exec failed after [`Daemons::stop_for_reload`]: the current image starts them again.
-    pub fn restart(&mut self) {
-        self.spawn_all();
     }
 
     /// `daemons[]` of the stats.

@@ -169,7 +169,13 @@ impl Master {
             Some(f)
         };
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
-        let daemons = super::daemons::Daemons::new(&s.daemons, s.daemons_honour_stdin);
+        let daemon_grace = if s.reload_mercy.is_zero() {
+            Duration::from_secs(3)
+        } else {
+            s.reload_mercy
+        };
+        let daemons =
+            super::daemons::Daemons::new(&s.daemons, s.daemons_honour_stdin, daemon_grace);
         let crons = super::cron::Crons::new(&s.crons, s.cron_harakiri);
         let s_idle = s.idle;
         let slots = (1..=s.processes)
@@ -548,7 +554,7 @@ impl Master {
             since: Instant::now(),
         };
         self.kill_all(sig);
-        self.daemons.begin_stop(false, self.daemon_grace());
+        self.daemons.begin_stop();
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -1162,9 +1168,10 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
-        // As uWSGI: kept daemons are stopped (their reload signal, if set) and the new image
-        // starts them again; smart daemons run on and are adopted through their pidfiles.
-        self.daemons.stop_for_reload(self.daemon_grace());
+        // Kept daemons are stopped (their reload signal, if set) and started again, as uWSGI
+        // does, but by the new image once it has started, so a failed start leaves them
+        // running; smart daemons run on and are adopted through their pidfiles.
+        self.daemons.hand_over();
         self.crons.hand_over();
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
@@ -1186,20 +1193,11 @@ impl Master {
             p.keep();
         }
         eprintln!("{err}; reload aborted");
-        self.daemons.restart();
+        super::daemons::Daemons::keep();
         super::cron::Crons::keep();
         reload::status_failed(&err.to_string());
         self.restore_cwd();
         Ok(())
-    }
-
-    /// How long daemons may take to stop before SIGKILL: `reload-mercy`, else 3 s (uWSGI).
-    fn daemon_grace(&self) -> Duration {
-        if self.s.reload_mercy.is_zero() {
-            Duration::from_secs(3)
-        } else {
-            self.s.reload_mercy
-        }
     }
 
     fn restore_cwd(&self) {

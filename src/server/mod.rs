@@ -10,6 +10,7 @@ pub mod context;
 pub mod cron;
 pub mod daemons;
 pub mod fifo;
+pub mod handover;
 pub mod harakiri;
 pub mod locks;
 pub mod master;

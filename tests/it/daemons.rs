@@ -158,9 +158,18 @@ fn a_daemon_that_ignores_its_stop_signal_is_killed_after_the_grace() {
 fn graceful_reload_restarts_plain_daemons_and_keeps_smart_ones() {
     // A foreground command: rw daemonizes it and writes the pidfile (smart-attach-daemon2).
     let ini = hello_ini(
-        "pidfile = {dir}/rw.pid\nattach-daemon = sh {dir}/d.sh\nsmart-attach-daemon2 = {dir}/smart.pid sleep 1000\n",
+        "pidfile = {dir}/rw.pid\nattach-daemon = sh {dir}/d.sh\nsmart-attach-daemon2 = {dir}/smart.pid sleep 1000\nattach-daemon2 = exec=exec sh {dir}/hup.sh,reloadsignal=HUP\n",
     );
-    let s = Server::start(&ini, &[("app.py", HELLO_APP), ("d.sh", DAEMON_SH)]);
+    let hup_sh =
+        "#!/bin/sh\ntrap 'echo hup >> {dir}/sig; kill $k; exit 0' HUP\nsleep 1000 &\nk=$!\nwait\n";
+    let s = Server::start(
+        &ini,
+        &[
+            ("app.py", HELLO_APP),
+            ("d.sh", DAEMON_SH),
+            ("hup.sh", hup_sh),
+        ],
+    );
     let mut leftovers = Leftovers(Vec::new());
     let sh1 = wait_count(&s, "pids", 1)[0];
     let smart = wait_count(&s, "smart.pid", 1)[0];
@@ -189,6 +198,10 @@ fn graceful_reload_restarts_plain_daemons_and_keeps_smart_ones() {
     assert_eq!(pids(&s, "smart.pid"), [smart], "and was not spawned again");
     assert_eq!(log.matches("spawning \"sleep 1000\"").count(), 1, "{log}");
     assert_eq!(s.get("/").0, 200);
+    // The reload signal (reloadsignal=HUP), not the stop signal, told the other one.
+    wait_until(10, "the reload signal to reach its daemon", || {
+        lines(&s, "sig") == ["hup"]
+    });
 }
 
 #[test]
@@ -383,4 +396,36 @@ fn a_reload_does_not_start_a_unique_cron_twice() {
     let runs = lines(&s, "runs");
     assert_eq!(runs[..3], ["start", "end", "start"], "{}", s.log_text());
     s.wait_log("[uwsgi-cron] command \"sh ", 10);
+}
+
+#[test]
+fn a_reload_that_cannot_start_keeps_the_daemons_running() {
+    let mut s = start_plain("");
+    let sh = wait_count(&s, "pids", 1)[0];
+    // The new image cannot import the app: the rescue loop keeps the old generation.
+    std::fs::write(
+        s.path("app.py"),
+        "raise RuntimeError('broken on purpose')\n",
+    )
+    .unwrap();
+    // SAFETY: the master this test started; SIGHUP is a graceful reload.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    let log = s.wait_log("*** RELOAD FAILED", 30);
+    assert!(
+        alive(sh),
+        "the daemon runs on with the old generation:\n{log}"
+    );
+    assert_eq!(pids(&s, "pids"), [sh], "{log}");
+    assert_eq!(s.get("/").0, 200);
+    // Fixed and reloaded again: the new image stops the old daemon, then starts a new one.
+    std::fs::write(s.path("app.py"), HELLO_APP).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    let shells = wait_count(&s, "pids", 2);
+    let log = s.wait_log("of the previous image stopped", 10);
+    assert!(!alive(sh) && alive(shells[1]), "{log}");
+    // SAFETY: as above; a graceful stop.
+    unsafe { libc::kill(s.pid(), libc::SIGINT) };
+    wait_until(30, "rw to exit", || s.child.try_wait().unwrap().is_some());
+    assert!(!alive(shells[1]), "{}", s.log_text());
 }
