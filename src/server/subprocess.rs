@@ -90,6 +90,19 @@ impl Spec {
 /// signal sent by someone else changes nothing).
 const MASTER_DIED: libc::c_int = libc::SIGUSR2;
 
+/// Signals the keeper passes on to the command when they do not come from the master, so
+/// `kill PID` with the pid the stats show reaches the daemon.
+const FORWARDED: [libc::c_int; 8] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGTERM,
+    libc::SIGALRM,
+    libc::SIGWINCH,
+];
+
 /// Forks and starts `spec`; returns the child's pid (the keeper's for [`Mode::Kept`], the
 /// session leader: `kill(-pid)` reaches the command).
 pub fn spawn(spec: &Spec) -> std::io::Result<Pid> {
@@ -322,7 +335,9 @@ unsafe fn keeper(spec: &Spec, master: libc::pid_t) -> ! {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::sigaddset(&mut set, MASTER_DIED);
+        for sig in FORWARDED {
+            libc::sigaddset(&mut set, sig);
+        }
         loop {
             let mut status = 0;
             let r = libc::waitpid(cmd, &mut status, libc::WNOHANG);
@@ -352,7 +367,14 @@ unsafe fn keeper(spec: &Spec, master: libc::pid_t) -> ! {
                 tv_sec: 1,
                 tv_nsec: 0,
             };
-            libc::sigtimedwait(&set, std::ptr::null_mut(), &ts);
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigtimedwait(&set, &mut info, &ts);
+            // Someone other than the master (which signals the whole session, the command
+            // included) signalled the pid the stats show: pass it on to the command.
+            let from = info.si_pid();
+            if FORWARDED.contains(&sig) && from > 0 && from != master && libc::getppid() == master {
+                libc::kill(cmd, sig);
+            }
         }
     }
 }

@@ -429,3 +429,24 @@ fn a_reload_that_cannot_start_keeps_the_daemons_running() {
     wait_until(30, "rw to exit", || s.child.try_wait().unwrap().is_some());
     assert!(!alive(shells[1]), "{}", s.log_text());
 }
+
+#[test]
+fn kill_of_the_pid_the_stats_show_reaches_the_daemon() {
+    let sport = crate::util::free_port();
+    let s = start_plain(&format!("stats = 127.0.0.1:{sport}\n"));
+    let addr = format!("127.0.0.1:{sport}");
+    let sh = wait_count(&s, "pids", 1)[0];
+    let mut shown = 0;
+    wait_until(20, "the stats to list the daemon", || {
+        shown = read_stats(&addr)["daemons"][0]["pid"].as_i64().unwrap_or(0);
+        shown > 0
+    });
+    // What an operator does to restart a daemon: the keeper passes SIGTERM on.
+    // SAFETY: the pid rw reports for the daemon this test configured.
+    unsafe { libc::kill(shown as i32, libc::SIGTERM) };
+    let shells = wait_count(&s, "pids", 2);
+    let log = s.wait_log("[uwsgi-daemons] respawning \"sh ", 10);
+    assert!(log.contains("died (killed by signal 15)"), "{log}");
+    wait_until(10, "the old daemon to be gone", || !alive(sh));
+    assert!(alive(shells[1]), "{log}");
+}
