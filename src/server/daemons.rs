@@ -60,6 +60,8 @@ pub struct Daemons {
     last_check: Option<Instant>,
     /// Stopping: the kept daemons get SIGKILL at this moment if still alive.
     kill_at: Option<Instant>,
+    /// [`Daemons::begin_stop`] ran.
+    stopping: bool,
     /// Kept daemons of the previous image (a reload), stopped before their successors start.
     predecessors: Vec<Predecessor>,
     /// They get SIGKILL at this moment if still alive.
@@ -125,6 +127,7 @@ impl Daemons {
             honour_stdin,
             last_check: None,
             kill_at: None,
+            stopping: false,
             predecessors: Vec::new(),
             predecessors_kill_at: None,
             grace,
@@ -344,6 +347,7 @@ impl Daemons {
     /// respawned (predecessors of a reload are already stopping); smart daemons are left
     /// running, signalled only with `notifypid`.
     pub fn begin_stop(&mut self) {
+        self.stopping = true;
         for d in &mut self.list {
             d.registered = false;
             d.respawn_at = None;
@@ -382,6 +386,11 @@ impl Daemons {
 
     /// Stopping: after the grace, what still runs is killed (its whole session).
     pub fn enforce_stop(&mut self) {
+        if !self.stopping {
+            // A stop that did not go through `begin_stop` (need-app, a worker that cannot
+            // start): the daemons must not keep the master waiting.
+            self.begin_stop();
+        }
         let Some(t) = self.kill_at else { return };
         if Instant::now() < t {
             return;

@@ -450,3 +450,54 @@ fn kill_of_the_pid_the_stats_show_reaches_the_daemon() {
     wait_until(10, "the old daemon to be gone", || !alive(sh));
     assert!(alive(shells[1]), "{log}");
 }
+
+#[test]
+fn a_start_that_fails_in_the_workers_stops_the_daemons_too() {
+    // lazy-apps + need-app: the workers fail to import after the daemons started.
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::util::free_port();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("d.sh"), DAEMON_SH.replace("{dir}", &d)).unwrap();
+    std::fs::write(dir.path().join("app.py"), "raise RuntimeError('no app')\n").unwrap();
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {d}/app.py\nlazy-apps = true\nneed-app = true\nattach-daemon = sh {d}/d.sh\n"
+    );
+    std::fs::write(dir.path().join("uwsgi.ini"), ini).unwrap();
+    let log = dir.path().join("rw.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = crate::util::rw()
+        .args(["serve", "--ini", "uwsgi.ini"])
+        .current_dir(dir.path())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut status = None;
+    wait_until(30, "rw to stop", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let shells: Vec<i32> = std::fs::read_to_string(dir.path().join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect();
+    assert!(
+        text().contains("[uwsgi-daemons] spawning \"sh "),
+        "the daemon had started:\n{}",
+        text()
+    );
+    for p in shells {
+        assert!(
+            !alive(p),
+            "daemon {p} outlived the failed start:\n{}",
+            text()
+        );
+    }
+    assert!(
+        text().contains("[uwsgi-daemons] stopping daemon"),
+        "{}",
+        text()
+    );
+}
