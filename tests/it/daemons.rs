@@ -501,3 +501,43 @@ fn a_start_that_fails_in_the_workers_stops_the_daemons_too() {
         text()
     );
 }
+
+#[test]
+fn daemons_get_dev_null_as_stdin_unless_told_to_honour_it() {
+    let port = crate::util::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let script = "#!/bin/sh\nreadlink /proc/$$/fd/0 > {dir}/$1.tmp && mv {dir}/$1.tmp {dir}/$1\nexec sleep 1000\n";
+    std::fs::write(dir.path().join("s.sh"), script.replace("{dir}", &d)).unwrap();
+    std::fs::write(dir.path().join("app.py"), HELLO_APP).unwrap();
+    let ini = format!(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {d}/app.py\nhonour-stdin = true\nattach-daemon = sh {d}/s.sh plain\nattach-daemon2 = cmd=sh {d}/s.sh honoured,stdin=1\n"
+    );
+    std::fs::write(dir.path().join("uwsgi.ini"), ini).unwrap();
+    let log = std::fs::File::create(dir.path().join("rw.log")).unwrap();
+    // The master's stdin is a pipe the test holds (honour-stdin keeps it: without it the
+    // master reads /dev/null itself, as uWSGI), so it differs from /dev/null.
+    let mut child = crate::util::rw()
+        .args(["serve", "--ini", "uwsgi.ini"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let read = |n: &str| std::fs::read_to_string(dir.path().join(n)).unwrap_or_default();
+    let done = || !read("plain").is_empty() && !read("honoured").is_empty();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let master_stdin = std::fs::read_link(format!("/proc/{}/fd/0", child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = read("rw.log");
+    assert!(done(), "both daemons reported their stdin:\n{logged}");
+    assert_eq!(read("plain").trim(), "/dev/null", "{logged}");
+    let master_stdin = master_stdin.unwrap().display().to_string();
+    assert!(master_stdin.starts_with("pipe:"), "{master_stdin}");
+    assert_eq!(read("honoured").trim(), master_stdin, "{logged}");
+}
