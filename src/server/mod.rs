@@ -8,6 +8,7 @@ pub mod cheaper;
 pub mod conn;
 pub mod context;
 pub mod cron;
+pub mod daemon;
 pub mod daemons;
 pub mod fifo;
 pub mod handover;
