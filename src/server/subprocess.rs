@@ -379,10 +379,13 @@ unsafe fn keeper(spec: &Spec, master: libc::pid_t) -> ! {
     }
 }
 
-/// SIGKILLs every other process of session `me` (read from /proc; a few rounds, for what
-/// forks meanwhile). The keeper cannot `kill(-me)`: that would kill it before it reports.
+/// SIGKILLs every other process of session `me` (read from /proc), and looks again until
+/// none is left alive (at most 2 s), so the keeper exits, and the master logs the daemon
+/// stopped, only once its whole session is dead. The keeper cannot `kill(-me)`: that would
+/// kill it before it reports.
 fn kill_session_but_me(me: libc::pid_t) {
-    for _ in 0..5 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
         let mut found = false;
         let Ok(dir) = std::fs::read_dir("/proc") else {
             return;
@@ -403,7 +406,8 @@ fn kill_session_but_me(me: libc::pid_t) {
             };
             let mut f = rest.split_whitespace();
             let (state, sid) = (f.next(), f.nth(2));
-            if sid.and_then(|s| s.parse::<i32>().ok()) == Some(me) && state != Some("Z") {
+            let dead = matches!(state, Some("Z" | "X" | "x"));
+            if sid.and_then(|s| s.parse::<i32>().ok()) == Some(me) && !dead {
                 // SAFETY: kill(2) of a process of the keeper's own session.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
                 found = true;
@@ -412,6 +416,7 @@ fn kill_session_but_me(me: libc::pid_t) {
         if !found {
             return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

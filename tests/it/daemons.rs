@@ -63,6 +63,18 @@ fn start_plain(extra: &str) -> Server {
     Server::start(&ini, &[("app.py", HELLO_APP), ("d.sh", DAEMON_SH)])
 }
 
+/// Ends a test whose kept daemons still run: SIGKILL to the master alone, then every pid of
+/// `pids` must die with it. (Server's Drop also SIGKILLs the master's children, the keepers
+/// among them, and a keeper killed by SIGKILL cannot take its command's children along.)
+fn kill_master_and_wait(mut s: Server, pids: &[i32]) {
+    // SAFETY: the master this test started.
+    unsafe { libc::kill(s.pid(), libc::SIGKILL) };
+    let _ = s.child.wait();
+    wait_until(10, "the daemons to die with the master", || {
+        pids.iter().all(|p| !alive(*p))
+    });
+}
+
 fn wait_count(s: &Server, rel: &str, n: usize) -> Vec<i32> {
     wait_until(30, &format!("{n} pids in {rel}"), || {
         pids(s, rel).len() >= n
@@ -202,6 +214,11 @@ fn graceful_reload_restarts_plain_daemons_and_keeps_smart_ones() {
     wait_until(10, "the reload signal to reach its daemon", || {
         lines(&s, "sig") == ["hup"]
     });
+    let all: Vec<i32> = pids(&s, "pids")
+        .into_iter()
+        .chain(pids(&s, "kids"))
+        .collect();
+    kill_master_and_wait(s, &all);
 }
 
 #[test]
@@ -288,6 +305,8 @@ fn a_touch_file_restarts_its_daemon() {
     let log = s.wait_log("has been touched... reloading daemon", 10);
     wait_until(10, "the old daemon to be gone", || !alive(sh1));
     assert!(alive(shells[1]), "{log}");
+    let all: Vec<i32> = shells.into_iter().chain(pids(&s, "kids")).collect();
+    kill_master_and_wait(s, &all);
 }
 
 #[test]
@@ -449,6 +468,8 @@ fn kill_of_the_pid_the_stats_show_reaches_the_daemon() {
     assert!(log.contains("died (killed by signal 15)"), "{log}");
     wait_until(10, "the old daemon to be gone", || !alive(sh));
     assert!(alive(shells[1]), "{log}");
+    let all: Vec<i32> = shells.into_iter().chain(pids(&s, "kids")).collect();
+    kill_master_and_wait(s, &all);
 }
 
 #[test]
