@@ -163,7 +163,8 @@ fn a_daemon_that_ignores_its_stop_signal_is_killed_after_the_grace() {
         log.contains("[uwsgi-daemons] daemon did not die in time, killing"),
         "{log}"
     );
-    assert!(!alive(sh), "{log}");
+    // SIGKILL went to the whole session; on a loaded machine its death may trail rw's exit.
+    wait_until(10, "the stubborn daemon to be killed", || !alive(sh));
 }
 
 #[test]
@@ -401,7 +402,8 @@ fn a_daemon_that_keeps_dying_young_is_throttled_more_and_more() {
 
 #[test]
 fn a_reload_does_not_start_a_unique_cron_twice() {
-    let job = "#!/bin/sh\necho start >> {dir}/runs\nsleep 4\necho end >> {dir}/runs\n";
+    // Long enough to still run when the new image starts, even on a loaded machine.
+    let job = "#!/bin/sh\necho start >> {dir}/runs\nsleep 12\necho end >> {dir}/runs\n";
     let ini = hello_ini("unique-cron = -1 -1 -1 -1 -1 sh {dir}/job.sh\n");
     let s = Server::start_with(&ini, &[("app.py", HELLO_APP), ("job.sh", job)], FAST);
     wait_until(20, "the first run", || lines(&s, "runs") == ["start"]);
@@ -409,7 +411,7 @@ fn a_reload_does_not_start_a_unique_cron_twice() {
     unsafe { libc::kill(s.pid(), libc::SIGHUP) };
     s.wait_log("(started before the reload)", 30);
     // The test clock makes the line due at every turn: a forgotten run would overlap now.
-    wait_until(30, "a second run after the first one ended", || {
+    wait_until(60, "a second run after the first one ended", || {
         lines(&s, "runs").len() >= 3
     });
     let runs = lines(&s, "runs");
