@@ -247,6 +247,16 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l mule -d 'Add a mule: a .
 complete -c rw -n "__fish_rw_using_subcommand serve" -l mules -d 'Add N bare mules (after the `mule` ones) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l farm -d 'Group mules in a farm for farm_msg: NAME:MULE[,MULE...] (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l mule-msg-size -d 'Socket buffer size of the mule message queues (0: the system\'s) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-daemon -d 'Run this command (sh -c) beside the workers; respawn it when it dies, stop it with the instance (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-control-daemon -d 'As attach-daemon, and stop the instance when the command dies (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l smart-attach-daemon -d 'Run a daemonizing command, watched through its pidfile: PIDFILE[,FREQ] COMMAND (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l smart-attach-daemon2 -d 'Run a foreground command as a daemon whose pidfile rw writes: PIDFILE[,FREQ] COMMAND (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l attach-daemon2 -d 'Attached daemon by keys: cmd=…,pidfile=…,daemonize=1,control=1,touch=F;G,stopsignal=N,reloadsignal=N,stdin=1,uid=…,gid=…,chdir=…,freq=N,max_throttle=N,notifypid=1 (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l daemons-honour-stdin -d 'Attached daemons keep the master\'s stdin instead of /dev/null [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron -d 'Run COMMAND on the minute: MIN HOUR DAY MONTH WEEK COMMAND (-1: every, -N: every Nth) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l unique-cron -d 'As cron, never starting a run while the previous one is still going (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron2 -d 'Cron by keys: minute=…,hour=…,day=…,month=…,week=…,unique=1,harakiri=SECS COMMAND (absent fields: every) (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l cron-harakiri -d 'Kill a cron command still running after this many seconds (0: never) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

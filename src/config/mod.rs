@@ -9,10 +9,13 @@
 pub mod cheaper;
 pub mod check;
 pub mod compat;
+pub mod cron;
+pub mod daemon;
 pub mod diag;
 pub mod expand;
 pub mod hooks;
 pub mod ini;
+pub mod kvlist;
 pub mod load;
 pub mod logic;
 pub mod magic;

@@ -349,6 +349,8 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
     check_logging(cfg, &mut d);
     check_caches(cfg, &mut d);
     check_farms(cfg, &mut d);
+    super::daemon::check(cfg, &mut d);
+    super::cron::check(cfg, &mut d);
     for s in cfg.list("plugins") {
         for (name, p) in plugins(s.value.as_str()) {
             let why = match p {

@@ -375,6 +375,17 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("mules", &[], None, Int, false, Some("0"), "Add N bare mules (after the `mule` ones)", Yes).range(0, 256),
     opt("farm", &[], None, Str, true, None, "Group mules in a farm for farm_msg: NAME:MULE[,MULE...]", Yes),
     opt("mule-msg-size", &[], None, Bytes, false, Some("0"), "Socket buffer size of the mule message queues (0: the system's)", Yes),
+    // -- attached daemons and cron (issue 11, helper daemons11)
+    opt("attach-daemon", &[], None, Str, true, None, "Run this command (sh -c) beside the workers; respawn it when it dies, stop it with the instance", Yes),
+    opt("attach-control-daemon", &[], None, Str, true, None, "As attach-daemon, and stop the instance when the command dies", Yes),
+    opt("smart-attach-daemon", &[], None, Str, true, None, "Run a daemonizing command, watched through its pidfile: PIDFILE[,FREQ] COMMAND", Yes),
+    opt("smart-attach-daemon2", &[], None, Str, true, None, "Run a foreground command as a daemon whose pidfile rw writes: PIDFILE[,FREQ] COMMAND", Yes),
+    opt("attach-daemon2", &[], None, Str, true, None, "Attached daemon by keys: cmd=…,pidfile=…,daemonize=1,control=1,touch=F;G,stopsignal=N,reloadsignal=N,stdin=1,uid=…,gid=…,chdir=…,freq=N,max_throttle=N,notifypid=1", Yes),
+    opt("daemons-honour-stdin", &[], None, Bool, false, Some("false"), "Attached daemons keep the master's stdin instead of /dev/null", Yes),
+    opt("cron", &[], None, Str, true, None, "Run COMMAND on the minute: MIN HOUR DAY MONTH WEEK COMMAND (-1: every, -N: every Nth)", Yes),
+    opt("unique-cron", &[], None, Str, true, None, "As cron, never starting a run while the previous one is still going", Yes),
+    opt("cron2", &[], None, Str, true, None, "Cron by keys: minute=…,hour=…,day=…,month=…,week=…,unique=1,harakiri=SECS COMMAND (absent fields: every)", Yes),
+    opt("cron-harakiri", &[], None, Seconds, false, Some("0"), "Kill a cron command still running after this many seconds (0: never)", Yes),
 ];
 
 /// Rows that are options of later uWSGI versions, not of 2.0 (which reads them as placeholders).

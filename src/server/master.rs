@@ -109,6 +109,9 @@ pub struct Master {
     /// uWSGI signals: routing, timers, cron, file monitors (`server/signal_desk.rs`).
     desk: super::signal_desk::Desk,
     mules: super::mules::Mules,
+    /// `attach-daemon*` (server/daemons.rs) and `cron*` (server/cron.rs).
+    daemons: super::daemons::Daemons,
+    crons: super::cron::Crons,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -179,6 +182,14 @@ impl Master {
         let pool = s.cheaper.clone().map(super::cheaper::Pool::new);
         let desk = super::signal_desk::Desk::new(&poller)?;
         let mules = super::mules::Mules::new(&s.mules);
+        let daemon_grace = if s.reload_mercy.is_zero() {
+            Duration::from_secs(3)
+        } else {
+            s.reload_mercy
+        };
+        let daemons =
+            super::daemons::Daemons::new(&s.daemons, s.daemons_honour_stdin, daemon_grace);
+        let crons = super::cron::Crons::new(&s.crons, s.cron_harakiri);
         let s_idle = s.idle;
         let s_touch = s.hooks.touch.clone();
         let slots = (1..=s.processes)
@@ -241,6 +252,8 @@ impl Master {
             hook_touch: super::hooks::TouchWatch::new(&s_touch),
             desk,
             mules,
+            daemons,
+            crons,
         })
     }
 
@@ -286,6 +299,7 @@ impl Master {
             self.retire_old_at = Some(Instant::now() + Duration::from_secs(30));
         }
         self.run_master_start_hooks();
+        self.daemons.spawn_all();
         let mut events = Events::new();
         loop {
             events.clear();
@@ -332,10 +346,11 @@ impl Master {
             self.retire_old_generation();
             self.notify_ready();
             if let State::Stopping { since } = self.state {
-                if self.alive() == 0 && self.old.is_empty() {
+                if self.alive() == 0 && self.old.is_empty() && self.daemons.running() == 0 {
                     self.drain_log();
                     return Ok(self.goodbye());
                 }
+                self.daemons.enforce_stop();
                 if since.elapsed() >= self.s.stop_mercy() {
                     self.kill_all(Signal::SIGKILL);
                 }
@@ -346,6 +361,9 @@ impl Master {
             }
             self.respawn_dead();
             self.stop_paused_when_idle();
+            self.daemons.tick();
+            self.crons.tick();
+            self.crons.check_harakiri();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -577,6 +595,7 @@ impl Master {
         };
         self.kill_all(sig);
         self.mules.stop_all(Signal::SIGTERM);
+        self.daemons.begin_stop();
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -977,6 +996,23 @@ impl Master {
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { continue };
+            let stopping = self.state != State::Running;
+            match self.daemons.reaped(pid, &status, stopping) {
+                super::daemons::Death::NotOurs => {}
+                super::daemons::Death::Handled => continue,
+                super::daemons::Death::ControlDied(cmd) => {
+                    if !stopping {
+                        self.begin_shutdown(
+                            &format!("control daemon \"{cmd}\" died"),
+                            Signal::SIGHUP,
+                        );
+                    }
+                    continue;
+                }
+            }
+            if self.crons.reaped(pid) {
+                continue;
+            }
             if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
                 self.old.remove(pos);
                 eprintln!("old worker (pid: {pid}) buried");
@@ -1281,6 +1317,11 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
+        // Kept daemons are stopped (their reload signal, if set) and started again, as uWSGI
+        // does, but by the new image once it has started, so a failed start leaves them
+        // running; smart daemons run on and are adopted through their pidfiles.
+        self.daemons.hand_over();
+        self.crons.hand_over();
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
@@ -1304,6 +1345,8 @@ impl Master {
             p.keep();
         }
         eprintln!("{err}; reload aborted");
+        super::daemons::Daemons::keep();
+        super::cron::Crons::keep();
         reload::status_failed(&err.to_string());
         self.restore_cwd();
         Ok(())
@@ -1361,6 +1404,8 @@ impl Master {
                 .map(super::uwsgi_facts::cache_stats)
                 .collect(),
             cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
+            daemons: self.daemons.stats(),
+            crons: self.crons.stats(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -86,6 +86,12 @@ pub struct Settings {
     /// `idle`: seconds without a request before every worker stops (0: never).
     pub idle: u64,
     pub die_on_idle: bool,
+    /// `attach-daemon*`, `smart-attach-daemon*` (issue 11; server/daemons.rs).
+    pub daemons: Vec<crate::config::daemon::DaemonDef>,
+    pub daemons_honour_stdin: bool,
+    /// `cron`, `unique-cron`, `cron2` (server/cron.rs).
+    pub crons: Vec<crate::config::cron::CronDef>,
+    pub cron_harakiri: u64,
     pub compat: CompatSettings,
     pub log: LogSettings,
     /// hook-*/exec-* steps by phase (config/hooks.rs; run by server/hooks.rs).
@@ -462,6 +468,11 @@ impl Settings {
             cheap: c.bool("cheap"),
             idle: c.uint("idle"),
             die_on_idle: c.bool("die-on-idle"),
+            // Bad values were refused by `config::load` (an error) before this runs.
+            daemons: crate::config::daemon::daemons(c).unwrap_or_default(),
+            daemons_honour_stdin: c.bool("daemons-honour-stdin"),
+            crons: crate::config::cron::crons(c).unwrap_or_default(),
+            cron_harakiri: c.uint("cron-harakiri"),
             compat,
             log: LogSettings::from_config(c, cwd),
         }

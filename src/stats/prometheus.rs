@@ -107,6 +107,20 @@ fn cheaper(o: &mut Out, c: &super::schema::Cheaper) {
     }
 }
 
+/// The attached daemons, labelled by their command.
+fn daemons(o: &mut Out, s: &Stats) {
+    let name = "rw_daemon_up";
+    o.head(name, "gauge", "1 while the attached daemon runs.");
+    for d in &s.daemons {
+        o.sample(name, &[("cmd", &d.cmd)], u64::from(d.pid > 0));
+    }
+    let name = "rw_daemon_respawns_total";
+    o.head(name, "counter", "Times the attached daemon was respawned.");
+    for d in &s.daemons {
+        o.sample(name, &[("cmd", &d.cmd)], d.respawns);
+    }
+}
+
 /// The whole exposition for one stats document.
 pub fn render(s: &Stats) -> String {
     let mut o = Out(String::with_capacity(8192));
@@ -232,6 +246,9 @@ pub fn render(s: &Stats) -> String {
         for (cause, n) in r {
             o.sample(name, &[("cause", cause)], n);
         }
+    }
+    if !s.daemons.is_empty() {
+        daemons(&mut o, s);
     }
 
     o.head(
@@ -402,6 +419,36 @@ mod tests {
         assert!(text.contains("rw_cheaper_stops_total{cause=\"busyness\"} 3\n"));
         assert!(text.contains("rw_cheaper_stops_total{cause=\"fifo\"} 1\n"));
         assert!(text.contains("rw_cheaper_workers_target{algo=\"busyness\"} 1\n"));
+    }
+
+    #[test]
+    fn daemons_are_labelled_by_command() {
+        let mut s = sample();
+        assert!(!render(&s).contains("rw_daemon"));
+        s.daemons = vec![
+            crate::stats::schema::Daemon {
+                cmd: "celery \"w\"".into(),
+                pid: 7,
+                respawns: 2,
+                pidfile: None,
+            },
+            crate::stats::schema::Daemon {
+                cmd: "redis".into(),
+                pid: 0,
+                respawns: 0,
+                pidfile: Some("/p".into()),
+            },
+        ];
+        let text = render(&s);
+        assert!(
+            text.contains("rw_daemon_up{cmd=\"celery \\\"w\\\"\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("rw_daemon_up{cmd=\"redis\"} 0\n"), "{text}");
+        assert!(
+            text.contains("rw_daemon_respawns_total{cmd=\"celery \\\"w\\\"\"} 2\n"),
+            "{text}"
+        );
     }
 
     #[test]

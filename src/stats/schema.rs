@@ -18,6 +18,9 @@ pub struct Stats {
     pub uid: u32,
     pub gid: u32,
     pub cwd: String,
+    /// The attached daemons, absent when none is configured, as in uWSGI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub daemons: Vec<Daemon>,
     /// One single-key object per lock: `{"<name>": <pid holding it or 0>}`.
     pub locks: Vec<BTreeMap<String, i64>>,
     /// The local caches (`cache2`), absent when none is configured, as in uWSGI.
@@ -25,6 +28,9 @@ pub struct Stats {
     pub caches: Vec<Cache>,
     pub sockets: Vec<Socket>,
     pub workers: Vec<Worker>,
+    /// The command crons, absent when none is configured, as in uWSGI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crons: Vec<Cron>,
     /// rw extra: the rw version (absent in uWSGI's output).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rw_version: Option<String>,
@@ -35,6 +41,39 @@ pub struct Stats {
     /// `max-requests`, `reload-on-rss`, `max-worker-lifetime`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recycles: Option<BTreeMap<String, u64>>,
+}
+
+/// `daemons[]`: uWSGI's keys (its `respawns` prints 0 once a daemon respawned, an
+/// inverted test; rw's counts the respawns), plus rw's `pidfile` for smart daemons.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Daemon {
+    pub cmd: String,
+    /// 0 while it is not running.
+    pub pid: i64,
+    pub respawns: u64,
+    /// rw extra: a smart daemon's pidfile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<String>,
+}
+
+/// `crons[]`, uWSGI's keys.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cron {
+    pub minute: i64,
+    pub hour: i64,
+    pub day: i64,
+    pub month: i64,
+    pub week: i64,
+    pub command: String,
+    pub unique: u64,
+    /// Only from uWSGI builds with legions (SSL); absent otherwise, as in rw.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub legion: String,
+    /// The running command (the latest run), -1 when none runs.
+    pub pid: i64,
+    pub started_at: u64,
 }
 
 /// rw extra `cheaper`: the adaptive worker count and what it did.

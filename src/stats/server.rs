@@ -417,6 +417,8 @@ mod tests {
             }],
             memory_sampling: false,
             cheaper: None,
+            daemons: Vec::new(),
+            crons: Vec::new(),
         }
     }
 

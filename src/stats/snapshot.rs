@@ -46,6 +46,9 @@ pub struct MasterView<'a> {
     pub caches: Vec<schema::Cache>,
     /// The cheaper's state, when it is on.
     pub cheaper: Option<schema::Cheaper>,
+    /// Attached daemons and command crons.
+    pub daemons: Vec<schema::Daemon>,
+    pub crons: Vec<schema::Cron>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -108,6 +111,8 @@ pub fn build(view: &MasterView) -> Stats {
             .map(|n| BTreeMap::from([(n.to_string(), 0)]))
             .collect(),
         caches: view.caches.clone(),
+        daemons: view.daemons.clone(),
+        crons: view.crons.clone(),
         sockets,
         workers,
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
@@ -322,6 +327,8 @@ mod tests {
             }],
             memory_sampling: false,
             cheaper: None,
+            daemons: Vec::new(),
+            crons: Vec::new(),
         };
         sb.header()
             .count_recycle(crate::stats::recycles::Cause::MaxWorkerLifetime);

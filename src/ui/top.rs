@@ -325,6 +325,41 @@ fn core_activity(c: &Core, now_unix: u64) -> String {
 }
 
 /// The frame for `stats`, with RPS from `prev` read `secs` seconds earlier.
+/// The attached daemons and crons, one line each, under the workers.
+fn jobs_lines(stats: &Stats) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in &stats.daemons {
+        let pid = if d.pid > 0 {
+            d.pid.to_string()
+        } else {
+            "-".to_string()
+        };
+        out.push(format!(
+            "daemon  pid: {pid}  respawns: {}  {}",
+            d.respawns,
+            crate::log::sanitize::escaped(d.cmd.as_bytes())
+        ));
+    }
+    for c in &stats.crons {
+        let running = if c.pid > 0 {
+            format!("running (pid: {})", c.pid)
+        } else {
+            "idle".to_string()
+        };
+        out.push(format!(
+            "cron  {} {} {} {} {}  {running}{}  {}",
+            c.minute,
+            c.hour,
+            c.day,
+            c.month,
+            c.week,
+            if c.unique != 0 { "  unique" } else { "" },
+            crate::log::sanitize::escaped(c.command.as_bytes())
+        ));
+    }
+    out
+}
+
 pub fn render(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts) -> Vec<String> {
     render_frame(stats, prev, secs, opts).lines
 }
@@ -471,6 +506,9 @@ pub fn render_frame(stats: &Stats, prev: Option<&Stats>, secs: f64, opts: &Opts)
             line.push_str(extra);
         }
         push(&mut frame, line, *style);
+    }
+    for line in jobs_lines(stats) {
+        push(&mut frame, line, LineStyle::Plain);
     }
     if opts.width > 0 {
         for l in &mut frame.lines {
@@ -867,6 +905,35 @@ mod tests {
             "{}",
             f.lines[1]
         );
+    }
+
+    #[test]
+    fn daemons_and_crons_are_listed_under_the_workers() {
+        let mut s = stats(&[1]);
+        s.daemons = vec![crate::stats::schema::Daemon {
+            cmd: "celery worker\x1b[2J".into(),
+            pid: 42,
+            respawns: 3,
+            pidfile: None,
+        }];
+        s.crons = vec![crate::stats::schema::Cron {
+            minute: -5,
+            hour: -1,
+            day: -1,
+            month: -1,
+            week: -1,
+            command: "backup".into(),
+            unique: 1,
+            pid: -1,
+            ..Default::default()
+        }];
+        let lines = render(&s, None, 1.0, &opts());
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 2],
+            "daemon  pid: 42  respawns: 3  celery worker\\x1b[2J"
+        );
+        assert_eq!(lines[n - 1], "cron  -5 -1 -1 -1 -1  idle  unique  backup");
     }
 
     #[test]

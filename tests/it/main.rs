@@ -6,6 +6,7 @@ mod cheaper;
 mod check_config;
 mod compat_options;
 mod corpus;
+mod daemons;
 mod faults;
 mod faults_requests;
 mod fifo;
