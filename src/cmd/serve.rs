@@ -242,6 +242,7 @@ fn start(
         hostname: crate::sys::host::hostname(),
     });
     crate::server::uwsgi_facts::install(&s)?;
+    crate::server::spoolers::install(&s.spooler, crate::sys::host::hostname())?;
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

@@ -98,6 +98,8 @@ pub struct Master {
     /// Cheap mode (`cheap`, or `idle` expired): no worker; the master waits for a connection.
     sleeping: bool,
     idle: Option<super::cheaper::IdleWatch>,
+    /// The spooler processes (`spooler`), forked and respawned by this loop.
+    spoolers: super::spoolers::Supervisor,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -221,6 +223,7 @@ impl Master {
             pool,
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
+            spoolers: super::spoolers::Supervisor::new(),
         })
     }
 
@@ -254,6 +257,7 @@ impl Master {
         if self.s.cheap {
             self.go_cheap();
         }
+        self.spawn_spoolers();
         for i in 0..self.slots.len() {
             if self.wanted(i) {
                 self.spawn(i);
@@ -312,6 +316,8 @@ impl Master {
                 self.wake_up();
             }
             self.respawn_dead();
+            self.spawn_spoolers();
+            self.spoolers.check_harakiri();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -536,6 +542,7 @@ impl Master {
             since: Instant::now(),
         };
         self.kill_all(sig);
+        self.spoolers.stop_all();
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -788,6 +795,29 @@ impl Master {
         ch.waiting = Some((ch.next, now));
     }
 
+    /// Forks the spoolers that are not running (and may be: see the fork-bomb guard).
+    fn spawn_spoolers(&mut self) {
+        let (stats, fifo, log_pipe, listeners) = (
+            &mut self.stats,
+            &mut self.fifo,
+            &mut self.log_pipe,
+            &self.listeners,
+        );
+        self.spoolers.spawn_due(|| {
+            // A spooler serves no connection and reads no FIFO: what stays open here would
+            // keep sockets alive after the master closed them.
+            if let Some(st) = stats.take() {
+                st.close_in_child();
+            }
+            drop(fifo.take());
+            drop(log_pipe.take());
+            for l in listeners {
+                // SAFETY: the child never uses the listeners; their fds are closed once here.
+                unsafe { libc::close(l.raw()) };
+            }
+        });
+    }
+
     fn kill_all(&mut self, sig: Signal) {
         for slot in &mut self.slots {
             if let Some(pid) = slot.pid {
@@ -884,6 +914,10 @@ impl Master {
                 Ok(s) => s,
             };
             let Some(pid) = status.pid() else { continue };
+            let stopping = self.state != State::Running;
+            if self.spoolers.reaped(pid, &status, stopping) {
+                continue;
+            }
             if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
                 self.old.remove(pos);
                 eprintln!("old worker (pid: {pid}) buried");
@@ -1132,6 +1166,7 @@ impl Master {
                 let _ = kill(*p, Signal::SIGTERM);
             }
         }
+        self.spoolers.stop_all();
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
@@ -1206,6 +1241,7 @@ impl Master {
                 .map(super::uwsgi_facts::cache_stats)
                 .collect(),
             cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
+            spoolers: self.spoolers.stats(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -70,6 +70,8 @@ pub struct Settings {
     /// `idle`: seconds without a request before every worker stops (0: never).
     pub idle: u64,
     pub die_on_idle: bool,
+    /// `spooler` and the `spooler-*` options.
+    pub spooler: super::spool_state::SpoolerSettings,
     pub compat: CompatSettings,
     pub log: LogSettings,
 }
@@ -429,6 +431,7 @@ impl Settings {
             cheap: c.bool("cheap"),
             idle: c.uint("idle"),
             die_on_idle: c.bool("die-on-idle"),
+            spooler: super::spool_state::SpoolerSettings::from_config(c, cwd),
             compat,
             log: LogSettings::from_config(c, cwd),
         }

@@ -417,6 +417,7 @@ mod tests {
             }],
             memory_sampling: false,
             cheaper: None,
+            spoolers: Vec::new(),
         }
     }
 

@@ -46,6 +46,8 @@ pub struct MasterView<'a> {
     pub caches: Vec<schema::Cache>,
     /// The cheaper's state, when it is on.
     pub cheaper: Option<schema::Cheaper>,
+    /// The spooler processes.
+    pub spoolers: Vec<schema::Spooler>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -110,6 +112,7 @@ pub fn build(view: &MasterView) -> Stats {
         caches: view.caches.clone(),
         sockets,
         workers,
+        spoolers: view.spoolers.clone(),
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         cheaper: view.cheaper.clone(),
     }
@@ -312,6 +315,7 @@ mod tests {
             }],
             memory_sampling: false,
             cheaper: None,
+            spoolers: Vec::new(),
         };
         let s = build(&view);
         assert_eq!(s.pid, 42);

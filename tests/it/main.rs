@@ -17,6 +17,7 @@ mod nginx;
 mod robustness;
 mod serve_basic;
 mod serve_options;
+mod spooler;
 mod startup_refusals;
 mod stats;
 mod tidy;
