@@ -476,3 +476,101 @@ fn spooler_processes_start_two_spoolers() {
     // Each task ran exactly once, whichever spooler took it.
     assert_eq!(out(&s, "counted").unwrap().lines().count(), 4);
 }
+
+const RELOAD_APP: &str = r#"
+import os, uwsgi
+from uwsgidecorators import spoolraw
+OUT = '{dir}'
+
+@spoolraw
+def until_reloaded(args):
+    # Retried (its file kept) until the test says the new generation is up.
+    if not os.path.exists(os.path.join(OUT, 'reloaded')):
+        return uwsgi.SPOOL_RETRY
+    with open(os.path.join(OUT, 'ran'), 'w') as f:
+        f.write(str(os.getpid()))
+    return uwsgi.SPOOL_OK
+
+def application(environ, start_response):
+    if environ['PATH_INFO'] == '/spool':
+        r = until_reloaded.spool({'name': 'x'})
+    else:
+        r = str(uwsgi.spooler_pid()).encode()
+    start_response('200 OK', [('Content-Length', str(len(r)))])
+    return [r]
+"#;
+
+/// A task waiting in the spool directory survives a graceful reload: the old spooler is
+/// killed before the exec (as uWSGI) and the new generation's spooler runs the file.
+#[test]
+fn a_spooled_task_survives_a_reload() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nspooler = {dir}/spool\n\
+         spooler-frequency = 1\n",
+        &[("app.py", RELOAD_APP)],
+    );
+    let old: i32 = get(&s, "/").parse().unwrap();
+    assert!(old > 0);
+    get(&s, "/spool");
+    // SAFETY: signalling the rw master this test started.
+    unsafe { libc::kill(s.pid(), libc::SIGHUP) };
+    let mut new = 0;
+    wait_until(30, "the new generation's spooler", || {
+        new = get(&s, "/").parse().unwrap_or(0);
+        new > 0 && new != old
+    });
+    assert_eq!(spool_files(&s.path("spool")).len(), 1, "{}", s.log_text());
+    std::fs::write(s.path("reloaded"), "").unwrap();
+    wait_until(30, "the task done", || s.path("ran").exists());
+    assert_eq!(
+        std::fs::read_to_string(s.path("ran")).unwrap(),
+        new.to_string()
+    );
+    let log = s.log_text();
+    assert!(
+        log.contains(&format!("killing the spooler with pid {old}")),
+        "{log}"
+    );
+}
+
+const IMPORT_TASKS: &str = r#"
+import os, uwsgi
+
+def spooler(env):
+    with open('{dir}/imported-' + env[b'name'].decode(), 'w') as f:
+        f.write('%d %r' % (os.getpid(), uwsgi.i_am_the_spooler()))
+    return uwsgi.SPOOL_OK
+
+uwsgi.spooler = spooler
+"#;
+
+const IMPORT_APP: &str = r#"
+import uwsgi
+def application(environ, start_response):
+    r = uwsgi.spool({b'name': environ['QUERY_STRING'].encode()})
+    start_response('200 OK', [('Content-Length', str(len(r)))])
+    return [r]
+"#;
+
+/// With lazy-apps the spooler has no app: `spooler-import` gives it the callable.
+/// spooler-quiet leaves the per-task lines out of the log.
+#[test]
+fn spooler_import_gives_the_spooler_its_callable() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nlazy-apps = true\n\
+         spooler = {dir}/spool\nspooler-import = {dir}/tasks.py\nspooler-quiet = true\n",
+        &[("app.py", IMPORT_APP), ("tasks.py", IMPORT_TASKS)],
+    );
+    get(&s, "/?job1");
+    wait_until(20, "the imported callable ran", || {
+        s.path("imported-job1").exists()
+    });
+    let t = std::fs::read_to_string(s.path("imported-job1")).unwrap();
+    assert!(t.ends_with(" True"), "{t}");
+    wait_until(10, "the file deleted", || {
+        spool_files(&s.path("spool")).is_empty()
+    });
+    let log = s.log_text();
+    assert!(!log.contains("managing request"), "{log}");
+    assert!(!log.contains("[spooler] written"), "{log}");
+}
