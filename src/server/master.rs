@@ -304,6 +304,8 @@ impl Master {
             self.notify_ready();
             if let State::Stopping { since } = self.state {
                 if self.alive() == 0 && self.old.is_empty() {
+                    // Stops that did not go through begin_shutdown (need-app, a failed start).
+                    self.spoolers.stop_all();
                     self.drain_log();
                     return Ok(self.goodbye());
                 }
