@@ -66,7 +66,9 @@ pub fn run(inst: &'static Installed, index: usize) -> ! {
             0 => inst.settings.frequency,
             f => f,
         };
-        sleep(freq);
+        // uWSGI spins on `spooler-frequency = 0`; a second is as prompt (new tasks wake the
+        // spooler anyway) without burning a core.
+        sleep(freq.max(1));
         between_tasks();
     }
 }

@@ -41,6 +41,12 @@ def retry(args):
     return uwsgi.SPOOL_OK if runs >= 3 else uwsgi.SPOOL_RETRY
 
 @spool
+def flaky(args):
+    append('flaky', str(os.getpid()))
+    if len(open(os.path.join(OUT, 'flaky')).read().split()) < 2:
+        raise RuntimeError('first run fails')
+
+@spool
 def at_task(args):
     note('at', '%f %s' % (time.time(), args['at']))
 
@@ -66,6 +72,8 @@ def application(environ, start_response):
         r = with_args(q, b=[1, 2])
     elif path == '/retry':
         r = retry.spool({'x': '1'})
+    elif path == '/flaky':
+        r = flaky.spool({'x': '1'})
     elif path == '/at':
         r = at_task.spool(name='at', at=str(int(time.time()) + int(q)))
     elif path == '/counted':
@@ -195,10 +203,13 @@ fn jobs_from_a_request_run_in_the_spooler() {
     assert!(log.contains("done with task uwsgi_spoolfile_on_"), "{log}");
 }
 
-/// SPOOL_RETRY keeps the task: it runs again at each scan until it returns SPOOL_OK.
+/// SPOOL_RETRY keeps the task: it runs again at each scan until it returns SPOOL_OK. A
+/// `@spool` function that raises is retried too (its traceback logged), even though `@spool`
+/// answers SPOOL_OK for every run that returns.
 #[test]
 fn retry_runs_the_task_again() {
     let s = start("");
+    get(&s, "/flaky");
     get(&s, "/retry");
     wait_until(30, "three runs", || {
         out(&s, "retry").is_some_and(|t| t.lines().count() >= 3)
@@ -207,6 +218,9 @@ fn retry_runs_the_task_again() {
         spool_files(&s.path("spool")).is_empty()
     });
     assert_eq!(out(&s, "retry").unwrap().lines().count(), 3);
+    assert_eq!(out(&s, "flaky").unwrap().lines().count(), 2);
+    let log = s.log_text();
+    assert!(log.contains("RuntimeError: first run fails"), "{log}");
 }
 
 /// `at` holds a task until that unix time (uWSGI sets the file's mtime).
