@@ -242,6 +242,7 @@ Register-ArgumentCompleter -Native -CommandName 'rw' -ScriptBlock {
             [CompletionResult]::new('--spooler-harakiri', '--spooler-harakiri', [CompletionResultType]::ParameterName, 'Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again) [default: 0]')
             [CompletionResult]::new('--spooler-ordered', '--spooler-ordered', [CompletionResultType]::ParameterName, 'Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI) [default: false]')
             [CompletionResult]::new('--spooler-chdir', '--spooler-chdir', [CompletionResultType]::ParameterName, 'chdir() to this directory before each spooler task')
+            [CompletionResult]::new('--touch-spoolers-reload', '--touch-spoolers-reload', [CompletionResultType]::ParameterName, 'Restart the spoolers (SIGKILL, then respawn) when this file is touched (repeatable)')
             [CompletionResult]::new('--spooler-quiet', '--spooler-quiet', [CompletionResultType]::ParameterName, 'Do not log each spooler task [default: false]')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

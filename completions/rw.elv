@@ -238,6 +238,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --spooler-harakiri 'Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again) [default: 0]'
             cand --spooler-ordered 'Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI) [default: false]'
             cand --spooler-chdir 'chdir() to this directory before each spooler task'
+            cand --touch-spoolers-reload 'Restart the spoolers (SIGKILL, then respawn) when this file is touched (repeatable)'
             cand --spooler-quiet 'Do not log each spooler task [default: false]'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'

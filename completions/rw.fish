@@ -200,6 +200,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-max-tasks -d 'Re
 complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-harakiri -d 'Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again) [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-ordered -d 'Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI) [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-chdir -d 'chdir() to this directory before each spooler task' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-spoolers-reload -d 'Restart the spoolers (SIGKILL, then respawn) when this file is touched (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-quiet -d 'Do not log each spooler task [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'

@@ -325,6 +325,7 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("spooler-harakiri", &[], None, Seconds, false, Some("0"), "Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again)", Yes),
     opt("spooler-ordered", &[], None, Bool, false, Some("false"), "Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI)", Yes),
     opt("spooler-chdir", &[], None, Str, false, None, "chdir() to this directory before each spooler task", Yes),
+    opt("touch-spoolers-reload", &[], None, Str, true, None, "Restart the spoolers (SIGKILL, then respawn) when this file is touched", Yes),
     opt("spooler-quiet", &[], None, Bool, false, Some("false"), "Do not log each spooler task", Yes),
 ];
 

@@ -100,6 +100,7 @@ pub struct Master {
     idle: Option<super::cheaper::IdleWatch>,
     /// The spooler processes (`spooler`), forked and respawned by this loop.
     spoolers: super::spoolers::Supervisor,
+    touch_spoolers_mtimes: Vec<Option<std::time::SystemTime>>,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -157,6 +158,7 @@ impl Master {
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
         let touch_chain_mtimes = s.touch_chain_reload.iter().map(|p| mtime(p)).collect();
         let touch_workers_mtimes = s.touch_workers_reload.iter().map(|p| mtime(p)).collect();
+        let touch_spoolers_mtimes = s.spooler.touch_reload.iter().map(|p| mtime(p)).collect();
         let fifo = if s.master_fifo.is_empty() {
             None
         } else {
@@ -224,6 +226,7 @@ impl Master {
             sleeping: false,
             idle: (s_idle > 0).then(|| super::cheaper::IdleWatch::new(s_idle)),
             spoolers: super::spoolers::Supervisor::new(),
+            touch_spoolers_mtimes,
         })
     }
 
@@ -338,6 +341,13 @@ impl Master {
             if touched(&self.s.touch_chain_reload, &mut self.touch_chain_mtimes) {
                 eprintln!("*** touch-chain-reload: a watched file has been touched ***");
                 self.start_chain();
+            }
+            if touched(
+                &self.s.spooler.touch_reload,
+                &mut self.touch_spoolers_mtimes,
+            ) {
+                eprintln!("*** touch-spoolers-reload: a watched file has been touched... spoolers reload !!! ***");
+                self.spoolers.reload_all();
             }
             if touched(&self.s.touch_workers_reload, &mut self.touch_workers_mtimes) {
                 eprintln!("*** touch-workers-reload: a watched file has been touched ***");

@@ -24,6 +24,8 @@ pub struct SpoolerSettings {
     pub ordered: bool,
     pub chdir: Option<PathBuf>,
     pub quiet: bool,
+    /// `touch-spoolers-reload`.
+    pub touch_reload: Vec<PathBuf>,
 }
 
 impl SpoolerSettings {
@@ -48,6 +50,10 @@ impl SpoolerSettings {
             ordered: c.bool("spooler-ordered"),
             chdir: c.text("spooler-chdir").map(PathBuf::from),
             quiet: c.bool("spooler-quiet"),
+            touch_reload: c
+                .list("touch-spoolers-reload")
+                .map(|s| PathBuf::from(s.value.as_str()))
+                .collect(),
         }
     }
 }

@@ -65,6 +65,8 @@ const QUICK_CRASH: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 struct Child {
     pid: Option<Pid>,
+    /// Killed on purpose (touch-spoolers-reload): respawned without the crash pause.
+    cursed: bool,
     spawned: Option<Instant>,
     respawn_after: Option<Instant>,
     respawns: u64,
@@ -177,7 +179,8 @@ impl Supervisor {
         };
         eprintln!("OOOPS the spooler (pid: {pid}, {how}) is no more...trying respawn...");
         c.respawns += 1;
-        let quick = c.spawned.is_some_and(|t| t.elapsed() < QUICK_CRASH);
+        let quick = c.spawned.is_some_and(|t| t.elapsed() < QUICK_CRASH) && !c.cursed;
+        c.cursed = false;
         let clean_exit = matches!(status, WaitStatus::Exited(_, 0));
         if quick && !clean_exit {
             // A spooler that cannot even start (its spooler-chdir, an import that kills it)
@@ -200,6 +203,18 @@ impl Supervisor {
                 eprintln!("*** HARAKIRI ON THE SPOOLER (pid: {pid}) ***");
                 let _ = kill(pid, Signal::SIGKILL);
                 slot.harakiri_at.store(0, Relaxed);
+            }
+        }
+    }
+
+    /// touch-spoolers-reload: uWSGI 2.0 sends SIGHUP, which its spoolers ignore, and kills
+    /// them at the next check (its `spooler_reload_mercy` is never set): so SIGKILL now; the
+    /// reaper respawns them.
+    pub fn reload_all(&mut self) {
+        for c in &mut self.children {
+            if let Some(pid) = c.pid {
+                c.cursed = true;
+                let _ = kill(pid, Signal::SIGKILL);
             }
         }
     }

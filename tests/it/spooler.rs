@@ -588,3 +588,22 @@ fn spooler_import_gives_the_spooler_its_callable() {
     assert!(!log.contains("managing request"), "{log}");
     assert!(!log.contains("[spooler] written"), "{log}");
 }
+
+/// touch-spoolers-reload: touching the file replaces the spooler process (uWSGI 2.0 kills
+/// it and respawns it too), and the new one runs jobs.
+#[test]
+fn touch_spoolers_reload_replaces_the_spooler() {
+    let s = start("touch-spoolers-reload = {dir}/touch-me");
+    let (_, first) = pids(&s);
+    assert!(first > 0);
+    std::fs::write(s.path("touch-me"), "").unwrap();
+    let mut now = 0;
+    wait_until(20, "a new spooler", || {
+        now = pids(&s).1;
+        now > 0 && now != first
+    });
+    get(&s, "/plain?after-touch");
+    assert!(wait_out(&s, "plain-after-touch", 20).starts_with(&format!("{now} ")));
+    let log = s.log_text();
+    assert!(log.contains("spoolers reload !!!"), "{log}");
+}
