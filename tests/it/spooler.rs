@@ -607,3 +607,31 @@ fn touch_spoolers_reload_replaces_the_spooler() {
     let log = s.log_text();
     assert!(log.contains("spoolers reload !!!"), "{log}");
 }
+
+/// A spool file whose vars are cut short is removed (logged), as uWSGI removes it; one that
+/// has not even its 4-byte header yet (still being written, as far as a spooler can tell) is
+/// left alone; neither stops the spooler from running the next task.
+#[test]
+fn broken_spool_files_are_removed_and_short_ones_kept() {
+    let s = start("");
+    let spool = s.path("spool");
+    // The port answers before the app's import, which the spooler directory precedes.
+    get(&s, "/pids");
+    std::fs::write(
+        spool.join("uwsgi_spoolfile_on_h_1_1_1_1_1"),
+        b"\x11\x40\x00\x00\x04\x00name",
+    )
+    .unwrap();
+    std::fs::write(spool.join("uwsgi_spoolfile_on_h_1_2_1_1_1"), b"\x11\x40").unwrap();
+    get(&s, "/plain?next");
+    wait_out(&s, "plain-next", 20);
+    wait_until(20, "the broken file removed", || {
+        !spool.join("uwsgi_spoolfile_on_h_1_1_1_1_1").exists()
+    });
+    assert!(spool.join("uwsgi_spoolfile_on_h_1_2_1_1_1").exists());
+    let log = s.log_text();
+    assert!(
+        log.contains("broken task uwsgi_spoolfile_on_h_1_1_1_1_1"),
+        "{log}"
+    );
+}
