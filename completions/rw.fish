@@ -106,10 +106,17 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l thunder-lock -d 'Seriali
 complete -c rw -n "__fish_rw_using_subcommand serve" -s t -l harakiri -d 'Interrupt a request running longer than this (504), then kill its worker if it does not return [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-verbose -d 'Log the stuck thread\'s Python stack, syscall and wait channel on harakiri [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-timeout -d 'Seconds an interrupted request has to return before its worker is killed (at least 1) [default: 0]' -r -f
-complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-signal -d 'Signal of uWSGI\'s graceful harakiri attempt [default: 15] (accepted; rw\'s graceful attempt is an exception raised in the stuck thread, not a signal to the worker)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l harakiri-graceful-signal -d 'Signal sent to the worker with the graceful harakiri attempt, for the app\'s handler (15, the default: none) [default: 15]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s R -l max-requests -d 'Recycle a worker after this many requests [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l max-requests-delta -d 'Add (worker id - 1) x this to max-requests [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-on-rss -d 'Recycle a worker when its RSS exceeds this [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-on-as -d 'Recycle a worker when its address space exceeds this after a request [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l evil-reload-on-rss -d 'The master recycles a worker whose RSS exceeds this, even in a request (killed after worker-reload-mercy) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l evil-reload-on-as -d 'The master recycles a worker whose address space exceeds this, even in a request [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l mem-collector-freq -d 'Seconds between the master\'s memory samples for the evil reloads (0 acts as 3) [default: 3]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l max-worker-lifetime -d 'Recycle a worker after it ran this many seconds (0: never) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l max-worker-lifetime-delta -d 'Add (worker id - 1) x this to max-worker-lifetime [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l min-worker-lifetime -d 'Seconds a worker runs before max-requests, reload-on-rss or reload-on-as may recycle it [default: 10]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l worker-reload-mercy -d 'How long a worker may take to stop before SIGKILL [default: 60]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l reload-mercy -d 'How long a stop may take in all before SIGKILL [default: 0]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cheaper -d 'Adaptive worker count: keep at least N workers, up to processes (0: off) [default: 0]' -r -f

@@ -30,10 +30,14 @@ const NEEDS_CHEAPER: &[&str] = &[
 /// `UWSGI_OPT_MEMORY`), which `cheaper-rss-limit-soft` needs.
 fn samples_memory(cfg: &Config) -> bool {
     cfg.bool("memory-report")
-        || cfg.get("reload-on-rss").is_some()
-        || ["reload-on-as", "evil-reload-on-rss", "evil-reload-on-as"]
-            .iter()
-            .any(|n| cfg.ignored.contains_key(n))
+        || [
+            "reload-on-rss",
+            "reload-on-as",
+            "evil-reload-on-rss",
+            "evil-reload-on-as",
+        ]
+        .iter()
+        .any(|n| cfg.get(n).is_some())
 }
 
 pub fn check(cfg: &Config) -> Vec<Diagnostic> {

@@ -70,7 +70,7 @@ pub fn asks_for_nothing(u: &UOpt, value: &str, bare: bool) -> bool {
 const DIFFERENCES: &[(&[&str], bool, &str)] = &[
     (&["logger-list", "loggers-list", "log-req-route", "log-alarm", "alarm*", "log-socket", "ignore-sigpipe", "ignore-write-errors", "disable-write-exception"], true,
         "log output is handled the rw way (stderr, logto or daemonize file); this setting is not applied (planned with the logging options)"),
-    (&["max-worker-lifetime", "min-worker-lifetime", "reload-on-as", "reload-on-uss", "reload-on-pss", "evil-reload-on-rss", "evil-reload-on-as", "max-worker-lifetime-delta", "reload-on-exception", "reload-on-exception-*", "limit-as", "limit-nproc", "max-requests-delta"], true,
+    (&["reload-on-uss", "reload-on-pss", "reload-on-exception", "reload-on-exception-*", "limit-as", "limit-nproc"], true,
         "workers are not recycled by this limit (planned with the recycling options)"),
     (&["cheaper-algo-list", "cheaper-algos-list", "cheaper-list"], false,
         "rw does not print its list of cheaper algorithms (spare, spare2, backlog, busyness, manual)"),
@@ -235,7 +235,7 @@ mod tests {
         assert!(what_differs(u).contains("log output"));
         let u = uwsgi_option("cheaper-algo-list").unwrap();
         assert!(what_differs(u).contains("algorithms"));
-        let u = uwsgi_option("max-worker-lifetime").unwrap();
+        let u = uwsgi_option("limit-as").unwrap();
         assert!(what_differs(u).contains("recycled"));
     }
 
@@ -245,9 +245,9 @@ mod tests {
         assert!(asks_for_nothing(u, "false", false));
         assert!(!asks_for_nothing(u, "true", false));
         assert!(!asks_for_nothing(u, "", true));
-        let u = uwsgi_option("max-worker-lifetime").unwrap();
+        let u = uwsgi_option("limit-as").unwrap();
         assert!(asks_for_nothing(u, "0", false));
-        assert!(!asks_for_nothing(u, "3600 ; an hour", false));
+        assert!(!asks_for_nothing(u, "512 ; half a GB", false));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod logic;
 pub mod magic;
 pub mod option_values;
 pub mod options;
+pub mod recycle;
 pub mod resolve;
 pub mod uopt;
 pub mod value;
@@ -64,6 +65,7 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
     diagnostics.extend(applied);
     diagnostics.extend(option_values::check(&config));
     diagnostics.extend(cheaper::check(&config));
+    diagnostics.extend(recycle::check(&config));
     let anchor = match first {
         Some(f) => Origin::File {
             path: f.given,

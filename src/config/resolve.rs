@@ -389,18 +389,12 @@ mod tests {
 
     #[test]
     fn not_implemented_options_warn_only_when_they_ask_for_something() {
-        let (_, d) = run(&[
-            entry("max-worker-lifetime", "0", 1),
-            entry("cheaper", "0", 2),
-        ]);
+        let (_, d) = run(&[entry("limit-as", "0", 1), entry("cheaper", "0", 2)]);
         assert!(d.is_empty(), "{d:?}");
-        let (_, d) = run(&[entry("max-worker-lifetime", "30", 1)]);
+        let (_, d) = run(&[entry("limit-as", "512", 1)]);
         assert!(d[0].contains("not implemented in rw"), "{d:?}");
         // Options planned for the next issues stay warnings under strict; others are errors.
-        let (_, d) = run(&[
-            entry("strict", "true", 1),
-            entry("max-worker-lifetime", "30", 2),
-        ]);
+        let (_, d) = run(&[entry("strict", "true", 1), entry("limit-as", "512", 2)]);
         assert!(d[0].starts_with("t.ini:2: warning:"), "{d:?}");
         let (_, d) = run(&[entry("strict", "true", 1), entry("emperor", "/etc/v", 2)]);
         assert!(d[0].starts_with("t.ini:2: error:"), "{d:?}");

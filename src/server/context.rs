@@ -41,6 +41,19 @@ pub enum Recycle {
     MaxRequests,
     /// `reload-on-rss`: its resident size in bytes.
     Rss(u64),
+    /// `reload-on-as`: its address space in bytes.
+    As(u64),
+}
+
+impl Recycle {
+    pub fn cause(self) -> crate::stats::recycles::Cause {
+        use crate::stats::recycles::Cause;
+        match self {
+            Recycle::MaxRequests => Cause::MaxRequests,
+            Recycle::Rss(_) => Cause::ReloadOnRss,
+            Recycle::As(_) => Cause::ReloadOnAs,
+        }
+    }
 }
 
 /// The wait hook of client sockets: a wait for a slow peer lets the worker's other Python
@@ -84,6 +97,9 @@ pub struct Context<'a> {
     pub record_vars: bool,
     /// Requests begun in this life (see [`Context::begin_request`]).
     started: AtomicU64,
+    /// Unix µs of this worker's spawn (the master's `last_spawn`, whole seconds, as uWSGI
+    /// counts `min-worker-lifetime` from it, app loading included).
+    spawned_us: u64,
     stop: &'a Stop,
     /// Debug builds only (tests): requests for this path panic before the app is called, and
     /// for this path plus `-late` after it answered. Nothing else can provoke a panic on
@@ -123,6 +139,12 @@ impl<'a> Context<'a> {
             max_requests: s.max_requests_for(env.worker_id),
             record_vars: s.stats.is_some() || s.harakiri > 0,
             started: AtomicU64::new(0),
+            spawned_us: env
+                .scoreboard
+                .worker(env.worker_id)
+                .last_spawn
+                .load(Relaxed)
+                * 1_000_000,
             stop: env.stop,
             #[cfg(debug_assertions)]
             panic_path: std::env::var_os("RW_DEBUG_PANIC_PATH")
@@ -204,7 +226,16 @@ impl<'a> Context<'a> {
     /// instead of promising a connection that is about to go away.
     pub fn begin_request(&self) -> bool {
         let n = self.started.fetch_add(1, Relaxed) + 1;
-        self.max_requests > 0 && n >= self.max_requests
+        self.max_requests > 0 && n >= self.max_requests && self.may_retire()
+    }
+
+    /// `min-worker-lifetime` has passed: max-requests, reload-on-rss and reload-on-as may
+    /// recycle this worker (uWSGI holds them back until then).
+    fn may_retire(&self) -> bool {
+        let lived = crate::sys::clock::unix_us().saturating_sub(self.spawned_us);
+        self.settings
+            .recycle
+            .may_retire(std::time::Duration::from_micros(lived))
     }
 
     /// Accounts a finished request in the scoreboard, writes its log line (one write(2), so
@@ -253,20 +284,28 @@ impl<'a> Context<'a> {
                 Some(Verdict::Recycle { keep, why })
             }
         };
-        let verdict =
-            if self.max_requests > 0 && w.delta_requests.load(Relaxed) >= self.max_requests {
-                recycle(Recycle::MaxRequests)
-            } else if self.settings.reload_on_rss > 0 || self.settings.memory_report {
-                crate::sys::proc::memory_of(self.pid as i32).and_then(|(rss, vsz)| {
-                    w.rss.store(rss, Relaxed);
-                    w.vsz.store(vsz, Relaxed);
-                    let over =
-                        self.settings.reload_on_rss > 0 && rss >= self.settings.reload_on_rss << 20;
-                    over.then(|| recycle(Recycle::Rss(rss))).flatten()
-                })
-            } else {
-                None
-            };
+        let s = self.settings;
+        let verdict = if self.max_requests > 0
+            && w.delta_requests.load(Relaxed) >= self.max_requests
+            && self.may_retire()
+        {
+            recycle(Recycle::MaxRequests)
+        } else if s.reload_on_rss > 0 || s.recycle.reload_on_as > 0 || s.memory_report {
+            crate::sys::proc::memory_of(self.pid as i32).and_then(|(rss, vsz)| {
+                w.rss.store(rss, Relaxed);
+                w.vsz.store(vsz, Relaxed);
+                let why = if s.reload_on_rss > 0 && rss >= s.reload_on_rss << 20 {
+                    Some(Recycle::Rss(rss))
+                } else if s.recycle.reload_on_as > 0 && vsz >= s.recycle.reload_on_as {
+                    Some(Recycle::As(vsz))
+                } else {
+                    None
+                };
+                why.filter(|_| self.may_retire()).and_then(recycle)
+            })
+        } else {
+            None
+        };
         verdict.unwrap_or(if keep { Verdict::Keep } else { Verdict::Close })
     }
 

@@ -106,6 +106,13 @@ impl Watch {
                 );
                 // SAFETY: kill(2) with a valid signal number to our own child.
                 unsafe { libc::kill(pid.as_raw(), interrupt_signal()) };
+                if let Some(sig) = s.harakiri_graceful_signal {
+                    eprintln!(
+                        "HARAKIRI: graceful termination attempt on worker {id} with signal {sig}"
+                    );
+                    // SAFETY: as above; `sig` is a standard signal (1-31) the config allowed.
+                    unsafe { libc::kill(pid.as_raw(), sig) };
+                }
             }
             if stuck {
                 eprintln!("*** HARAKIRI ON WORKER {id} (pid: {pid}, try: 2) ***");

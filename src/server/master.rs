@@ -81,6 +81,8 @@ pub struct Master {
     /// The stats server (`stats = ADDR`), served from this loop.
     stats: Option<crate::stats::server::StatsServer>,
     harakiri: super::harakiri::Watch,
+    /// max-worker-lifetime and the evil reloads (`server/recycle.rs`).
+    recycle: super::recycle::Watch,
     /// log-maxsize and the touch-logreopen / touch-logrotate files.
     log_watch: crate::log::file::Watch,
     /// log-master: the workers' lines (also the previous image's, after a reload).
@@ -217,6 +219,7 @@ impl Master {
             log_watch,
             log_pipe,
             harakiri: Default::default(),
+            recycle: Default::default(),
             fifo,
             chain: None,
             paused: false,
@@ -326,6 +329,7 @@ impl Master {
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
+                self.check_recycle();
             }
             self.check_mercy();
             self.log_watch.check();
@@ -1088,6 +1092,28 @@ impl Master {
         self.harakiri.check(&self.s, &self.scoreboard, &live);
     }
 
+    /// Workers past max-worker-lifetime or an evil memory limit are told to stop gracefully;
+    /// their mercy starts now.
+    fn check_recycle(&mut self) {
+        let live: Vec<super::recycle::Live> = self
+            .slots
+            .iter()
+            .filter(|s| s.cursed.is_none())
+            .filter_map(|s| {
+                Some(super::recycle::Live {
+                    id: s.id,
+                    pid: s.pid?,
+                    spawned: s.spawned,
+                })
+            })
+            .collect();
+        for id in self.recycle.check(&self.s.recycle, &self.scoreboard, &live) {
+            if let Some(slot) = self.slots.iter_mut().find(|s| s.id == id) {
+                slot.cursed = Some(Instant::now());
+            }
+        }
+    }
+
     /// Workers told to stop that take longer than `worker-reload-mercy` are SIGKILLed.
     fn check_mercy(&mut self) {
         let mercy = self.s.worker_reload_mercy;
@@ -1247,7 +1273,10 @@ impl Master {
             processes: self.s.processes,
             threads: self.s.threads,
             apps,
-            memory_sampling: self.s.memory_report || self.s.reload_on_rss > 0,
+            memory_sampling: self.s.memory_report
+                || self.s.reload_on_rss > 0
+                || self.s.recycle.reload_on_as > 0
+                || self.s.recycle.collects(),
             caches: super::uwsgi_facts::caches()
                 .iter()
                 .map(super::uwsgi_facts::cache_stats)

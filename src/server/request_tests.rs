@@ -313,7 +313,7 @@ fn connection_close_and_a_stopping_worker_end_the_connection() {
 
 #[test]
 fn the_request_that_reaches_max_requests_recycles_the_worker() {
-    let rig = rig(&[("max-requests", "2")]);
+    let rig = rig(&[("max-requests", "2"), ("min-worker-lifetime", "0")]);
     let (mut conn, mut client) = http(&rig);
     client
         .write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -36,9 +36,13 @@ pub struct Settings {
     pub harakiri: u64,
     pub harakiri_verbose: bool,
     pub harakiri_graceful_timeout: u64,
+    /// `harakiri-graceful-signal`, when it is one rw sends (`config::recycle::graceful_signal`).
+    pub harakiri_graceful_signal: Option<i32>,
     pub max_requests: u64,
     pub max_requests_delta: u64,
     pub reload_on_rss: u64,
+    /// max/min-worker-lifetime, reload-on-as, the evil reloads (`server/recycle.rs`).
+    pub recycle: super::recycle::Policy,
     pub worker_reload_mercy: Duration,
     pub reload_mercy: Duration,
     pub die_on_term: bool,
@@ -402,9 +406,14 @@ impl Settings {
             harakiri: c.uint("harakiri"),
             harakiri_verbose: c.bool("harakiri-verbose"),
             harakiri_graceful_timeout: c.uint("harakiri-graceful-timeout"),
+            harakiri_graceful_signal: match crate::config::recycle::graceful_signal(c) {
+                crate::config::recycle::GracefulSignal::Send(n) => Some(n),
+                _ => None,
+            },
             max_requests: c.uint("max-requests"),
             max_requests_delta: c.uint("max-requests-delta"),
             reload_on_rss: c.uint("reload-on-rss"),
+            recycle: super::recycle::Policy::from_config(c),
             worker_reload_mercy: Duration::from_secs(c.uint("worker-reload-mercy")),
             reload_mercy: Duration::from_secs(c.uint("reload-mercy")),
             die_on_term: c.bool("die-on-term"),

@@ -317,12 +317,17 @@ impl Shared<'_> {
         if !self.stop.begin() {
             return; // already stopping: said once
         }
+        self.scoreboard.header().count_recycle(why.cause());
         let pid = self.ctx.pid;
         match why {
             Recycle::MaxRequests => eprintln!("...The work of process {pid} is done. Seeya!"),
             Recycle::Rss(rss) => eprintln!(
                 "...The work of process {pid} is done (RSS {} MB). Seeya!",
                 rss >> 20
+            ),
+            Recycle::As(vsz) => eprintln!(
+                "...The work of process {pid} is done (address space {} MB). Seeya!",
+                vsz >> 20
             ),
         }
         self.stop_taking_connections();

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod prometheus;
+pub mod recycles;
 pub mod schema;
 pub mod scoreboard;
 pub mod server;

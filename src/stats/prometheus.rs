@@ -263,6 +263,17 @@ pub fn render(s: &Stats) -> String {
     if !s.spoolers.is_empty() {
         spoolers(&mut o, &s.spoolers);
     }
+    if let Some(r) = &s.recycles {
+        let name = "rw_worker_recycles_total";
+        o.head(
+            name,
+            "counter",
+            "Workers recycled, by cause (the option that asked for it).",
+        );
+        for (cause, n) in r {
+            o.sample(name, &[("cause", cause)], n);
+        }
+    }
 
     o.head(
         "rw_listen_queue",
@@ -429,6 +440,20 @@ mod tests {
             !text.contains("cheap"),
             "no cheaper metrics without cheaper"
         );
+    }
+
+    #[test]
+    fn recycles_by_cause() {
+        let mut s = sample();
+        assert!(!render(&s).contains("rw_worker_recycles_total"));
+        s.recycles = Some(BTreeMap::from([
+            ("max-requests".into(), 0),
+            ("max-worker-lifetime".into(), 7),
+        ]));
+        let text = render(&s);
+        assert!(text.contains("# TYPE rw_worker_recycles_total counter\n"));
+        assert!(text.contains("rw_worker_recycles_total{cause=\"max-requests\"} 0\n"));
+        assert!(text.contains("rw_worker_recycles_total{cause=\"max-worker-lifetime\"} 7\n"));
     }
 
     #[test]

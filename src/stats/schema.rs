@@ -34,6 +34,10 @@ pub struct Stats {
     /// rw extra: the cheaper subsystem, when `cheaper` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cheaper: Option<Cheaper>,
+    /// rw extra: workers recycled since the master started, by cause (the option that asked:
+    /// `max-requests`, `reload-on-rss`, `max-worker-lifetime`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recycles: Option<BTreeMap<String, u64>>,
 }
 
 /// rw extra `cheaper`: the adaptive worker count and what it did.

@@ -89,6 +89,8 @@ pub struct WorkerSlot {
 pub struct Header {
     /// Finished requests over all workers (the `req: A/T` total in the log line).
     pub total_requests: AtomicU64,
+    /// Workers recycled, by cause (index: `recycles::Cause`), since the master started.
+    pub recycles: [AtomicU64; super::recycles::CAUSES.len()],
 }
 
 /// The mapping. Cloning the handle shares the same memory (it is inherited over fork); the
@@ -174,6 +176,13 @@ impl Scoreboard {
         let off = h + self.workers * w + ((id - 1) * self.cores + core) * c;
         // SAFETY: as for `worker`: in bounds, aligned, valid when zeroed.
         unsafe { &*self.base.as_ptr().add(off).cast::<CoreSlot>() }
+    }
+}
+
+impl Header {
+    /// Counts one recycle of `cause`.
+    pub fn count_recycle(&self, cause: super::recycles::Cause) {
+        self.recycles[cause as usize].fetch_add(1, Relaxed);
     }
 }
 

@@ -115,7 +115,17 @@ pub fn build(view: &MasterView) -> Stats {
         spoolers: view.spoolers.clone(),
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         cheaper: view.cheaper.clone(),
+        recycles: Some(recycles(view.scoreboard)),
     }
+}
+
+/// The recycle counters of the scoreboard header, every cause named (zeros included).
+fn recycles(sb: &Scoreboard) -> BTreeMap<String, u64> {
+    let h = sb.header();
+    super::recycles::CAUSES
+        .iter()
+        .map(|&c| (c.name().to_string(), h.recycles[c as usize].load(Relaxed)))
+        .collect()
 }
 
 fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
@@ -317,8 +327,13 @@ mod tests {
             cheaper: None,
             spoolers: Vec::new(),
         };
+        sb.header()
+            .count_recycle(crate::stats::recycles::Cause::MaxWorkerLifetime);
         let s = build(&view);
         assert_eq!(s.pid, 42);
+        let r = s.recycles.as_ref().unwrap();
+        assert_eq!(r.len(), crate::stats::recycles::CAUSES.len());
+        assert_eq!((r["max-worker-lifetime"], r["max-requests"]), (1, 0));
         assert_eq!(s.locks.len(), 8);
         assert_eq!(s.sockets[0].proto, "http");
         assert_eq!(s.workers.len(), 2);

@@ -519,7 +519,7 @@ fn reload_storm_under_load_fails_no_request() {
 fn deliberate_recycles_respawn_at_once() {
     // max-requests = 1: every request retires its worker after a life far under 1 s.
     let s = Server::start(
-        &hello_ini("processes = 1\nmax-requests = 1"),
+        &hello_ini("processes = 1\nmax-requests = 1\nmin-worker-lifetime = 0"),
         &[("app.py", APP)],
     );
     let t = Instant::now();
@@ -569,7 +569,7 @@ fn a_crashing_worker_is_respawned_with_an_exponential_backoff() {
 #[test]
 fn the_work_of_a_recycled_worker_is_done_once() {
     // Two requests in flight when the memory limit is reached: both finish, one message.
-    let ini = hello_ini("processes = 1\nthreads = 2\nreload-on-rss = 1");
+    let ini = hello_ini("processes = 1\nthreads = 2\nreload-on-rss = 1\nmin-worker-lifetime = 0");
     let s = Server::start(&ini, &[("app.py", APP)]);
     let first = s.workers(1)[0];
     let port = s.port;

@@ -204,7 +204,7 @@ fn a_worker_that_exits_is_respawned() {
 
 #[test]
 fn max_requests_recycles_the_worker() {
-    let ini = hello_ini("processes = 1\nmax-requests = 3");
+    let ini = hello_ini("processes = 1\nmax-requests = 3\nmin-worker-lifetime = 0");
     let s = Server::start(&ini, &[("app.py", CONTROL_APP)]);
     let first = pid_of(&s);
     s.get("/");

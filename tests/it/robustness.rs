@@ -557,7 +557,7 @@ fn keep_alive_load(
 /// §3.5 zero-loss deploys: `max-requests` recycling under keep-alive load fails nothing.
 #[test]
 fn max_requests_recycling_under_keep_alive_load_loses_nothing() {
-    let s = start("processes = 2\nmax-requests = 50");
+    let s = start("processes = 2\nmax-requests = 50\nmin-worker-lifetime = 0");
     s.workers(2);
     let (failures, ok) = keep_alive_load(s.port, 4, 500, 0, "");
     let log = s.log_text();

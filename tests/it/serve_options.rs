@@ -177,7 +177,7 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 fn reload_on_rss_recycles_a_fat_worker() {
     let app = "BALLAST = []\n\ndef application(environ, start_response):\n    if environ['PATH_INFO'] == '/grow':\n        BALLAST.append(bytearray(64 * 1024 * 1024))\n    start_response('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n";
     let s = Server::start(
-        &hello_ini("reload-on-rss = 48\nprocesses = 1"),
+        &hello_ini("reload-on-rss = 48\nprocesses = 1\nmin-worker-lifetime = 0"),
         &[("app.py", app)],
     );
     let before = s.workers(1);
