@@ -819,6 +819,7 @@ impl Master {
             &mut self.log_pipe,
             &self.listeners,
         );
+        let log_master = self.s.log.master;
         self.spoolers.spawn_due(|| {
             // A spooler serves no connection and reads no FIFO: what stays open here would
             // keep sockets alive after the master closed them.
@@ -826,7 +827,10 @@ impl Master {
                 st.close_in_child();
             }
             drop(fifo.take());
-            drop(log_pipe.take());
+            // Its lines go through log-master as the workers' do.
+            if let Some(p) = log_pipe.take().filter(|_| log_master) {
+                p.attach_worker();
+            }
             for l in listeners {
                 // SAFETY: the child never uses the listeners; their fds are closed once here.
                 unsafe { libc::close(l.raw()) };
