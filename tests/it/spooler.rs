@@ -361,8 +361,10 @@ OUT = '{dir}/out'
 os.makedirs(OUT, exist_ok=True)
 
 def note(name, text):
-    with open(os.path.join(OUT, name), 'w') as f:
+    tmp = os.path.join(OUT, '.' + name)
+    with open(tmp, 'w') as f:
         f.write(text)
+    os.rename(tmp, os.path.join(OUT, name))
 
 @spool
 def plain_task(args):
@@ -501,8 +503,9 @@ def until_reloaded(args):
     # Retried (its file kept) until the test says the new generation is up.
     if not os.path.exists(os.path.join(OUT, 'reloaded')):
         return uwsgi.SPOOL_RETRY
-    with open(os.path.join(OUT, 'ran'), 'w') as f:
+    with open(os.path.join(OUT, '.ran'), 'w') as f:
         f.write(str(os.getpid()))
+    os.rename(os.path.join(OUT, '.ran'), os.path.join(OUT, 'ran'))
     return uwsgi.SPOOL_OK
 
 def application(environ, start_response):
@@ -551,8 +554,9 @@ const IMPORT_TASKS: &str = r#"
 import os, uwsgi
 
 def spooler(env):
-    with open('{dir}/imported-' + env[b'name'].decode(), 'w') as f:
+    with open('{dir}/.imported', 'w') as f:
         f.write('%d %r' % (os.getpid(), uwsgi.i_am_the_spooler()))
+    os.rename('{dir}/.imported', '{dir}/imported-' + env[b'name'].decode())
     return uwsgi.SPOOL_OK
 
 uwsgi.spooler = spooler
