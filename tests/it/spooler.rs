@@ -639,3 +639,25 @@ fn broken_spool_files_are_removed_and_short_ones_kept() {
         "{log}"
     );
 }
+
+/// A relative spooler directory is resolved against the directory rw starts in, not `chdir`
+/// (uWSGI resolves it when it reads the option; checked with uWSGI 2.0.30), by check-config
+/// and by serve alike.
+#[test]
+fn a_relative_spooler_dir_is_resolved_before_chdir() {
+    let s = Server::start(
+        "[uwsgi]\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {dir}/app.py\nchdir = {dir}/elsewhere\n\
+         spooler = jobs/spool\nspooler-frequency = 1\n",
+        &[("app.py", APP), ("elsewhere/.keep", ""), ("jobs/.keep", "")],
+    );
+    let check = crate::util::rw()
+        .args(["check-config", "uwsgi.ini"])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    get(&s, "/plain?rel");
+    wait_out(&s, "plain-rel", 20);
+    assert!(s.path("jobs/spool").is_dir());
+    assert!(!s.path("elsewhere/jobs").exists());
+}
