@@ -179,6 +179,10 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("buffer-size", &[], Some('b'), Bytes16, false, Some("4096"), "Largest request head (HTTP) or vars block (uwsgi)", Yes),
     opt("post-buffering", &[], None, Bytes, false, Some("0"), "Read whole bodies before calling the app; larger ones spool to disk", Yes),
     opt("limit-post", &[], None, Bytes, false, Some("0"), "Refuse request bodies larger than this (413)", Yes),
+    // -- rw-only (no uWSGI equivalent; see RW_ONLY): request body limits (issue 17)
+    opt("rw-body-timeout", &[], None, Seconds, false, Some("60"), "rw only: a request body must arrive within this (408); 0: no limit", Yes).range(0, 86400),
+    opt("rw-body-min-rate", &[], None, Bytes, false, Some("1024"), "rw only: bytes/s a request body must average after a grace of socket-timeout (408); 0: no limit", Yes),
+    opt("rw-stream-chunked", &[], None, Bool, false, Some("false"), "rw only: pass chunked request bodies to the app as they arrive (wsgi.input_terminated, no CONTENT_LENGTH) instead of reading them first", Yes),
     opt("add-header", &[], None, Header, true, None, "Add a header to every response", Yes),
     opt("static-map", &[], None, Mapping, true, None, "Serve files under PATH at URL prefix MOUNT without entering Python", Yes),
     opt("check-static", &[], None, Dir, true, None, "Serve DIR + PATH_INFO as a static file when it exists", Yes),
@@ -339,6 +343,9 @@ pub static OPTIONS: &[OptSpec] = &[
 
 /// Rows that are options of later uWSGI versions, not of 2.0 (which reads them as placeholders).
 pub const LATER_UWSGI: &[&str] = &["cheaper-idle"];
+
+/// Rows of rw's own, which no uWSGI has (`rw-` prefixed; uWSGI reads them as placeholders).
+pub const RW_ONLY: &[&str] = &["rw-body-timeout", "rw-body-min-rate", "rw-stream-chunked"];
 
 /// Looks an option up by its name or one of its aliases.
 pub fn lookup(key: &str) -> Option<&'static OptSpec> {

@@ -39,6 +39,11 @@ impl Socket {
         }
     }
 
+    /// The longest wait for one read or write (`socket-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Bytes written on it so far.
     pub fn sent(&self) -> u64 {
         self.sent.load(Relaxed)
@@ -71,11 +76,17 @@ impl Socket {
 
     /// Reads at least one byte (or EOF = 0), waiting up to the timeout.
     pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_within(buf, None)
+    }
+
+    /// [`Socket::read`], waiting at most `limit` when that is shorter than the timeout (a
+    /// request body's own deadline): `TimedOut` when nothing came by then.
+    pub fn read_within(&self, buf: &mut [u8], limit: Option<Duration>) -> io::Result<usize> {
         loop {
             if let Some(n) = self.read_now(buf)? {
                 return Ok(n);
             }
-            self.wait(libc::POLLIN)?;
+            self.wait(libc::POLLIN, limit)?;
         }
     }
 
@@ -103,13 +114,18 @@ impl Socket {
         }
     }
 
-    /// [`Socket::read`] appending to `buf` as [`Socket::read_now_append`] does.
-    pub fn read_append(&self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+    /// [`Socket::read_within`] appending to `buf` as [`Socket::read_now_append`] does.
+    pub fn read_append(
+        &self,
+        buf: &mut Vec<u8>,
+        max: usize,
+        limit: Option<Duration>,
+    ) -> io::Result<usize> {
         loop {
             if let Some(n) = self.read_now_append(buf, max)? {
                 return Ok(n);
             }
-            self.wait(libc::POLLIN)?;
+            self.wait(libc::POLLIN, limit)?;
         }
     }
 
@@ -222,21 +238,24 @@ impl Socket {
             }
             let e = io::Error::last_os_error();
             match e.kind() {
-                io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT)?,
+                io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT, None)?,
                 io::ErrorKind::Interrupted => {}
                 _ => return Err(e),
             }
         }
     }
 
-    /// Waits until the socket is readable/writable, or times out.
-    fn wait(&self, events: libc::c_short) -> io::Result<()> {
+    /// Waits until the socket is readable/writable, or times out (after the timeout, or
+    /// `limit` when shorter).
+    fn wait(&self, events: libc::c_short, limit: Option<Duration>) -> io::Result<()> {
         let mut pfd = libc::pollfd {
             fd: self.raw(),
             events,
             revents: 0,
         };
-        let ms = self.timeout.as_millis().min(i32::MAX as u128) as libc::c_int;
+        let timeout = limit.map_or(self.timeout, |l| l.min(self.timeout));
+        // Rounded up: a wait of 0.4 ms must not become a busy poll(0).
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
         loop {
             // A wait for the peer is where a request's thread lets other threads run.
             let (mut r, mut e) = (0, None);
@@ -258,27 +277,11 @@ impl Socket {
         }
     }
 
-    /// Half-closes the write side, then lingers briefly reading what the client still sends,
-    /// so closing with unread bytes does not turn into an RST that eats our response.
-    pub fn close_gracefully(self) {
+    /// Half-closes the write side: the peer reads our last bytes, then end of stream, while
+    /// what it still sends can be read and dropped (lingering close; see server/linger.rs).
+    pub fn shutdown_write(&self) {
         // SAFETY: shutdown on our own fd.
         unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
-        let mut buf = [0u8; 4096];
-        let mut pfd = libc::pollfd {
-            fd: self.raw(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        for _ in 0..16 {
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut pfd, 1, 50) } <= 0 {
-                break;
-            }
-            match self.read_now(&mut buf) {
-                Ok(Some(n)) if n > 0 => continue,
-                _ => break,
-            }
-        }
     }
 }
 
@@ -318,7 +321,7 @@ mod tests {
         assert_eq!(s.read(&mut buf).unwrap(), 2);
         drop(peer);
         let mut v = Vec::new();
-        assert_eq!(s.read_append(&mut v, 16).unwrap(), 0, "EOF");
+        assert_eq!(s.read_append(&mut v, 16, None).unwrap(), 0, "EOF");
     }
 
     #[test]

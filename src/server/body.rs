@@ -1,12 +1,14 @@
 //! Request bodies as the app reads them: bounded by Content-Length, de-chunked, or spooled
 //! whole first (`post-buffering`), with `Expect: 100-continue` answered on the first read.
 
+use super::body_wait::{BodyLimits, Late};
 use super::conn::ReadBuf;
 use crate::net::socket::Socket;
 use crate::proto::chunked::ChunkedDecoder;
 use crate::proto::http::HttpError;
 use std::io::{self, Read, Seek, Write};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// Set when the request body turns out to be malformed (a bad chunk, or a chunked body over
 /// `limit-post`) while the app reads it. Shared with the response [`super::sink::Sink`], which
@@ -45,6 +47,12 @@ pub struct Body<'a> {
     pub broken: bool,
     /// The client stopped sending or went away mid-body (not a framing error).
     pub client_fault: Option<ClientFault>,
+    /// Since when the body is read, and its time limits (see server/body_wait.rs).
+    clock: Option<(Instant, BodyLimits)>,
+    /// Body bytes read from the socket so far (for the rate limit).
+    received: u64,
+    /// The body broke one of its time limits (the 408 names it).
+    pub late: Option<Late>,
 }
 
 /// How a client failed to deliver its body.
@@ -75,7 +83,22 @@ impl<'a> Body<'a> {
             framing_error: None,
             broken: false,
             client_fault: None,
+            clock: None,
+            received: 0,
+            late: None,
         }
+    }
+
+    /// Holds the reading of the body to `limits`, from now.
+    pub fn limited(mut self, limits: BodyLimits) -> Self {
+        self.clock = Some((Instant::now(), limits));
+        // What came with the head counts as received.
+        let buffered = self.buf.pending().len() as u64;
+        self.received = match self.kind {
+            Kind::Length { remaining } => buffered.min(remaining),
+            _ => buffered,
+        };
+        self
     }
 
     pub fn empty(sock: &'a Socket, buf: &'a mut ReadBuf) -> Body<'a> {
@@ -110,6 +133,11 @@ impl<'a> Body<'a> {
         Body::new(sock, buf, kind, send_continue)
     }
 
+    /// Framed by chunked transfer coding (and not read yet).
+    pub fn is_chunked(&self) -> bool {
+        matches!(self.kind, Kind::Chunked { .. })
+    }
+
     /// Reports chunked-framing errors found while reading to `slot`.
     pub fn report_framing_errors(mut self, slot: &'a FramingError) -> Self {
         self.framing_error = Some(slot);
@@ -138,7 +166,7 @@ impl<'a> Body<'a> {
             let n = self.read_body(&mut chunk).map_err(|e| {
                 match self.framing_error.and_then(|f| f.get()) {
                     Some(fe) if e.kind() == io::ErrorKind::InvalidData => SpoolError::Framing(*fe),
-                    _ => SpoolError::from_read(e, total, declared),
+                    _ => SpoolError::from_read(e, total, declared, self.late),
                 }
             })?;
             if n == 0 {
@@ -203,18 +231,44 @@ impl<'a> Body<'a> {
         if self.client_fault.is_none() {
             self.client_fault = Some(fault);
             if let Some(slot) = self.framing_error {
-                let _ = slot.set(fault.http_error());
+                let _ = slot.set(self.late.map_or(fault.http_error(), Late::http_error));
             }
         }
         e
     }
 
+    /// The body broke a time limit: a timeout whose 408 names it.
+    fn too_slow(&mut self, late: Late) -> io::Error {
+        self.late = Some(late);
+        let e = io::Error::new(io::ErrorKind::TimedOut, late.http_error().reason);
+        self.client_failed(e)
+    }
+
+    /// A read from the socket failed: a timeout is the body limit's when that limit was
+    /// shorter than the socket's own (a client silent for socket-timeout is just that).
+    fn read_failed(&mut self, e: io::Error, limit: Option<Duration>) -> io::Error {
+        if e.kind() == io::ErrorKind::TimedOut && limit.is_some_and(|l| l < self.sock.timeout()) {
+            if let Err(late) = time_left(&self.clock, self.received) {
+                return self.too_slow(late);
+            }
+        }
+        self.client_failed(e)
+    }
+
     fn fill_from_socket(&mut self) -> io::Result<usize> {
         if self.send_continue {
             self.send_continue = false;
-            self.sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.sock
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(|e| self.client_failed(e))?;
         }
-        self.buf.fill(self.sock, 16 * 1024)
+        let limit = time_left(&self.clock, self.received).map_err(|l| self.too_slow(l))?;
+        let n = self
+            .buf
+            .fill(self.sock, 16 * 1024, limit)
+            .map_err(|e| self.read_failed(e, limit))?;
+        self.received += n as u64;
+        Ok(n)
     }
 
     fn read_body(&mut self, out: &mut [u8]) -> io::Result<usize> {
@@ -249,13 +303,18 @@ impl<'a> Body<'a> {
                     if !self.send_continue {
                         // Nothing buffered: straight into the caller's buffer, never past the
                         // body (what follows it belongs to the next request).
-                        match self.sock.read(&mut out[..want]) {
+                        let limit = match time_left(&self.clock, self.received) {
+                            Ok(l) => l,
+                            Err(late) => return Err(self.too_slow(late)),
+                        };
+                        match self.sock.read_within(&mut out[..want], limit) {
                             Ok(0) => {}
                             Ok(n) => {
                                 *remaining -= n as u64;
+                                self.received += n as u64;
                                 return Ok(n);
                             }
-                            Err(e) => return Err(self.client_failed(e)),
+                            Err(e) => return Err(self.read_failed(e, limit)),
                         }
                         return Err(self.client_failed(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
@@ -309,8 +368,41 @@ impl<'a> Body<'a> {
                     )));
                 }
                 Ok(_) => {}
-                Err(e) => return Err(self.client_failed(e)),
+                // Already counted as the client's failure.
+                Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+/// How long the next read may wait under the body's limits.
+fn time_left(
+    clock: &Option<(Instant, BodyLimits)>,
+    received: u64,
+) -> Result<Option<Duration>, Late> {
+    match clock {
+        Some((since, limits)) => limits.time_left(since.elapsed(), received),
+        None => Ok(None),
+    }
+}
+
+impl Body<'_> {
+    /// Read to its end (or never had one to read).
+    fn finished(&self) -> bool {
+        !self.broken
+            && match &self.kind {
+                Kind::Empty | Kind::Memory { .. } | Kind::File { .. } => true,
+                Kind::Length { remaining } => *remaining == 0,
+                Kind::Chunked { decoder, .. } => decoder.is_done(),
+            }
+    }
+}
+
+impl Drop for Body<'_> {
+    /// A body left unread (in part) is input the connection's close must linger over.
+    fn drop(&mut self) {
+        if !self.finished() {
+            self.buf.leave_input();
         }
     }
 }
@@ -366,10 +458,11 @@ fn temp_file() -> io::Result<std::fs::File> {
 /// Why a body could not be spooled (post-buffering).
 #[derive(Debug)]
 pub enum SpoolError {
-    /// The client sent nothing for `socket-timeout`: 408.
+    /// The client sent nothing for `socket-timeout`, or broke a body limit (`late`): 408.
     ClientTimeout {
         received: u64,
         declared: Option<u64>,
+        late: Option<Late>,
     },
     /// The client closed or reset the connection mid-body: 400.
     ClientAborted {
@@ -389,9 +482,18 @@ pub enum SpoolError {
 }
 
 impl SpoolError {
-    fn from_read(e: io::Error, received: u64, declared: Option<u64>) -> SpoolError {
+    fn from_read(
+        e: io::Error,
+        received: u64,
+        declared: Option<u64>,
+        late: Option<Late>,
+    ) -> SpoolError {
         match e.kind() {
-            io::ErrorKind::TimedOut => SpoolError::ClientTimeout { received, declared },
+            io::ErrorKind::TimedOut => SpoolError::ClientTimeout {
+                received,
+                declared,
+                late,
+            },
             io::ErrorKind::InvalidData => {
                 SpoolError::Framing(HttpError::new(400, "malformed chunked body"))
             }
@@ -411,7 +513,9 @@ impl SpoolError {
     /// The answer.
     pub fn http_error(&self) -> HttpError {
         match self {
-            SpoolError::ClientTimeout { .. } => HttpError::TIMEOUT,
+            SpoolError::ClientTimeout { late, .. } => {
+                late.map_or(HttpError::TIMEOUT, Late::http_error)
+            }
             SpoolError::ClientAborted { .. } => {
                 HttpError::new(400, "the request body ended before its length")
             }
@@ -439,10 +543,21 @@ impl SpoolError {
             None => String::new(),
         };
         match self {
-            SpoolError::ClientTimeout { received, declared } => format!(
-                "client error: the client stopped sending the request body after {received}{} bytes (socket-timeout)",
-                of(declared)
-            ),
+            SpoolError::ClientTimeout {
+                received,
+                declared,
+                late,
+            } => match late {
+                Some(l) => format!(
+                    "client error: the request body came too slowly: {received}{} bytes in time ({})",
+                    of(declared),
+                    l.option()
+                ),
+                None => format!(
+                    "client error: the client stopped sending the request body after {received}{} bytes (socket-timeout)",
+                    of(declared)
+                ),
+            },
             SpoolError::ClientAborted {
                 received,
                 declared,

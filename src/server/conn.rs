@@ -1,8 +1,11 @@
 //! A client connection's state, in one place: its socket, its read buffer (the one type that
 //! consumes, compacts and fills it), where it came from, and its parking and expiry rules.
 
+use super::body_wait::{BodyLimits, Late};
+use super::linger::{Drained, Linger};
 use crate::net::listen::Proto;
 use crate::net::socket::Socket;
+use crate::proto::chunked::ChunkedDecoder;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -12,13 +15,21 @@ use std::time::{Duration, Instant};
 pub struct ReadBuf {
     data: Vec<u8>,
     pos: usize,
+    /// The peer's stream holds input past what is buffered that this side will not read (a
+    /// request refused before its body, a body not read to its end): closing then needs a
+    /// lingering close, or the kernel answers that input with a reset.
+    input_left: bool,
 }
 
 impl ReadBuf {
     /// An empty buffer over `data`'s allocation (from the worker's pool).
     pub fn from_vec(mut data: Vec<u8>) -> ReadBuf {
         data.clear();
-        ReadBuf { data, pos: 0 }
+        ReadBuf {
+            data,
+            pos: 0,
+            input_left: false,
+        }
     }
 
     /// The allocation, for the pool.
@@ -66,10 +77,32 @@ impl ReadBuf {
         sock.read_now_append(&mut self.data, max)
     }
 
-    /// Reads at least one byte (or end of stream: 0), waiting up to the socket's timeout.
-    pub fn fill(&mut self, sock: &Socket, max: usize) -> io::Result<usize> {
+    /// Reads at least one byte (or end of stream: 0), waiting up to the socket's timeout
+    /// (or `limit`, when shorter).
+    pub fn fill(
+        &mut self,
+        sock: &Socket,
+        max: usize,
+        limit: Option<Duration>,
+    ) -> io::Result<usize> {
         self.compact();
-        sock.read_append(&mut self.data, max)
+        sock.read_append(&mut self.data, max, limit)
+    }
+
+    /// Input past the buffered bytes will be left unread (see `input_left`).
+    pub fn leave_input(&mut self) {
+        self.input_left = true;
+    }
+
+    /// Unread input remains, buffered or still in the socket: a close must linger.
+    pub fn input_remains(&self) -> bool {
+        self.input_left || self.has_pending()
+    }
+
+    /// Forgets the buffered bytes (a lingering close drops what it reads).
+    fn discard(&mut self) {
+        self.data.clear();
+        self.pos = 0;
     }
 
     /// Appends bytes that belong to this buffer's stream (what followed a uwsgi packet).
@@ -85,6 +118,10 @@ pub enum Expiry {
     Alive,
     /// Past its timeout (idle keep-alive, or a head that never completed).
     TimedOut,
+    /// A body awaited parked (below post-buffering) broke one of its limits.
+    BodyLate(Late),
+    /// A lingering close ran its time.
+    LingerDone,
     /// The worker is stopping and the connection had its grace for one more request.
     StopGrace,
 }
@@ -100,15 +137,63 @@ pub struct Conn {
     peer_port: Vec<u8>,
     /// When it was parked (the idle deadline).
     parked_at: Instant,
-    /// When the first byte of a still-incomplete request head arrived: the head deadline runs
-    /// from here, so a client trickling a byte at a time cannot keep it alive (slowloris).
-    head_started: Option<Instant>,
+    /// Where the buffered request stands (its deadlines run from there).
+    phase: Phase,
     /// Added to the worker's poller (done the first time it has to wait).
     registered: bool,
-    /// Its read/write timeout (socket-timeout, or http-timeout on `http` listeners).
-    timeout: Duration,
     /// A PROXY protocol header may still come first (until the first bytes are read).
     proxy_pending: bool,
+    /// `100 Continue` already went out for the buffered request.
+    continue_sent: bool,
+}
+
+/// How a body awaited parked is known to be complete.
+#[derive(Debug)]
+pub enum BodyEnd {
+    /// When this many bytes are buffered (head and Content-Length).
+    At(usize),
+    /// Chunked: decoded as it arrives, only to find its end.
+    Chunked(Box<ChunkProbe>),
+}
+
+impl BodyEnd {
+    /// For a chunked body (`limit`: limit-post, so an oversized one stops waiting).
+    pub fn chunked(limit: Option<u64>) -> BodyEnd {
+        BodyEnd::Chunked(Box::new(ChunkProbe {
+            decoder: ChunkedDecoder::new(limit),
+            fed: 0,
+            scratch: Vec::new(),
+        }))
+    }
+}
+
+/// See [`BodyEnd::Chunked`].
+#[derive(Debug)]
+pub struct ChunkProbe {
+    decoder: ChunkedDecoder,
+    /// Body bytes already decoded.
+    fed: usize,
+    scratch: Vec<u8>,
+}
+
+/// Where a connection's buffered request stands.
+#[derive(Debug)]
+enum Phase {
+    /// Reading a head: since when its first byte arrived (None: none yet). The head
+    /// deadline runs from there, so a client trickling a byte at a time cannot keep it alive
+    /// (slowloris).
+    Head(Option<Instant>),
+    /// The head is complete and its body (below post-buffering) is awaited parked: since
+    /// when, the head's length (what follows it is body), and how to tell cheaply that it is
+    /// still incomplete, so a client sending it a byte per packet does not make every wake
+    /// parse the head again (or de-chunk the whole body again).
+    Body {
+        since: Instant,
+        head_len: usize,
+        end: BodyEnd,
+    },
+    /// Closing: the write side is shut and what the client still sends is dropped.
+    Linger(Linger),
 }
 
 /// See [`Conn::parts`].
@@ -129,8 +214,9 @@ pub struct Origin {
 }
 
 impl Conn {
-    /// `sock`'s timeout is `timeout`; `buf` is an empty buffer from the pool.
-    pub fn new(sock: Socket, timeout: Duration, origin: Origin, buf: Vec<u8>) -> Conn {
+    /// `sock`'s timeout is the connection's (socket-timeout, or http-timeout on `http`
+    /// listeners); `buf` is an empty buffer from the pool.
+    pub fn new(sock: Socket, origin: Origin, buf: Vec<u8>) -> Conn {
         Conn {
             sock,
             buf: ReadBuf::from_vec(buf),
@@ -139,11 +225,16 @@ impl Conn {
             peer_addr: origin.peer_addr,
             peer_port: origin.peer_port,
             parked_at: Instant::now(),
-            head_started: None,
+            phase: Phase::Head(None),
             registered: false,
-            timeout,
             proxy_pending: origin.proxy_protocol,
+            continue_sent: false,
         }
+    }
+
+    /// Its read/write timeout (the grace of its bodies' rate limit).
+    pub fn timeout(&self) -> Duration {
+        self.sock.timeout()
     }
 
     pub fn sock(&self) -> &Socket {
@@ -211,15 +302,108 @@ impl Conn {
 
     /// A request was answered: the next head gets its own deadline.
     pub fn request_done(&mut self) {
-        self.head_started = None;
+        self.phase = Phase::Head(None);
+        self.continue_sent = false;
+    }
+
+    /// The buffered request's head (`head_len` bytes) is complete and its body, complete
+    /// as `end` says, is awaited parked; with `expect_continue`, the client is told to send it
+    /// (once, never waiting).
+    pub fn wait_for_body(&mut self, head_len: usize, end: BodyEnd, expect_continue: bool) {
+        if !matches!(self.phase, Phase::Body { .. }) {
+            let since = Instant::now();
+            self.phase = Phase::Body {
+                since,
+                head_len,
+                end,
+            };
+        }
+        if expect_continue && !self.continue_sent {
+            self.continue_sent = true;
+            let _ = self.sock.send_now(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+    }
+
+    /// `100 Continue` went out while the body was awaited parked.
+    pub fn continue_sent(&self) -> bool {
+        self.continue_sent
+    }
+
+    /// The body awaited parked is certainly not all here yet (`post_buffering` bounds how
+    /// much of a chunked one is awaited): wait on, without parsing the head again.
+    pub fn body_incomplete(&mut self, post_buffering: u64) -> bool {
+        let Phase::Body { head_len, end, .. } = &mut self.phase else {
+            return false;
+        };
+        let pending = self.buf.pending();
+        match end {
+            BodyEnd::At(n) => pending.len() < *n,
+            BodyEnd::Chunked(p) => {
+                let body = &pending[(*head_len).min(pending.len())..];
+                if body.len() as u64 >= post_buffering || p.fed > body.len() {
+                    return false;
+                }
+                p.scratch.clear();
+                match p.decoder.decode(&body[p.fed..], &mut p.scratch) {
+                    Ok((used, done)) => {
+                        p.fed += used;
+                        !done
+                    }
+                    Err(_) => false, // the request's own parse answers it
+                }
+            }
+        }
+    }
+
+    /// How long the body awaited parked has waited, and how much of it is in.
+    fn body_progress(&self) -> Option<(Duration, u64)> {
+        let Phase::Body {
+            since, head_len, ..
+        } = &self.phase
+        else {
+            return None;
+        };
+        let (since, head_len) = (*since, *head_len);
+        let received = self.buf.pending().len().saturating_sub(head_len);
+        Some((since.elapsed(), received as u64))
+    }
+
+    /// Starts a lingering close (see server/linger.rs): true when the connection must wait
+    /// parked for the client to finish, false when it can close now.
+    pub fn start_linger(&mut self) -> bool {
+        self.buf.discard();
+        let mut l = Linger::start(&self.sock);
+        let wait = l.drain(&self.sock) == Drained::Wait;
+        self.phase = Phase::Linger(l);
+        wait
+    }
+
+    /// Whether it is closing (lingering).
+    pub fn lingering(&self) -> bool {
+        matches!(self.phase, Phase::Linger(_))
+    }
+
+    /// Drops what a lingering client sent since: true while it must wait for more.
+    pub fn linger_more(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::Linger(l) => l.drain(&self.sock) == Drained::Wait && !l.expired(),
+            _ => false,
+        }
+    }
+
+    /// A close would leave client input unread (see [`ReadBuf::input_remains`]).
+    pub fn must_linger(&self) -> bool {
+        !self.lingering() && self.buf.input_remains()
     }
 
     /// Nothing more to read now: starts the head deadline if part of a head is buffered.
     pub fn waiting_for_more(&mut self) {
         if self.buf.has_pending() {
-            self.head_started.get_or_insert_with(Instant::now);
-        } else {
-            self.head_started = None;
+            if let Phase::Head(started) = &mut self.phase {
+                started.get_or_insert_with(Instant::now);
+            }
+        } else if let Phase::Head(started) = &mut self.phase {
+            *started = None;
         }
     }
 
@@ -240,31 +424,52 @@ impl Conn {
         self.registered
     }
 
-    /// Its deadlines: the head or idle timeout; when the worker has been stopping for
-    /// `stopping`, an idle one gets `grace` (at most its timeout) for one more request.
-    pub fn expiry(&self, stopping: Option<Duration>, grace: Duration) -> Expiry {
-        if self.head_started.unwrap_or(self.parked_at).elapsed() >= self.timeout {
+    /// Its deadlines: the head or idle timeout, a parked body's `body` limits, a lingering
+    /// close's time; when the worker has been stopping for `stopping`, an idle one gets `grace`
+    /// (at most its timeout) for one more request.
+    pub fn expiry(&self, stopping: Option<Duration>, grace: Duration, body: &BodyLimits) -> Expiry {
+        let head_started = match &self.phase {
+            Phase::Head(started) => *started,
+            _ => None,
+        };
+        if let Phase::Linger(l) = &self.phase {
+            return if l.expired() || stopping.is_some_and(|s| s >= grace) {
+                Expiry::LingerDone
+            } else {
+                Expiry::Alive
+            };
+        }
+        if let Some((elapsed, received)) = self.body_progress() {
+            if let Err(late) = body.time_left(elapsed, received) {
+                return Expiry::BodyLate(late);
+            }
+        } else if head_started.unwrap_or(self.parked_at).elapsed() >= self.sock.timeout() {
             return Expiry::TimedOut;
         }
         let idle = !self.buf.has_pending();
         if idle
-            && stopping.is_some_and(|s| s.min(self.parked_at.elapsed()) >= grace.min(self.timeout))
+            && stopping
+                .is_some_and(|s| s.min(self.parked_at.elapsed()) >= grace.min(self.sock.timeout()))
         {
             return Expiry::StopGrace;
         }
         Expiry::Alive
     }
 
-    /// Says goodbye to a connection the sweep closes: an unfinished HTTP head gets a 408 if
+    /// Says goodbye to a connection the sweep closes: an unfinished HTTP head (or a body
+    /// awaited parked past its limits, named in the answer) gets a 408 if
     /// the socket takes it at once (what does not fit is dropped: the sweep runs for every
     /// thread of the worker, and a client that does not read must not hold it for up to
     /// socket-timeout); an unfinished uwsgi packet is logged.
-    pub fn expire(&self) {
-        if !self.buf.has_pending() {
+    pub fn expire(&self, why: Expiry) {
+        if !self.buf.has_pending() || self.lingering() {
             return;
         }
         if self.proto == Proto::Http {
-            let e = crate::proto::http::HttpError::TIMEOUT;
+            let e = match why {
+                Expiry::BodyLate(late) => late.http_error(),
+                _ => crate::proto::http::HttpError::TIMEOUT,
+            };
             let _ = self.sock.send_now(&crate::proto::http::error_response(&e));
         } else {
             eprintln!(

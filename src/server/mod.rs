@@ -3,12 +3,14 @@
 
 pub mod apps;
 pub mod body;
+pub mod body_wait;
 pub mod cache;
 pub mod cheaper;
 pub mod conn;
 pub mod context;
 pub mod fifo;
 pub mod harakiri;
+pub mod linger;
 pub mod locks;
 pub mod master;
 pub mod pidfile;

@@ -3,6 +3,8 @@
 //! request [`Context`].
 
 use super::body::{Body, ClientFault, FramingError, SpoolError};
+use super::body_wait::{self, BodyLimits};
+use super::conn::BodyEnd;
 use super::conn::Conn;
 use super::context::{Context, LogInfo, Meta, Verdict};
 use super::sink::{self, Sink};
@@ -45,7 +47,8 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
                 None => continue,
             }
         }
-        if !conn.proxy_pending() && conn.buf().has_pending() {
+        let body_incomplete = conn.body_incomplete(ctx.settings.post_buffering);
+        if !conn.proxy_pending() && conn.buf().has_pending() && !body_incomplete {
             let sent = conn.sock().sent();
             // A panic must cost this request, not the thread (and with it a share of the
             // worker). One inside the app call is caught there, with its request line.
@@ -83,7 +86,10 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
             }
         }
         let want = ctx.read_size;
-        if conn.buf().pending().len() >= want * 4 {
+        // A body below post-buffering may wait in the buffer after its head.
+        let bound = (want * 4)
+            .saturating_add(usize::try_from(ctx.settings.post_buffering).unwrap_or(usize::MAX));
+        if conn.buf().pending().len() >= bound {
             return Verdict::Close; // the parser would have answered already; defensive bound
         }
         conn.buf_mut().compact();
@@ -156,16 +162,36 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
         Ok(Some(n)) => n,
         Err(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
     };
-    let start = Instant::now();
-    let start_us = crate::sys::clock::unix_us();
-    conn.buf_mut().consume(consumed);
     let limit_post = ctx.settings.limit_post;
+    let limit = (limit_post > 0).then_some(limit_post);
     if let http::BodyFraming::Length(n) = head.framing {
         if limit_post > 0 && n > limit_post {
+            conn.buf_mut().leave_input(); // the body is not read: linger before closing
             let e = http::HttpError::new(413, "body larger than limit-post");
             return refuse(conn.sock(), conn.peer_addr(), ctx, &e);
         }
     }
+    // A body below post-buffering is awaited parked, as a head is: no thread waits for it.
+    let buffered = &conn.buf().pending()[consumed..];
+    match body_wait::ready(head.framing, buffered, ctx.settings.post_buffering, limit) {
+        body_wait::Ready::Now => {}
+        body_wait::Ready::Park => {
+            let end = match head.framing {
+                http::BodyFraming::Length(n) => {
+                    BodyEnd::At(consumed.saturating_add(usize::try_from(n).unwrap_or(usize::MAX)))
+                }
+                _ => BodyEnd::chunked(limit),
+            };
+            conn.wait_for_body(consumed, end, head.expect_continue);
+            return Step::NeedMore;
+        }
+        body_wait::Ready::Refuse(e) => return refuse(conn.sock(), conn.peer_addr(), ctx, &e),
+    }
+    let limits = BodyLimits::of(ctx.settings, conn.timeout());
+    let continue_sent = conn.continue_sent();
+    let start = Instant::now();
+    let start_us = crate::sys::clock::unix_us();
+    conn.buf_mut().consume(consumed);
     let last = ctx.begin_request();
     let listener = conn.listener();
     let parts = conn.parts();
@@ -191,7 +217,6 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
     if let Some(v) = try_static(ctx, parts.sock, core, &meta) {
         return Step::Done(v);
     }
-    let limit = (limit_post > 0).then_some(limit_post);
     if head.framing == http::BodyFraming::Chunked {
         // Chunk framing already buffered is checked before the app runs, so a request whose
         // body is known to be malformed never reaches it (later bytes: see `framing_error`).
@@ -200,17 +225,17 @@ fn http_step(conn: &mut Conn, ctx: &Context, core: usize, head: &mut http::Reque
         }
     }
     let vars = http_vars(parts.peer_addr, parts.peer_port, listener, ctx, head);
-    let send_continue = head.expect_continue;
+    let send_continue = head.expect_continue && !continue_sent;
     let framing_error = FramingError::new();
     let (sock, buf) = (parts.sock, parts.buf);
     let body = match head.framing {
         http::BodyFraming::None => Body::empty(sock, buf),
-        http::BodyFraming::Length(n) => {
-            Body::length(sock, buf, n, send_continue).report_framing_errors(&framing_error)
-        }
-        http::BodyFraming::Chunked => {
-            Body::chunked(sock, buf, limit, send_continue).report_framing_errors(&framing_error)
-        }
+        http::BodyFraming::Length(n) => Body::length(sock, buf, n, send_continue)
+            .report_framing_errors(&framing_error)
+            .limited(limits),
+        http::BodyFraming::Chunked => Body::chunked(sock, buf, limit, send_continue)
+            .report_framing_errors(&framing_error)
+            .limited(limits),
     };
     Step::Done(run_app(
         ctx,
@@ -320,12 +345,15 @@ fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Pac
         start,
         start_us,
     };
+    let limits = BodyLimits::of(ctx.settings, conn.timeout());
     let (sock, buf) = conn.io();
     if let Some(v) = try_static(ctx, sock, core, &meta) {
         return Step::Done(v);
     }
     let framing_error = FramingError::new();
-    let body = Body::length(sock, buf, len, false).report_framing_errors(&framing_error);
+    let body = Body::length(sock, buf, len, false)
+        .report_framing_errors(&framing_error)
+        .limited(limits);
     // One request per uwsgi connection (the response never keeps it); whatever follows the
     // body is discarded (uWSGI #2336).
     Step::Done(run_app(
@@ -496,7 +524,10 @@ fn run_app(
         sink.refuse_on(f);
     }
     let mut spool_error = None;
-    if w.settings.post_buffering > 0 {
+    // A chunked body is read before the app by default, so the app sees CONTENT_LENGTH:
+    // Django, Falcon and Bottle ignore wsgi.input_terminated (issue 17 item 11).
+    let buffer_chunked = body.is_chunked() && !w.settings.stream_chunked;
+    if w.settings.post_buffering > 0 || buffer_chunked {
         // As uWSGI, harakiri does not count the upload: each chunk received restarts it.
         let restart_harakiri = || {
             if w.settings.harakiri > 0 {
@@ -504,10 +535,18 @@ fn run_app(
                     .store(crate::sys::clock::unix_us(), Relaxed);
             }
         };
-        if let Err(e) = body.spool(w.settings.post_buffering, &restart_harakiri) {
-            spool_failed(w, peer, &e);
-            spool_error = Some(e.http_error());
-            body.client_fault = None; // counted and logged
+        let threshold = match w.settings.post_buffering {
+            0 => CHUNKED_IN_MEMORY,
+            n => n,
+        };
+        match body.spool(threshold, &restart_harakiri) {
+            Ok(len) if buffer_chunked => chunked_read(&mut vars, len),
+            Ok(_) => {}
+            Err(e) => {
+                spool_failed(w, peer, &e);
+                spool_error = Some(e.http_error());
+                body.client_fault = None; // counted and logged
+            }
         }
     }
     let (mut outcome, app_id) = match (selected, spool_error) {
@@ -590,6 +629,26 @@ fn run_app(
     )
 }
 
+/// Chunked bodies read before the app (without post-buffering) stay in memory up to this
+/// size, as waitress's 512 KiB `inbuf_overflow`; larger ones spool to a temp file.
+const CHUNKED_IN_MEMORY: u64 = 1 << 20;
+
+/// A chunked body was read whole (`len` bytes): the app sees it as a body of that length,
+/// as waitress presents it, not as a chunked one it would try to decode again (Bottle).
+fn chunked_read(vars: &mut Vec<Var<'_>>, len: u64) {
+    let cl = (
+        Cow::Borrowed(&b"CONTENT_LENGTH"[..]),
+        Cow::Owned(len.to_string().into_bytes()),
+    );
+    match vars
+        .iter()
+        .position(|(k, _)| &k[..] == b"HTTP_TRANSFER_ENCODING")
+    {
+        Some(i) => vars[i] = cl,
+        None => vars.push(cl),
+    }
+}
+
 /// A server-made error response through the sink (HTTP or uwsgi framing), closing the
 /// connection. With a framing refusal pending, the sink answers that instead.
 fn answer_error(sink: &mut Sink, e: &http::HttpError) -> python::CallOutcome {
@@ -625,7 +684,7 @@ fn answer_error(sink: &mut Sink, e: &http::HttpError) -> python::CallOutcome {
 }
 
 /// Logs a body that could not be spooled, as the client's error or the server's, and counts
-/// it apart (stats `body_errors`). Framing errors are logged as refusals by the caller.
+/// it apart (stats `body_errors`). Framing errors are logged as refusals.
 fn spool_failed(w: &Context, peer: &[u8], e: &SpoolError) {
     let slot = w.worker_slot();
     let counter = match e {
@@ -634,7 +693,10 @@ fn spool_failed(w: &Context, peer: &[u8], e: &SpoolError) {
         SpoolError::Disk { .. } => &slot.body_spool_failures,
     };
     counter.fetch_add(1, Relaxed);
-    if matches!(e, SpoolError::Framing(_)) {
+    if let SpoolError::Framing(f) = e {
+        // A refusal like any malformed request (chunked bodies are read before the app now,
+        // so this is where their framing errors show).
+        w.log_rejected(peer, f.status, f.reason);
         return;
     }
     let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", w.pid).into_bytes();

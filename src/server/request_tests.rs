@@ -8,9 +8,16 @@ use crate::config::{self, Severity, Sources};
 use crate::net::listen::Proto;
 use crate::net::socket::{self, Socket};
 use crate::python;
+use crate::server::body_wait::BodyLimits;
 use crate::server::conn::{Conn, Expiry, Origin};
 use crate::server::context::{Context, ContextEnv, Recycle, Verdict};
 use crate::server::settings::Settings;
+
+const NO_LIMITS: BodyLimits = BodyLimits {
+    total: None,
+    min_rate: 0,
+    grace: Duration::ZERO,
+};
 use crate::server::stop::Stop;
 use crate::stats::scoreboard::Scoreboard;
 use std::io::{Read, Write};
@@ -100,7 +107,7 @@ fn pair(rig: &Rig, proto: Proto, timeout: Duration, hook: socket::WaitHook) -> (
         peer_port: b"5000".to_vec(),
         proxy_protocol: false,
     };
-    (Conn::new(sock, timeout, origin, rig.ctx.take_buf()), client)
+    (Conn::new(sock, origin, rig.ctx.take_buf()), client)
 }
 
 fn http(rig: &Rig) -> (Conn, UnixStream) {
@@ -182,7 +189,10 @@ fn a_split_head_is_parked_with_its_deadline_then_served() {
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert!(nothing_to_read(&client));
     assert_eq!(conn.buf().pending(), b"GET /hello HTTP/1.1\r\nHo");
-    assert_eq!(conn.expiry(None, Duration::from_secs(1)), Expiry::Alive);
+    assert_eq!(
+        conn.expiry(None, Duration::from_secs(1), &NO_LIMITS),
+        Expiry::Alive
+    );
     client.write_all(b"st: x\r\n\r\n").unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert_eq!(response(&mut client).1, b"hello");
@@ -194,8 +204,11 @@ fn an_expired_head_gets_a_408_without_waiting_for_the_client() {
     let (mut conn, mut client) = pair(&rig, Proto::Http, Duration::ZERO, socket::no_hook);
     client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
-    assert_eq!(conn.expiry(None, Duration::from_secs(1)), Expiry::TimedOut);
-    conn.expire();
+    assert_eq!(
+        conn.expiry(None, Duration::from_secs(1), &NO_LIMITS),
+        Expiry::TimedOut
+    );
+    conn.expire(Expiry::TimedOut);
     rig.ctx.recycle_buf(conn.close());
     let mut resp = Vec::new();
     client.read_to_end(&mut resp).unwrap();
@@ -208,13 +221,13 @@ fn an_idle_connection_of_a_stopping_worker_expires_after_the_grace() {
     let (mut conn, _client) = http(&rig);
     conn.park();
     let grace = Duration::from_secs(1);
-    assert_eq!(conn.expiry(None, grace), Expiry::Alive);
+    assert_eq!(conn.expiry(None, grace, &NO_LIMITS), Expiry::Alive);
     assert_eq!(
-        conn.expiry(Some(Duration::from_secs(5)), grace),
+        conn.expiry(Some(Duration::from_secs(5)), grace, &NO_LIMITS),
         Expiry::Alive
     );
     assert_eq!(
-        conn.expiry(Some(Duration::ZERO), Duration::ZERO),
+        conn.expiry(Some(Duration::ZERO), Duration::ZERO, &NO_LIMITS),
         Expiry::StopGrace
     );
 }
@@ -466,4 +479,35 @@ fn post_buffering_spools_the_body_before_the_app_reads_it() {
     let (got, err) = read_all(&mut body);
     assert_eq!(got, b"0123456789");
     assert!(err.is_none());
+}
+
+#[test]
+fn a_body_below_post_buffering_is_awaited_parked_a_byte_at_a_time() {
+    let rig = rig(&[("post-buffering", "4096")]);
+    let (mut conn, mut client) = http(&rig);
+    client
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+    for b in b"abcd" {
+        client.write_all(&[*b]).unwrap();
+        assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+        assert!(nothing_to_read(&client), "answered before the body was in");
+    }
+    client.write_all(b"e").unwrap();
+    assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+    assert_eq!(response(&mut client).1, b"abcde");
+    // Chunked: decoded as it arrives, served on its last byte.
+    client
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    let body = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    for (i, b) in body.iter().enumerate() {
+        client.write_all(&[*b]).unwrap();
+        assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
+        if i + 1 < body.len() {
+            assert!(nothing_to_read(&client), "answered after {} bytes", i + 1);
+        }
+    }
+    assert_eq!(response(&mut client).1, b"abcde");
 }

@@ -28,6 +28,12 @@ pub struct Settings {
     pub buffer_size: usize,
     pub post_buffering: u64,
     pub limit_post: u64,
+    /// rw-body-timeout (seconds, 0: none), rw-body-min-rate (bytes/s, 0: none): see
+    /// server/body_wait.rs.
+    pub body_timeout: u64,
+    pub body_min_rate: u64,
+    /// rw-stream-chunked: chunked bodies reach the app as they arrive instead of read first.
+    pub stream_chunked: bool,
     pub add_headers: Vec<(String, String)>,
     pub static_map: Vec<String>,
     pub check_static: Vec<String>,
@@ -398,6 +404,9 @@ impl Settings {
             buffer_size: c.uint("buffer-size") as usize,
             post_buffering: c.uint("post-buffering"),
             limit_post: c.uint("limit-post"),
+            body_timeout: c.uint("rw-body-timeout"),
+            body_min_rate: c.uint("rw-body-min-rate"),
+            stream_chunked: c.bool("rw-stream-chunked"),
             add_headers: pairs(c, "add-header", ':'),
             static_map: list(c, "static-map"),
             check_static: list(c, "check-static"),

@@ -7,6 +7,7 @@
 //! needs lives in the request [`Context`]; `request::serve` answers a connection and returns a
 //! [`Verdict`] that this side acts on.
 
+use super::body_wait::BodyLimits;
 use super::conn::{Conn, Expiry, Origin};
 use super::context::{self, Context, ContextEnv, Recycle, Verdict};
 use super::request;
@@ -361,7 +362,15 @@ impl Shared<'_> {
                         self.count_parked(parked.len());
                         c
                     };
-                    if let Some(conn) = conn {
+                    if let Some(mut conn) = conn {
+                        if conn.lingering() {
+                            if conn.linger_more() {
+                                self.park(conn, key);
+                            } else {
+                                self.close(conn);
+                            }
+                            continue;
+                        }
                         self.busy.fetch_add(1, Relaxed);
                         self.serve(conn, key, core);
                     }
@@ -549,7 +558,7 @@ impl Shared<'_> {
             proxy_protocol: l.proxy_protocol,
         };
         let sock = Socket::new(fd, timeout, context::wait_for_peer);
-        Conn::new(sock, timeout, origin, self.ctx.take_buf())
+        Conn::new(sock, origin, self.ctx.take_buf())
     }
 
     fn serve(&self, mut conn: Conn, key: usize, core: usize) {
@@ -578,7 +587,17 @@ impl Shared<'_> {
             // Also when stopping: the last response promised keep-alive (the stop came while
             // it ran), so the client may send one more request, answered with `close`.
             Verdict::Keep => self.park(conn, key),
-            _ => self.close(conn),
+            _ => self.finish(conn, key),
+        }
+    }
+
+    /// Closes a connection, lingering first when client input would be left unread (see
+    /// server/linger.rs): it then waits parked, holding no thread.
+    fn finish(&self, mut conn: Conn, key: usize) {
+        if conn.must_linger() && conn.start_linger() {
+            self.park(conn, key);
+        } else {
+            self.close(conn);
         }
     }
 
@@ -622,20 +641,38 @@ impl Shared<'_> {
     /// stopping, idle connections after [`STOP_IDLE_GRACE`].
     fn sweep(&self) {
         let stopping = self.stop.elapsed();
-        let expired: Vec<Conn> = {
+        let expired: Vec<(usize, Conn, Expiry)> = {
             let mut parked = lock(&self.parked);
-            let keys: Vec<usize> = parked
+            let keys: Vec<(usize, Expiry)> = parked
                 .iter()
-                .filter(|(_, c)| c.expiry(stopping, STOP_IDLE_GRACE) != Expiry::Alive)
-                .map(|(k, _)| *k)
+                .map(|(k, c)| {
+                    let limits = BodyLimits::of(self.settings, c.timeout());
+                    (*k, c.expiry(stopping, STOP_IDLE_GRACE, &limits))
+                })
+                .filter(|(_, e)| *e != Expiry::Alive)
                 .collect();
-            let expired = keys.into_iter().filter_map(|k| parked.remove(&k)).collect();
+            let expired = keys
+                .into_iter()
+                .filter_map(|(k, e)| parked.remove(&k).map(|c| (k, c, e)))
+                .collect();
             self.count_parked(parked.len());
             expired
         };
-        for c in expired {
-            c.expire();
-            self.close(c);
+        for (key, c, why) in expired {
+            if let Expiry::BodyLate(late) = why {
+                // Logged and counted (the client's fault, as a thread's 408s are: stats
+                // body_errors) before the client has its answer.
+                let e = late.http_error();
+                self.ctx.log_rejected(c.peer_addr(), e.status, e.reason);
+                let slot = self.scoreboard.worker(self.id);
+                slot.body_client_timeouts.fetch_add(1, Relaxed);
+            }
+            c.expire(why);
+            if why == Expiry::LingerDone {
+                self.close(c);
+            } else {
+                self.finish(c, key);
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (one link of libpython and every dependency, not many).
 
 mod apps;
+mod bodies;
 mod cheaper;
 mod check_config;
 mod compat_options;
@@ -12,6 +13,7 @@ mod generated;
 mod hostile;
 mod http_conformance;
 mod lifecycle;
+mod lingering;
 mod logging;
 mod nginx;
 mod recycle;
