@@ -278,7 +278,7 @@ _rw() {
             return 0
             ;;
         rw__subcmd__serve)
-            opts="-S -w -H -i -T -s -C -l -z -b -M -p -t -R -d -L -m -h -V --ini --inherit --set-ph --set-placeholder --set --strict --chdir --wsgi --module --file --wsgi-file --callable --virtualenv --venv --pyhome --home --python-path --pp --pythonpath --env --mount --manage-script-name --lazy-apps --need-app --single-interpreter --enable-threads --uwsgi-socket --socket --http-socket --http --http-keepalive --chmod-socket --listen --so-keepalive --socket-timeout --buffer-size --post-buffering --limit-post --rw-body-timeout --rw-body-min-rate --rw-stream-chunked --add-header --static-map --check-static --offload-threads --http11-socket --socket-protocol --protocol --plugin --plugins --paste --paste-logger --ini-paste --ini-paste-logged --pymodule-alias --honour-stdin --no-site --no-orphans --master-as-root --py-call-osafterfork --chdir2 --umask --chown-socket --http-timeout --http-auto-chunked --http-enable-proxy-protocol --enable-proxy-protocol --static-index --static-skip-ext --static-safe --static-gzip-all --static-expires-type --static-expires-type-mtime --static-expires --static-expires-mtime --static-expires-uri --static-expires-uri-mtime --static-expires-path-info --static-expires-path-info-mtime --master --workers --processes --threads --thunder-lock --harakiri --harakiri-verbose --harakiri-graceful-timeout --harakiri-graceful-signal --max-requests --max-requests-delta --reload-on-rss --reload-on-as --evil-reload-on-rss --evil-reload-on-as --mem-collector-freq --max-worker-lifetime --max-worker-lifetime-delta --min-worker-lifetime --worker-reload-mercy --reload-mercy --cheaper --cheaper-initial --cheaper-step --cheaper-overload --cheaper-algo --cheaper-idle --cheaper-rss-limit-soft --cheaper-rss-limit-hard --cheaper-busyness-max --cheaper-busyness-min --cheaper-busyness-multiplier --cheaper-busyness-penalty --cheaper-busyness-verbose --cheaper-busyness-backlog-alert --cheaper-busyness-backlog-multiplier --cheaper-busyness-backlog-step --cheaper-busyness-backlog-nonzero --cheap --idle --die-on-idle --die-on-term --touch-reload --touch-chain-reload --touch-workers-reload --master-fifo --uid --gid --hook-asap --hook-pre-jail --hook-in-jail --hook-post-jail --hook-as-root --hook-as-user --hook-as-user-atexit --hook-pre-app --hook-post-app --hook-post-fork --hook-accepting --hook-accepting1 --hook-accepting-once --hook-accepting1-once --hook-master-start --hook-touch --exec-asap --exec-pre-jail --exec-in-jail --exec-post-jail --exec-as-root --exec-as-user --exec-as-user-atexit --exec-pre-app --exec-post-app --wait-for-fs --wait-for-file --wait-for-dir --wait-for-mountpoint --wait-for-fs-timeout --wait-for-socket --wait-for-socket-timeout --mount-asap --mount-pre-jail --mount-in-jail --mount-post-jail --mount-as-root --umount-asap --umount-pre-jail --umount-in-jail --umount-post-jail --umount-as-root --auto-procname --procname --procname-master --procname-prefix --procname-prefix-spaced --procname-append --pidfile --daemonize --vacuum --logto --disable-logging --logformat --log-format --memory-report --log-4xx --log-5xx --log-slow --log-big --log-zero --log-sendfile --log-ioerror --log-micros --log-x-forwarded-for --logdate --log-prefix --log-date --log-format-strftime --logformat-strftime --logto2 --log-reopen --touch-logreopen --touch-logrotate --log-maxsize --log-backupname --logfile-chmod --logfile-chown --log-master --log-truncate --log-syslog --threaded-logger --log-master-bufsize --log-master-stream --log-master-req-stream --log-drain --log-filter --log-route --logger --logger-req --req-logger --log-encoder --log-req-encoder --stats-server --stats --stats-http --cache2 --cache --cache-blocksize --locks --mule --mules --farm --mule-msg-size --attach-daemon --attach-control-daemon --smart-attach-daemon --smart-attach-daemon2 --attach-daemon2 --daemons-honour-stdin --cron --unique-cron --cron2 --cron-harakiri --help --version"
+            opts="-S -w -H -i -T -s -C -l -z -b -M -p -t -R -d -L -m -Q -h -V --ini --inherit --set-ph --set-placeholder --set --strict --chdir --wsgi --module --file --wsgi-file --callable --virtualenv --venv --pyhome --home --python-path --pp --pythonpath --env --mount --manage-script-name --lazy-apps --need-app --single-interpreter --enable-threads --uwsgi-socket --socket --http-socket --http --http-keepalive --chmod-socket --listen --so-keepalive --socket-timeout --buffer-size --post-buffering --limit-post --rw-body-timeout --rw-body-min-rate --rw-stream-chunked --add-header --static-map --check-static --offload-threads --http11-socket --socket-protocol --protocol --plugin --plugins --paste --paste-logger --ini-paste --ini-paste-logged --pymodule-alias --honour-stdin --no-site --no-orphans --master-as-root --py-call-osafterfork --chdir2 --umask --chown-socket --http-timeout --http-auto-chunked --http-enable-proxy-protocol --enable-proxy-protocol --static-index --static-skip-ext --static-safe --static-gzip-all --static-expires-type --static-expires-type-mtime --static-expires --static-expires-mtime --static-expires-uri --static-expires-uri-mtime --static-expires-path-info --static-expires-path-info-mtime --master --workers --processes --threads --thunder-lock --harakiri --harakiri-verbose --harakiri-graceful-timeout --harakiri-graceful-signal --max-requests --max-requests-delta --reload-on-rss --reload-on-as --evil-reload-on-rss --evil-reload-on-as --mem-collector-freq --max-worker-lifetime --max-worker-lifetime-delta --min-worker-lifetime --worker-reload-mercy --reload-mercy --cheaper --cheaper-initial --cheaper-step --cheaper-overload --cheaper-algo --cheaper-idle --cheaper-rss-limit-soft --cheaper-rss-limit-hard --cheaper-busyness-max --cheaper-busyness-min --cheaper-busyness-multiplier --cheaper-busyness-penalty --cheaper-busyness-verbose --cheaper-busyness-backlog-alert --cheaper-busyness-backlog-multiplier --cheaper-busyness-backlog-step --cheaper-busyness-backlog-nonzero --cheap --idle --die-on-idle --die-on-term --touch-reload --touch-chain-reload --touch-workers-reload --master-fifo --uid --gid --hook-asap --hook-pre-jail --hook-in-jail --hook-post-jail --hook-as-root --hook-as-user --hook-as-user-atexit --hook-pre-app --hook-post-app --hook-post-fork --hook-accepting --hook-accepting1 --hook-accepting-once --hook-accepting1-once --hook-master-start --hook-touch --exec-asap --exec-pre-jail --exec-in-jail --exec-post-jail --exec-as-root --exec-as-user --exec-as-user-atexit --exec-pre-app --exec-post-app --wait-for-fs --wait-for-file --wait-for-dir --wait-for-mountpoint --wait-for-fs-timeout --wait-for-socket --wait-for-socket-timeout --mount-asap --mount-pre-jail --mount-in-jail --mount-post-jail --mount-as-root --umount-asap --umount-pre-jail --umount-in-jail --umount-post-jail --umount-as-root --auto-procname --procname --procname-master --procname-prefix --procname-prefix-spaced --procname-append --pidfile --daemonize --vacuum --logto --disable-logging --logformat --log-format --memory-report --log-4xx --log-5xx --log-slow --log-big --log-zero --log-sendfile --log-ioerror --log-micros --log-x-forwarded-for --logdate --log-prefix --log-date --log-format-strftime --logformat-strftime --logto2 --log-reopen --touch-logreopen --touch-logrotate --log-maxsize --log-backupname --logfile-chmod --logfile-chown --log-master --log-truncate --log-syslog --threaded-logger --log-master-bufsize --log-master-stream --log-master-req-stream --log-drain --log-filter --log-route --logger --logger-req --req-logger --log-encoder --log-req-encoder --stats-server --stats --stats-http --cache2 --cache --cache-blocksize --locks --mule --mules --farm --mule-msg-size --attach-daemon --attach-control-daemon --smart-attach-daemon --smart-attach-daemon2 --attach-daemon2 --daemons-honour-stdin --cron --unique-cron --cron2 --cron-harakiri --spooler --spooler-external --spooler-processes --spooler-freq --spooler-frequency --spooler-pyimport --spooler-py-import --spooler-python-import --spooler-import --spooler-max-tasks --spooler-harakiri --spooler-ordered --spooler-chdir --touch-spoolers-reload --spooler-quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2066,6 +2066,109 @@ _rw() {
                     return 0
                     ;;
                 --cron-harakiri)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -Q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spooler-external)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spooler-processes)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-frequency)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-freq)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-import)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-pyimport)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-py-import)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-python-import)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-max-tasks)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-harakiri)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-ordered)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-chdir)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --touch-spoolers-reload)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --spooler-quiet)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

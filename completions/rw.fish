@@ -257,6 +257,17 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l cron -d 'Run COMMAND on 
 complete -c rw -n "__fish_rw_using_subcommand serve" -l unique-cron -d 'As cron, never starting a run while the previous one is still going (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cron2 -d 'Cron by keys: minute=…,hour=…,day=…,month=…,week=…,unique=1,harakiri=SECS COMMAND (absent fields: every) (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l cron-harakiri -d 'Kill a cron command still running after this many seconds (0: never) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -s Q -l spooler -d 'Run a spooler on this directory (created if missing; repeatable): uwsgi.spool() jobs run in its own process (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-external -d 'Write uwsgi.spool() jobs to this directory too (select it with the `spooler` key): another instance runs them (repeatable)' -r -F
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-processes -d 'Spooler processes per spooler directory (0 means 1) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-frequency -l spooler-freq -d 'Seconds a spooler sleeps between two scans of its directory (a new job wakes it at once) [default: 30]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-import -l spooler-pyimport -l spooler-py-import -l spooler-python-import -d 'Import this Python module (or .py file) in each spooler process (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-max-tasks -d 'Recycle a spooler process after N tasks (0: never) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-harakiri -d 'Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again) [default: 0]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-ordered -d 'Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI) [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-chdir -d 'chdir() to this directory before each spooler task' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l touch-spoolers-reload -d 'Restart the spoolers (SIGKILL, then respawn) when this file is touched (repeatable)' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l spooler-quiet -d 'Do not log each spooler task [default: false]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rw -n "__fish_rw_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c rw -n "__fish_rw_using_subcommand stop" -l timeout -d 'Give up waiting after this many seconds (the signal stays sent)' -r

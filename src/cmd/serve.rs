@@ -263,6 +263,7 @@ fn start(
     });
     crate::server::uwsgi_facts::install(&s)?;
     crate::server::uwsgi_signals::install(&s)?;
+    crate::server::spoolers::install(&s.spooler, crate::sys::host::hostname())?;
     let apps = if s.lazy_apps {
         Vec::new()
     } else {

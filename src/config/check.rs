@@ -16,8 +16,16 @@ pub struct SystemFacts<'a> {
 }
 
 /// Options whose relative paths are resolved before `chdir` happens (uWSGI's startup order:
-/// daemonize and pidfile come before the chdir; sockets, apps and the rest after it).
-const BEFORE_CHDIR: &[&str] = &["pidfile", "daemonize", "logto", "chdir"];
+/// daemonize and pidfile come before the chdir, and uWSGI resolves spooler directories when
+/// it reads them; sockets, apps and the rest after it).
+const BEFORE_CHDIR: &[&str] = &[
+    "pidfile",
+    "daemonize",
+    "logto",
+    "chdir",
+    "spooler",
+    "spooler-external",
+];
 
 /// Runs every check; `anchor` is where whole-config remarks point (the main file's first line).
 pub fn check(cfg: &Config, sys: &SystemFacts, anchor: &Origin) -> Vec<Diagnostic> {

@@ -386,6 +386,17 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("unique-cron", &[], None, Str, true, None, "As cron, never starting a run while the previous one is still going", Yes),
     opt("cron2", &[], None, Str, true, None, "Cron by keys: minute=…,hour=…,day=…,month=…,week=…,unique=1,harakiri=SECS COMMAND (absent fields: every)", Yes),
     opt("cron-harakiri", &[], None, Seconds, false, Some("0"), "Kill a cron command still running after this many seconds (0: never)", Yes),
+    opt("spooler", &[], Some('Q'), NewPath, true, None, "Run a spooler on this directory (created if missing; repeatable): uwsgi.spool() jobs run in its own process", Yes),
+    opt("spooler-external", &[], None, NewPath, true, None, "Write uwsgi.spool() jobs to this directory too (select it with the `spooler` key): another instance runs them", Yes),
+    opt("spooler-processes", &[], None, Int, false, Some("0"), "Spooler processes per spooler directory (0 means 1)", Yes).range(0, 256),
+    opt("spooler-frequency", &["spooler-freq"], None, Seconds, false, Some("30"), "Seconds a spooler sleeps between two scans of its directory (a new job wakes it at once)", Yes),
+    opt("spooler-import", &["spooler-pyimport", "spooler-py-import", "spooler-python-import"], None, Str, true, None, "Import this Python module (or .py file) in each spooler process", Yes),
+    opt("spooler-max-tasks", &[], None, Int, false, Some("0"), "Recycle a spooler process after N tasks (0: never)", Yes),
+    opt("spooler-harakiri", &[], None, Seconds, false, Some("0"), "Kill a spooler process whose task runs longer than SECS (it is respawned; the task runs again)", Yes),
+    opt("spooler-ordered", &[], None, Bool, false, Some("false"), "Run tasks in version order, priority directories first (without it priority directories are not run, as in uWSGI)", Yes),
+    opt("spooler-chdir", &[], None, Str, false, None, "chdir() to this directory before each spooler task", Yes),
+    opt("touch-spoolers-reload", &[], None, Str, true, None, "Restart the spoolers (SIGKILL, then respawn) when this file is touched", Yes),
+    opt("spooler-quiet", &[], None, Bool, false, Some("false"), "Do not log each spooler task", Yes),
 ];
 
 /// Rows that are options of later uWSGI versions, not of 2.0 (which reads them as placeholders).

@@ -3,6 +3,7 @@
 pub mod chunked;
 pub mod http;
 pub mod proxy;
+pub mod spool;
 pub mod uwsgi;
 
 #[cfg(test)]

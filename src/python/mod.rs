@@ -32,6 +32,7 @@ mod interp;
 mod pyerr;
 mod response;
 mod server_facts;
+mod spooler;
 mod uwsgi_module;
 mod uwsgi_signals;
 
@@ -52,6 +53,9 @@ pub use interp::{
 pub use response::encode_latin1;
 pub use server_facts::{
     set_server_facts, CacheMath, ModuleFacts, ServerFacts, SharedCache, WorkerFacts,
+};
+pub use spooler::{
+    become_spooler, publish_spoolers, run_task as run_spooler_task, set_spooling, Spooling,
 };
 pub use uwsgi_module::{run_post_fork_hooks, set_module_facts, take_logvars};
 pub use uwsgi_signals::{

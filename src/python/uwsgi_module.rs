@@ -409,12 +409,6 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     PyTuple::new(py, out)
 }
 
-/// `uwsgi.i_am_the_spooler()`: rw has no spooler processes, so never.
-#[pyfunction]
-fn i_am_the_spooler() -> bool {
-    false
-}
-
 /// `uwsgi.micros()`: the time of day in microseconds.
 #[pyfunction]
 fn micros() -> u64 {
@@ -428,8 +422,6 @@ fn micros() -> u64 {
 /// naming the feature when called.
 const NOT_IMPLEMENTED: &[(&str, &str)] = &[
     ("alarm", "uWSGI alarms"),
-    ("spool", "the spooler"),
-    ("send_to_spooler", "the spooler"),
     ("register_rpc", "RPC"),
     ("rpc", "RPC"),
     ("rpc_list", "RPC"),
@@ -523,7 +515,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lock, &m)?)?;
     m.add_function(wrap_pyfunction!(unlock, &m)?)?;
     m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
-    m.add_function(wrap_pyfunction!(i_am_the_spooler, &m)?)?;
+    super::spooler::add_functions(&m)?;
     m.add_function(wrap_pyfunction!(micros, &m)?)?;
     m.add_function(wrap_pyfunction!(cache_get, &m)?)?;
     m.add_function(wrap_pyfunction!(cache_set, &m)?)?;

@@ -2,7 +2,7 @@
 ``uwsgi`` module.
 
 Shipped inside rw (the binary and the wheel) and importable as ``uwsgidecorators`` wherever rw
-runs an app. A decorator whose uWSGI backend rw does not have yet (the spooler, RPC) raises ``NotImplementedError`` naming
+runs an app. A decorator whose uWSGI backend rw does not have yet (RPC) raises ``NotImplementedError`` naming
 the feature when it is applied, so an app finds out at import time, not in production.
 """
 
@@ -17,6 +17,35 @@ spooler_functions = {}
 mule_functions = {}
 
 
+def _encode1(val):
+    return val.encode("utf-8") if isinstance(val, str) else val
+
+
+def _decode1(val):
+    return val.decode("utf-8") if isinstance(val, bytes) else val
+
+
+def _decode_from_spooler(vars):
+    return dict((_decode1(k), _decode1(v)) for (k, v) in vars.items())
+
+
+def manage_spool_request(vars):
+    """The spooler callable this module installs: runs the decorated function a task names
+    (``ud_spool_func``) and returns what it returned, or the decorator's fixed answer."""
+    # Keys arrive as bytes; `args`/`kwargs` stay bytes until unpickled.
+    vars = dict((_decode1(k), v) for (k, v) in vars.items())
+    if "args" in vars:
+        for k in ("args", "kwargs"):
+            vars[k] = pickle.loads(vars.pop(k))
+    vars = _decode_from_spooler(vars)
+    f = spooler_functions[vars["ud_spool_func"]]
+    if "args" in vars:
+        ret = f(*vars["args"], **vars["kwargs"])
+    else:
+        ret = f(vars)
+    return int(vars.get("ud_spool_ret", ret))
+
+
 def _run_postfork_chain():
     for hook in postfork_chain:
         hook()
@@ -25,6 +54,8 @@ def _run_postfork_chain():
 # As in uWSGI, importing this module takes over `uwsgi.post_fork_hook`: every `@postfork`
 # function then runs in each new worker, in the order they were decorated.
 uwsgi.post_fork_hook = _run_postfork_chain
+# And `uwsgi.spooler`: every task written by a `@spool` function runs through it.
+uwsgi.spooler = manage_spool_request
 
 
 class postfork(object):
@@ -295,6 +326,89 @@ class mulemsg(object):
         postfork_chain.append(mulemsg_loop(f, self.num))
 
 
+# The keywords a `pass_arguments` call gives to the spooler itself, not to the function.
+_SPOOLER_KEYS = ("message_dict", "spooler", "priority", "at", "body")
+
+
+class _Spooled(object):
+    """A function whose calls become spooler tasks. Without ``pass_arguments`` a call takes
+    one dict and/or keywords of str or bytes, and the function later gets them as one dict of
+    str; with it, any picklable arguments (pickled into the task), plus the spooler's own
+    keywords ``spooler``, ``priority``, ``at``, ``body``. ``fixed_ret`` is the answer given
+    to the spooler whatever the function returns (None: the function's own)."""
+
+    fixed_ret = None
+
+    def __init__(self, f, pass_arguments):
+        if "spooler" not in uwsgi.opt:
+            raise Exception(
+                "you have to enable the uWSGI spooler to use @%s decorator" % self.decorator_name
+            )
+        self.f = f
+        self.pass_arguments = pass_arguments
+        spooler_functions[f.__name__] = f
+        # Older uWSGI apps spool with `f.spool(...)` on the undecorated function.
+        f.spool = self.__call__
+
+    def _task(self, args, kwargs):
+        task = {"ud_spool_func": self.f.__name__}
+        if self.fixed_ret is not None:
+            task["ud_spool_ret"] = str(self.fixed_ret)
+        if self.pass_arguments:
+            for key in _SPOOLER_KEYS:
+                if key in kwargs:
+                    task[key] = kwargs.pop(key)
+            task["args"] = pickle.dumps(args)
+            task["kwargs"] = pickle.dumps(kwargs)
+        else:
+            if args:
+                task.update(args[0])
+            task.update(kwargs)
+        return dict((_encode1(k), _encode1(v)) for (k, v) in task.items())
+
+    def __call__(self, *args, **kwargs):
+        return uwsgi.spool(self._task(args, kwargs))
+
+    def spool(self, *args, **kwargs):
+        return self(*args, **kwargs)
+
+
+class _spoolraw(_Spooled):
+    """``@spoolraw``: the function's return value (``uwsgi.SPOOL_OK``, ``SPOOL_RETRY``,
+    ``SPOOL_IGNORE``) decides what becomes of the task."""
+
+    decorator_name = "_spoolraw"
+
+
+class _spool(_Spooled):
+    """``@spool``: the task is done once the function returns, whatever it returns; an
+    exception leaves it for the next scan."""
+
+    decorator_name = "_spool"
+    fixed_ret = uwsgi.SPOOL_OK
+
+
+class _spoolforever(_Spooled):
+    """``@spoolforever``: the task runs again at every scan, forever."""
+
+    decorator_name = "_spoolforever"
+    fixed_ret = uwsgi.SPOOL_RETRY
+
+
+def _spool_decorator(cls):
+    def decorate(f=None, pass_arguments=False):
+        if f is None:
+            return lambda g: cls(g, pass_arguments)
+        return cls(f, pass_arguments)
+
+    return decorate
+
+
+spoolraw = _spool_decorator(_spoolraw)
+spool = _spool_decorator(_spool)
+spoolforever = _spool_decorator(_spoolforever)
+
+
 def _missing(decorator, feature):
     def refuse(*args, **kwargs):
         raise NotImplementedError(
@@ -305,9 +419,6 @@ def _missing(decorator, feature):
     return refuse
 
 
-spool = _missing("spool", "the spooler")
-spoolraw = _missing("spoolraw", "the spooler")
-spoolforever = _missing("spoolforever", "the spooler")
 rpc = _missing("rpc", "RPC")
 erlang = _missing("erlang", "the Erlang plugin")
 

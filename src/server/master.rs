@@ -112,6 +112,9 @@ pub struct Master {
     /// `attach-daemon*` (server/daemons.rs) and `cron*` (server/cron.rs).
     daemons: super::daemons::Daemons,
     crons: super::cron::Crons,
+    /// The spooler processes (`spooler`), forked and respawned by this loop.
+    spoolers: super::spoolers::Supervisor,
+    touch_spoolers_mtimes: Vec<Option<std::time::SystemTime>>,
 }
 
 /// A chain reload: the workers are replaced in id order, one at a time; the next one is told
@@ -169,6 +172,7 @@ impl Master {
         let touch_mtimes = s.touch_reload.iter().map(|p| mtime(p)).collect();
         let touch_chain_mtimes = s.touch_chain_reload.iter().map(|p| mtime(p)).collect();
         let touch_workers_mtimes = s.touch_workers_reload.iter().map(|p| mtime(p)).collect();
+        let touch_spoolers_mtimes = s.spooler.touch_reload.iter().map(|p| mtime(p)).collect();
         let fifo = if s.master_fifo.is_empty() {
             None
         } else {
@@ -254,6 +258,8 @@ impl Master {
             mules,
             daemons,
             crons,
+            spoolers: super::spoolers::Supervisor::new(),
+            touch_spoolers_mtimes,
         })
     }
 
@@ -287,6 +293,7 @@ impl Master {
         if self.s.cheap {
             self.go_cheap();
         }
+        self.spawn_spoolers();
         for i in 0..self.slots.len() {
             if self.wanted(i) {
                 self.spawn(i);
@@ -347,6 +354,8 @@ impl Master {
             self.notify_ready();
             if let State::Stopping { since } = self.state {
                 if self.alive() == 0 && self.old.is_empty() && self.daemons.running() == 0 {
+                    // Stops that did not go through begin_shutdown (need-app, a failed start).
+                    self.spoolers.stop_all();
                     self.drain_log();
                     return Ok(self.goodbye());
                 }
@@ -364,6 +373,8 @@ impl Master {
             self.daemons.tick();
             self.crons.tick();
             self.crons.check_harakiri();
+            self.spawn_spoolers();
+            self.spoolers.check_harakiri();
             if !self.paused {
                 // A paused worker's requests are not running: their time does not count.
                 self.check_harakiri();
@@ -384,6 +395,13 @@ impl Master {
             if touched(&self.s.touch_chain_reload, &mut self.touch_chain_mtimes) {
                 eprintln!("*** touch-chain-reload: a watched file has been touched ***");
                 self.start_chain();
+            }
+            if touched(
+                &self.s.spooler.touch_reload,
+                &mut self.touch_spoolers_mtimes,
+            ) {
+                eprintln!("*** touch-spoolers-reload: a watched file has been touched... spoolers reload !!! ***");
+                self.spoolers.reload_all();
             }
             if touched(&self.s.touch_workers_reload, &mut self.touch_workers_mtimes) {
                 eprintln!("*** touch-workers-reload: a watched file has been touched ***");
@@ -596,6 +614,7 @@ impl Master {
         self.kill_all(sig);
         self.mules.stop_all(Signal::SIGTERM);
         self.daemons.begin_stop();
+        self.spoolers.stop_all();
         super::systemd::notify("STOPPING=1\nSTATUS=stopping");
         // Refuse new connections at once (every process shares these sockets), so nginx
         // moves them to another instance instead of waiting on our backlog.
@@ -897,6 +916,33 @@ impl Master {
         ch.waiting = Some((ch.next, now));
     }
 
+    /// Forks the spoolers that are not running (and may be: see the fork-bomb guard).
+    fn spawn_spoolers(&mut self) {
+        let (stats, fifo, log_pipe, listeners) = (
+            &mut self.stats,
+            &mut self.fifo,
+            &mut self.log_pipe,
+            &self.listeners,
+        );
+        let log_master = self.s.log.master;
+        self.spoolers.spawn_due(|| {
+            // A spooler serves no connection and reads no FIFO: what stays open here would
+            // keep sockets alive after the master closed them.
+            if let Some(st) = stats.take() {
+                st.close_in_child();
+            }
+            drop(fifo.take());
+            // Its lines go through log-master as the workers' do.
+            if let Some(p) = log_pipe.take().filter(|_| log_master) {
+                p.attach_worker();
+            }
+            for l in listeners {
+                // SAFETY: the child never uses the listeners; their fds are closed once here.
+                unsafe { libc::close(l.raw()) };
+            }
+        });
+    }
+
     fn kill_all(&mut self, sig: Signal) {
         for slot in &mut self.slots {
             if let Some(pid) = slot.pid {
@@ -1011,6 +1057,9 @@ impl Master {
                 }
             }
             if self.crons.reaped(pid) {
+                continue;
+            }
+            if self.spoolers.reaped(pid, &status, stopping) {
                 continue;
             }
             if let Some(pos) = self.old.iter().position(|o| o.pid == pid) {
@@ -1322,6 +1371,7 @@ impl Master {
         // running; smart daemons run on and are adopted through their pidfiles.
         self.daemons.hand_over();
         self.crons.hand_over();
+        self.spoolers.stop_all();
         if let Some(p) = &mut self.log_pipe {
             p.hand_over();
         }
@@ -1406,6 +1456,7 @@ impl Master {
             cheaper: self.pool.as_ref().map(super::cheaper::Pool::stats),
             daemons: self.daemons.stats(),
             crons: self.crons.stats(),
+            spoolers: self.spoolers.stats(),
         };
         st.serve_ready(&view);
         // SAFETY: the stats server's fd is open for the master's lifetime.

@@ -92,6 +92,8 @@ pub struct Settings {
     /// `cron`, `unique-cron`, `cron2` (server/cron.rs).
     pub crons: Vec<crate::config::cron::CronDef>,
     pub cron_harakiri: u64,
+    /// `spooler` and the `spooler-*` options.
+    pub spooler: super::spool_state::SpoolerSettings,
     pub compat: CompatSettings,
     pub log: LogSettings,
     /// hook-*/exec-* steps by phase (config/hooks.rs; run by server/hooks.rs).
@@ -473,6 +475,7 @@ impl Settings {
             daemons_honour_stdin: c.bool("daemons-honour-stdin"),
             crons: crate::config::cron::crons(c).unwrap_or_default(),
             cron_harakiri: c.uint("cron-harakiri"),
+            spooler: super::spool_state::SpoolerSettings::from_config(c, cwd),
             compat,
             log: LogSettings::from_config(c, cwd),
         }

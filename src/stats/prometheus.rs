@@ -121,6 +121,44 @@ fn daemons(o: &mut Out, s: &Stats) {
     }
 }
 
+/// The spooler processes' gauges and respawn counter (present only with spoolers), labelled
+/// with the directory and the process's 1-based place (several may share a directory).
+fn spoolers(o: &mut Out, sp: &[super::schema::Spooler]) {
+    type Metric = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&super::schema::Spooler) -> u64,
+    );
+    const METRICS: [Metric; 3] = [
+        (
+            "rw_spooler_tasks",
+            "gauge",
+            "Tasks the spooler process ran since it started (a respawn starts from 0).",
+            |s| s.tasks,
+        ),
+        (
+            "rw_spooler_running",
+            "gauge",
+            "1 while the spooler process runs a task.",
+            |s| s.running,
+        ),
+        (
+            "rw_spooler_respawns_total",
+            "counter",
+            "Times the master respawned this spooler process.",
+            |s| s.respawns,
+        ),
+    ];
+    for (name, kind, help, f) in METRICS {
+        o.head(name, kind, help);
+        for (i, s) in sp.iter().enumerate() {
+            let n = (i + 1).to_string();
+            o.sample(name, &[("spooler", &n), ("dir", &s.dir)], f(s));
+        }
+    }
+}
+
 /// The whole exposition for one stats document.
 pub fn render(s: &Stats) -> String {
     let mut o = Out(String::with_capacity(8192));
@@ -235,6 +273,9 @@ pub fn render(s: &Stats) -> String {
 
     if let Some(c) = &s.cheaper {
         cheaper(&mut o, c);
+    }
+    if !s.spoolers.is_empty() {
+        spoolers(&mut o, &s.spoolers);
     }
     if let Some(r) = &s.recycles {
         let name = "rw_worker_recycles_total";
@@ -353,6 +394,38 @@ mod tests {
                 },
             ],
             ..Stats::default()
+        }
+    }
+
+    #[test]
+    fn spoolers_are_labelled_by_place_and_dir() {
+        let mut s = sample();
+        assert!(!render(&s).contains("rw_spooler_"));
+        s.spoolers = vec![
+            crate::stats::schema::Spooler {
+                dir: "/var/spool/a".into(),
+                pid: 7,
+                tasks: 5,
+                respawns: 2,
+                running: 1,
+            },
+            crate::stats::schema::Spooler {
+                dir: "/var/spool/a".into(),
+                ..Default::default()
+            },
+        ];
+        let text = render(&s);
+        for line in [
+            "rw_spooler_tasks{spooler=\"1\",dir=\"/var/spool/a\"} 5",
+            "rw_spooler_running{spooler=\"1\",dir=\"/var/spool/a\"} 1",
+            "rw_spooler_respawns_total{spooler=\"1\",dir=\"/var/spool/a\"} 2",
+            "rw_spooler_tasks{spooler=\"2\",dir=\"/var/spool/a\"} 0",
+            "# TYPE rw_spooler_respawns_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing in:\n{text}"
+            );
         }
     }
 

@@ -31,6 +31,9 @@ pub struct Stats {
     /// The command crons, absent when none is configured, as in uWSGI.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub crons: Vec<Cron>,
+    /// The spooler processes, absent when none is configured, as in uWSGI.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spoolers: Vec<Spooler>,
     /// rw extra: the rw version (absent in uWSGI's output).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rw_version: Option<String>,
@@ -91,6 +94,19 @@ pub struct Cheaper {
     pub spawns: BTreeMap<String, u64>,
     /// Workers it stopped, by cause (the algorithm, `fifo`, `rss-limit-hard`).
     pub stops: BTreeMap<String, u64>,
+}
+
+/// `spoolers[]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Spooler {
+    pub dir: String,
+    pub pid: i64,
+    /// Tasks run by the current process (uWSGI resets it at each spawn).
+    pub tasks: u64,
+    pub respawns: u64,
+    /// 1 while a task runs.
+    pub running: u64,
 }
 
 /// `caches[]`.

@@ -419,6 +419,7 @@ mod tests {
             cheaper: None,
             daemons: Vec::new(),
             crons: Vec::new(),
+            spoolers: Vec::new(),
         }
     }
 

@@ -49,6 +49,8 @@ pub struct MasterView<'a> {
     /// Attached daemons and command crons.
     pub daemons: Vec<schema::Daemon>,
     pub crons: Vec<schema::Cron>,
+    /// The spooler processes.
+    pub spoolers: Vec<schema::Spooler>,
 }
 
 /// uWSGI 2.0's default lock names, in its order (rw holds none of them: all report 0).
@@ -115,6 +117,7 @@ pub fn build(view: &MasterView) -> Stats {
         crons: view.crons.clone(),
         sockets,
         workers,
+        spoolers: view.spoolers.clone(),
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         cheaper: view.cheaper.clone(),
         recycles: Some(recycles(view.scoreboard)),
@@ -329,6 +332,7 @@ mod tests {
             cheaper: None,
             daemons: Vec::new(),
             crons: Vec::new(),
+            spoolers: Vec::new(),
         };
         sb.header()
             .count_recycle(crate::stats::recycles::Cause::MaxWorkerLifetime);

@@ -23,6 +23,7 @@ mod recycle;
 mod robustness;
 mod serve_basic;
 mod serve_options;
+mod spooler;
 mod startup_refusals;
 mod stats;
 mod tidy;
