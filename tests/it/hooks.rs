@@ -15,6 +15,10 @@ const APP: &str = r#"import os, time
 def application(environ, start_response):
     path = environ['PATH_INFO']
     if path == '/slow':
+        # Says which worker is inside the app (written whole: a reader never sees half).
+        with open('{dir}/.in-slow', 'w') as f:
+            f.write(str(os.getpid()))
+        os.rename('{dir}/.in-slow', '{dir}/in-slow')
         deadline = time.time() + 20
         while not os.path.exists('{dir}/go') and time.time() < deadline:
             time.sleep(0.02)
@@ -308,7 +312,7 @@ hook-master-start = unix_signal:15 gracefully_kill_them_all
         )
     });
     let worker = s.workers(1)[0];
-    wait_until(10, "the slow request in the app", || in_request(worker));
+    assert_eq!(in_slow(&s), worker);
     signal(s.pid(), libc::SIGTERM);
     s.wait_log("SIGTERM received...stopping workers", 10);
     std::fs::write(s.path("go"), "").unwrap();
@@ -323,17 +327,19 @@ hook-master-start = unix_signal:15 gracefully_kill_them_all
     assert!(!log.contains("(RE)spawned"), "SIGTERM reloaded:\n{log}");
 }
 
-/// Whether worker `pid` holds an accepted connection (the request line is logged only at the
-/// end): its sockets are the one listener plus that connection.
-fn in_request(pid: i32) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-                .filter(|l| l.to_string_lossy().starts_with("socket:"))
-                .count()
-        })
-        .unwrap_or(0)
-        >= 2
+/// The pid of the worker inside `/slow` (the app writes it on entry), waited for (bounded).
+/// Counting a worker's sockets cannot tell: the uwsgi signal channels are sockets too.
+fn in_slow(s: &Server) -> i32 {
+    let path = s.path("in-slow");
+    let mut pid = 0;
+    wait_until(10, "a worker in the slow request", || {
+        pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        pid > 0
+    });
+    pid
 }
 
 #[test]
@@ -355,9 +361,7 @@ die-on-term = true
             b"GET /slow?q=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    wait_until(10, "a worker in the slow request", || {
-        workers.iter().any(|&w| in_request(w))
-    });
+    assert!(workers.contains(&in_slow(&s)));
     signal(s.pid(), libc::SIGUSR2);
     let log = s.wait_log("is managing request /slow?q=1 since ", 10);
     s.wait_log("is managing no request", 10);
@@ -399,10 +403,8 @@ fn sigtstp_pauses_the_workers_and_resumes_them_and_sigwinch_changes_nothing() {
             b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         )
     });
-    wait_until(10, "a worker in the slow request", || {
-        workers.iter().any(|&w| in_request(w))
-    });
-    let busy = *workers.iter().find(|&&w| in_request(w)).unwrap();
+    let busy = in_slow(&s);
+    assert!(workers.contains(&busy), "{busy} / {workers:?}");
     signal(s.pid(), libc::SIGTSTP);
     s.wait_log("*** PAUSE", 10);
     wait_until(10, "the idle worker stopped", || {
