@@ -1210,6 +1210,7 @@ impl Master {
                     .map(|s| s.id)
                     .collect()
             },
+            spoolers: self.spoolers.pids(),
         };
         self.desk.turn(&self.poller, keys, &view);
         if self.stats.is_none() {

@@ -132,6 +132,8 @@ pub fn cron_matches(now: &CronNow, [minute, hour, day, month, week]: [i32; 5]) -
 pub struct SlotView {
     /// 1-based ids of workers that run and are not cheaped.
     pub active: Vec<usize>,
+    /// Pids of the running spooler processes (woken with SIGUSR1 when a signal is queued).
+    pub spoolers: Vec<i32>,
 }
 
 /// The master's signal state.
@@ -394,8 +396,16 @@ fn route(sig: u8, slots: &SlotView) {
         Target::ActiveWorkers => slots.active.iter().copied().for_each(worker),
         Target::Worker(i) if i >= 1 && i <= ch.workers.len() => worker(i),
         Target::Spooler => {
-            // The spooler's channel goes here once rw has spooler processes.
-            eprintln!("could not deliver signal {sig} to the spooler: no spooler");
+            if slots.spoolers.is_empty() || !bus::send_signal(&ch.spooler.master, sig) {
+                eprintln!("could not deliver signal {sig} to the spooler");
+            }
+            for &pid in &slots.spoolers {
+                // The spooler sleeps until SIGUSR1 (a new task) or its frequency: wake it.
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGUSR1,
+                );
+            }
         }
         Target::Mules => {
             for (i, p) in ch.mules.iter().enumerate() {

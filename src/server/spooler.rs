@@ -59,6 +59,7 @@ pub fn run(inst: &'static Installed, index: usize) -> ! {
     super::process::set_title(&format!("rw spooler {}", me.dir));
     crate::python::run_post_fork_hooks(0);
     crate::python::become_spooler(&inst.settings.imports);
+    set_between_tasks_hook(super::uwsgi_signals::drain_spooler);
     loop {
         scan(&me, &inst.dirs[index], true);
         between_tasks();

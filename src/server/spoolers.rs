@@ -237,6 +237,14 @@ impl Supervisor {
     }
 
     /// The stats JSON's `spoolers`, as uWSGI lists them.
+    /// Pids of the spooler processes that run now.
+    pub fn pids(&self) -> Vec<i32> {
+        self.children
+            .iter()
+            .filter_map(|c| c.pid.map(|p| p.as_raw()))
+            .collect()
+    }
+
     pub fn stats(&self) -> Vec<schema::Spooler> {
         let Some(inst) = installed() else {
             return Vec::new();

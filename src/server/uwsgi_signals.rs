@@ -65,6 +65,8 @@ pub struct Channels {
     pub farms: Vec<Farm>,
     /// Children's requests to the master's tables (datagrams).
     pub commands: Pair,
+    /// "spooler": any spooler process takes the signal between two tasks.
+    pub spooler: Pair,
 }
 
 impl Channels {
@@ -96,6 +98,7 @@ impl Channels {
             mule_queues: (0..mules).map(queue).collect::<Result<_, _>>()?,
             farms: fs,
             commands: pair(SockType::SeqPacket, 0)?,
+            spooler: pair(SockType::Stream, 0)?,
         })
     }
 
@@ -373,6 +376,13 @@ pub fn handle_one(fd: RawFd) -> Option<u8> {
         eprintln!("error managing signal {sig} on {what} {id}");
     }
     Some(sig)
+}
+
+/// Runs the handlers of every signal waiting for the spooler (target `spooler`); a spooler
+/// process calls it between two tasks and after each wakeup, as uWSGI's spooler does.
+pub fn drain_spooler() {
+    let Some(ch) = channels() else { return };
+    while handle_one(ch.spooler.child.as_raw_fd()).is_some() {}
 }
 
 /// This worker's scoreboard slot (signal counts, user harakiri), set by the worker.

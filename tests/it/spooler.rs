@@ -62,9 +62,17 @@ def stuck(args):
             time.sleep(0.05)
     note('stuck-done', str(os.getpid()))
 
+def on_signal(num):
+    note('signal-%d' % num, str(os.getpid()))
+
+# A uWSGI signal for the spooler, registered by the master at import (as apps do).
+uwsgi.register_signal(17, 'spooler', on_signal)
+
 def application(environ, start_response):
     path, q = environ['PATH_INFO'], environ['QUERY_STRING']
-    if path == '/plain':
+    if path == '/signal':
+        r = str(uwsgi.signal(17)).encode()
+    elif path == '/plain':
         r = plain.spool(name=q)
     elif path == '/body':
         r = plain.spool(name=q, body=b'BODY-BYTES')
@@ -660,4 +668,16 @@ fn a_relative_spooler_dir_is_resolved_before_chdir() {
     wait_out(&s, "plain-rel", 20);
     assert!(s.path("jobs/spool").is_dir());
     assert!(!s.path("elsewhere/jobs").exists());
+}
+
+/// A uWSGI signal with target `spooler` runs its handler in the spooler process, woken at
+/// once although its next scan is 30 s away.
+#[test]
+fn a_signal_for_the_spooler_runs_in_the_spooler_between_tasks() {
+    let s = start("spooler-frequency = 30");
+    s.wait_log("spawned the rw spooler", 20);
+    assert_eq!(get(&s, "/signal"), "None");
+    let ran_in: i32 = wait_out(&s, "signal-17", 10).parse().unwrap();
+    let (spoolers, _) = pids(&s);
+    assert!(spoolers.contains(&ran_in), "{ran_in} / {spoolers:?}");
 }
