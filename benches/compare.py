@@ -528,9 +528,11 @@ def scenarios() -> list[Scenario]:
     return [
         Scenario("hello", "1-2. hello (13-byte body)", Setup("hello.py"), PEERS + ["granian-defaults"] + C_PEERS, [
             Measure("1-keepalive", "1. GET hello, keep-alive, 32 connections", long=True),
-            Measure("1-keepalive-c1000", "1c. GET hello, keep-alive, 1,000 connections", conns=1000),
             Measure("2-close", "2. GET hello, `Connection: close`, 32 connections", args=CLOSE),
-        ], "The measures run against the same server instance (in this order). `granian-defaults` is "
+            Measure("1-keepalive-c1000", "1c. GET hello, keep-alive, 1,000 connections", conns=1000),
+        ], "The measures run against the same server instance (in this order: 1,000 connections last, so that "
+           "a server still draining a backlog of them "
+           "disturbs no other measure). `granian-defaults` is "
            "granian without `--blocking-threads` (its WSGI default is backpressure/2 = 512 threads). "
            "fastwsgi (libuv) and bjoern (libev) are C servers with one process and no threads, started by "
            "`benches/cserve.py`. With 1,000 connections the open-file limit is raised by compare.sh."),
