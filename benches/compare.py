@@ -865,7 +865,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
             if sc.key == "file" and fw:
                 w("`wsgi.file_wrapper` offered (else the app iterates 64 KiB reads): "
                   + ", ".join(f"{k} {v}" for k, v in fw.items()) + ".\n")
-            w(f"wrk: `{wrk_args.get(m.key, '')}`\n")
+            w(f"{'client' if m.client == 'mixed' else 'wrk'}: `{wrk_args.get(m.key, '')}`\n")
             fronted = any(x.server_cpu_us >= 0 for smp in d.values() for x in smp)
             own_hdr = " server alone µs/req | vs rw |" if fronted else ""
             w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw |" + own_hdr + " errors | non-2xx | "
