@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""rw vs uWSGI (pyuwsgi) vs gunicorn vs granian: the driver behind benches/compare.sh.
+"""rw vs uWSGI (pyuwsgi) vs gunicorn vs granian (and the C servers fastwsgi and bjoern on hello
+and POST): the driver behind benches/compare.sh.
 
 Every scenario runs for every server in interleaved rounds (A B C D, A B C D, ...). Servers are
-pinned to CPU 0, wrk to CPU 1; one worker process, one thread unless the scenario says otherwise;
+pinned to CPU 0, wrk (or benches/mixedload.py) to CPU 1; one worker process, one thread unless
+the scenario says otherwise;
 127.0.0.1 / unix sockets only. Writes BENCHMARKS.md (generated; the profile section after the
 PROFILE_MARKER line and benches/ramp.py's block are kept as they are). Standard library only.
 """
@@ -37,6 +39,7 @@ RAMP_END = "<!-- ramp: end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU, CLIENT_CPU = "0", "1"
 FILE_SIZE = 1 << 20
+SMALL_FILES = 100  # /static/4k/0.bin .. 99.bin (benches/static4k.lua walks them)
 
 
 class BenchError(Exception):
@@ -209,6 +212,7 @@ class Setup:
 
     app: str  # file under benches/
     threads: int = 1
+    processes: int = 1
     static: bool = False  # rw/uWSGI: static-map /static
     unix: bool = False  # uwsgi protocol on a unix socket (behind nginx)
 
@@ -216,7 +220,7 @@ class Setup:
 def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple[list[str], dict]:
     """The exact command line (pinned to CPU 0) and extra environment of one server."""
     app = str(BENCH / s.app)
-    module = s.app.removesuffix(".py") + ":application"
+    module = s.app.removesuffix(".py").replace("/", ".") + ":application"
     addr = f"127.0.0.1:{port}"
     env: dict[str, str] = {}
     v = str(VENV / "bin")
@@ -226,6 +230,10 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
         if s.unix:
             ini = "rw-uwsgi.ini"
             env.update(BENCH_SOCKET=str(sock), BENCH_APP=app)
+        elif s.processes > 1:
+            ini = "rw-http-workers.ini"
+            env.update(BENCH_ADDR=addr, BENCH_APP=app, BENCH_THREADS=str(s.threads),
+                       BENCH_PROCESSES=str(s.processes))
         else:
             ini = "rw-http-static.ini" if s.static else "rw-http.ini"
             env.update(BENCH_ADDR=addr, BENCH_APP=app, BENCH_THREADS=str(s.threads))
@@ -234,23 +242,26 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
         cmd = [str(RW), "serve", "--ini", str(BENCH / ini)]
     elif server == "uwsgi":
         listen = ["--socket", str(sock)] if s.unix else ["--http-socket", addr]
-        cmd = [f"{v}/uwsgi", *listen, "--wsgi-file", app, "--processes", "1", "--master", "--disable-logging"]
+        cmd = [f"{v}/uwsgi", *listen, "--wsgi-file", app, "--processes", str(s.processes), "--master",
+               "--disable-logging"]
         if s.threads > 1:
             cmd += ["--threads", str(s.threads)]
         if s.static:
             cmd += ["--static-map", f"/static={tmp / 'static'}"]
     elif server == "gunicorn":
-        cmd = [f"{v}/gunicorn", "-w", "1", "--no-control-socket", "--log-level", "warning", "-b", addr,
+        cmd = [f"{v}/gunicorn", "-w", str(s.processes), "--no-control-socket", "--log-level", "warning", "-b", addr,
                "--chdir", str(BENCH)]
         if s.threads > 1:
             cmd += ["-k", "gthread", "--threads", str(s.threads)]
         cmd.append(module)
     elif server.startswith("granian"):
-        cmd = [f"{v}/granian", "--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1", "--port",
+        cmd = [f"{v}/granian", "--interface", "wsgi", "--workers", str(s.processes), "--host", "127.0.0.1", "--port",
                str(port), "--no-access-log", "--log-level", "warning", "--working-dir", str(BENCH)]
         if server == "granian":  # granian-defaults: its own blocking-threads default (backpressure/2)
             cmd += ["--blocking-threads", str(s.threads)]
         cmd.append(module)
+    elif server in C_PEERS:  # one process, one event loop: neither has workers or threads
+        cmd = [f"{v}/python", str(BENCH / "cserve.py"), server, module, "127.0.0.1", str(port)]
     else:
         raise ValueError(server)
     return ["taskset", "-c", SERVER_CPU, *cmd], env
@@ -304,8 +315,16 @@ class Running:
 
 
 class Ports:
+    """Server ports below the kernel's ephemeral range, so that no client's local port (wrk with
+    1,000 connections holds that many, plus their TIME_WAIT) takes the next server's port."""
+
     def __init__(self) -> None:
-        self.next = 20000 + (os.getpid() % 200) * 100
+        try:
+            low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            low = 32768
+        span = max(1, (low - 10000) // 100 - 2)
+        self.next = 10000 + (os.getpid() % span) * 100
 
     def take(self) -> int:
         while True:
@@ -323,6 +342,7 @@ def start(server: str, s: Setup, tmp: Path, ports: Ports) -> Running:
     sock = tmp / f"{server}-{port}.sock"
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("UWSGI_", "GRANIAN_", "GUNICORN_"))}
     base_env["BENCH_FILE"] = str(tmp / "static" / "1m.bin")
+    base_env["BENCH_DJANGO_DB"] = str(tmp / "django.sqlite3")
     t0 = time.monotonic()
     procs, cmds = [], []
     if server == "nginx":  # the ceiling: nginx alone
@@ -431,6 +451,33 @@ def wrk(r: Running, path: str, seconds: float, conns: int, args: list[str]) -> S
     return Sample(rps, reqs, p99, errs, non2xx, cpu_us, other, {"cmd": shlex.join(cmd)}, queue, own_us)
 
 
+def mixed(r: Running, seconds: float, conns: int) -> Sample:
+    """benches/mixedload.py on CPU 1 against the server: 90 % fast requests, 10 % that sleep
+    50 ms; p99_ms is the fast requests' p99 (p50 and p99.9 are in `extra`)."""
+    cmd = ["taskset", "-c", CLIENT_CPU, sys.executable, str(BENCH / "mixedload.py"), r.addr[0], str(r.addr[1]),
+           str(conns), f"{seconds:g}"]
+    roots = [p.pid for p in r.procs]
+    before, busy0, t0 = cpu_ticks(roots), cpu0_busy(), time.monotonic()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError("mixedload.py did not finish")
+    after, busy1, wall = cpu_ticks(roots), cpu0_busy(), time.monotonic() - t0
+    for p in r.procs:
+        if p.popen.poll() is not None:
+            raise BenchError(f"{p.name} died during mixedload.py:\n{tail(p.log_path)}")
+    if out.returncode != 0:
+        raise BenchError(f"mixedload.py failed ({out.returncode}): {out.stdout}{out.stderr}")
+    d = json.loads(out.stdout)
+    other = max(0.0, 100.0 * ((busy1 - busy0) - (after - before)) / CLK_TCK / wall)
+    cpu_us = (after - before) / CLK_TCK * 1e6 / max(d["requests"], 1)
+    shown = shlex.join(["taskset", "-c", CLIENT_CPU, "python3", "benches/mixedload.py", "127.0.0.1", "PORT",
+                        str(conns), f"{seconds:g}"])
+    return Sample(d["rps"], d["requests"], d["fast_p99_ms"], d["errors"], d["non2xx"], cpu_us, other,
+                  {"cmd": shown, **{k: d[k] for k in ("fast_p50_ms", "fast_p999_ms", "slow_p50_ms", "fast",
+                                                      "slow", "connects")}})
+
+
 def send_count(r: Running, count: int) -> int:
     """Exactly `count` keep-alive GETs: wrk in 1 s slices, each stopping after what is left
     (count.lua; a stopped wrk thread still waits out -d, hence the slices)."""
@@ -458,6 +505,7 @@ class Measure:
     conns: int = 32
     args: list[str] = field(default_factory=list)
     long: bool = False  # the headline duration
+    client: str = "wrk"  # or "mixed" (benches/mixedload.py)
 
 
 @dataclass
@@ -471,18 +519,24 @@ class Scenario:
 
 
 PEERS = ["rw", "uwsgi", "gunicorn", "granian"]
+C_PEERS = ["fastwsgi", "bjoern"]  # single-process C servers (benches/cserve.py), hello and POST only
 CLOSE = ["-H", "Connection: close"]
 POST = ["-s", str(BENCH / "post64k.lua")]
 
 
 def scenarios() -> list[Scenario]:
     return [
-        Scenario("hello", "1-2. hello (13-byte body)", Setup("hello.py"), PEERS + ["granian-defaults"], [
+        Scenario("hello", "1-2. hello (13-byte body)", Setup("hello.py"), PEERS + ["granian-defaults"] + C_PEERS, [
             Measure("1-keepalive", "1. GET hello, keep-alive, 32 connections", long=True),
             Measure("2-close", "2. GET hello, `Connection: close`, 32 connections", args=CLOSE),
-        ], "Both measures run against the same server instance (keep-alive first). `granian-defaults` is "
-           "granian without `--blocking-threads` (its WSGI default is backpressure/2 = 512 threads)."),
-        Scenario("echo", "3. POST 64 KiB", Setup("echo.py"), PEERS, [
+            Measure("1-keepalive-c1000", "1c. GET hello, keep-alive, 1,000 connections", conns=1000),
+        ], "The measures run against the same server instance (in this order: 1,000 connections last, so that "
+           "a server still draining a backlog of them "
+           "disturbs no other measure). `granian-defaults` is "
+           "granian without `--blocking-threads` (its WSGI default is backpressure/2 = 512 threads). "
+           "fastwsgi (libuv) and bjoern (libev) are C servers with one process and no threads, started by "
+           "`benches/cserve.py`. With 1,000 connections the open-file limit is raised by compare.sh."),
+        Scenario("echo", "3. POST 64 KiB", Setup("echo.py"), PEERS + C_PEERS, [
             Measure("3-post64k", "3. POST 64 KiB body (echo app: reads all of wsgi.input, answers its length), "
                     "keep-alive", args=POST),
         ]),
@@ -492,6 +546,9 @@ def scenarios() -> list[Scenario]:
         Scenario("static", "4. 1 MiB static file", Setup("filewrap.py", static=True), ["rw", "uwsgi"], [
             Measure("4-static", "4b. 1 MiB static file via `static-map` (rw) / `--static-map` (uWSGI), "
                     "keep-alive", path="/static/1m.bin"),
+            Measure("4-static-10m", "4c. 10 MiB static file via `static-map`, keep-alive", path="/static/10m.bin"),
+            Measure("4-static-4k", f"4d. 4 KiB static files via `static-map`, {SMALL_FILES} files in turn "
+                    "(benches/static4k.lua), keep-alive", args=["-s", str(BENCH / "static4k.lua")]),
         ]),
         Scenario("nginx-hello", "5. nginx → server, uwsgi protocol", Setup("hello.py", unix=True), ["rw", "uwsgi"], [
             Measure("5-nginx-hello", "5a. nginx `uwsgi_pass` unix socket → server, GET hello, wrk→nginx keep-alive"),
@@ -505,6 +562,22 @@ def scenarios() -> list[Scenario]:
             Measure("6-threads8-sleep20", "6. 8 threads, app sleeps 20 ms, 64 connections (ideal: 400 r/s)",
                     conns=64),
         ]),
+        Scenario("mixed", "8. mixed load, 2 processes x 4 threads", Setup("mixed.py", threads=4, processes=2),
+                 PEERS, [
+            Measure("8-mixed", "8. mixed: 90 % fast, 10 % sleep 50 ms, 2 processes × 4 threads, 64 connections "
+                    "(p99 = the fast requests')", conns=64, client="mixed"),
+        ], "benches/mixedload.py (asyncio, CPU 1) keeps 64 keep-alive connections busy; every 10th request of "
+           "a connection is `/slow`. A fast request should never wait behind a slow one while a thread is "
+           "idle; the fast requests' p50/p99/p99.9 are below the table. uWSGI `--http-socket` closes after "
+           "every response, so it pays a reconnect per request."),
+        Scenario("django", "9. Django, 2 processes x 4 threads", Setup("djangoapp/wsgi.py", threads=4, processes=2),
+                 PEERS, [
+            Measure("9-django-template", "9a. Django: template view with a sqlite query (20 rows), default "
+                    "middleware, 2 processes × 4 threads", path="/items/"),
+            Measure("9-django-json", "9b. Django: JSON view, default middleware, 2 processes × 4 threads",
+                    path="/api/"),
+        ], "benches/djangoapp: Django's default middleware stack, sqlite made before the servers start "
+           "(benches/djangoapp/make_db.py); gunicorn with `-k gthread`, granian with `--blocking-threads 4`."),
         Scenario("ceiling", "ceiling: nginx alone", Setup("hello.py"), ["nginx"], [
             Measure("c-nginx-keepalive", "ceiling: nginx `return 200 'Hello, World!'`, keep-alive"),
             Measure("c-nginx-close", "ceiling: nginx `return 200 'Hello, World!'`, `Connection: close`",
@@ -595,8 +668,10 @@ def versions() -> dict[str, str]:
     if os.environ.get("RW_BIN"):  # a binary built elsewhere (compare.sh: RW_BIN=... RW_REV=...)
         rev, dirty = os.environ.get("RW_REV", f"unknown ({os.environ['RW_BIN']})"), ""
     pkgs = json.loads(run([str(VENV / "bin/python"), "-c",
-                           "import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in "
-                           "['pyuwsgi', 'gunicorn', 'granian']}))"]))
+                           "import json, importlib.metadata as m\n"
+                           "def v(p):\n try: return m.version(p)\n except m.PackageNotFoundError: return 'missing'\n"
+                           "print(json.dumps({p: v(p) for p in "
+                           "['pyuwsgi', 'gunicorn', 'granian', 'fastwsgi', 'bjoern', 'django']}))"]))
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), "?")
     return {
@@ -650,8 +725,19 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="rw-bench-"))
     (tmp / "static").mkdir()
     (tmp / "static" / "1m.bin").write_bytes(os.urandom(FILE_SIZE))
+    (tmp / "static" / "10m.bin").write_bytes(os.urandom(10 * FILE_SIZE))
+    (tmp / "static" / "4k").mkdir()
+    for i in range(SMALL_FILES):
+        (tmp / "static" / "4k" / f"{i}.bin").write_bytes(os.urandom(4096))
     ports = Ports()
     scen = [s for s in scenarios() if not a.only or s.key in a.only.split(",")]
+    if any(s.key == "django" for s in scen):
+        made = subprocess.run([str(VENV / "bin" / "python"), str(BENCH / "djangoapp" / "make_db.py")],
+                              env=os.environ | {"BENCH_DJANGO_DB": str(tmp / "django.sqlite3")},
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            log(f"FAILED: benches/djangoapp/make_db.py: {made.stdout}{made.stderr}")
+            return 1
     results: dict[str, dict[str, list[Sample]]] = {}
     commands: dict[str, list[list[str]]] = {}
     cold: dict[str, list[float]] = {}
@@ -671,7 +757,8 @@ def main() -> int:
                     try:
                         for m in sc.measures:
                             secs = a.duration if m.long else a.short
-                            smp = wrk(r, m.path, secs, m.conns, m.args)
+                            smp = (mixed(r, secs, m.conns) if m.client == "mixed"
+                                   else wrk(r, m.path, secs, m.conns, m.args))
                             wrk_args[m.key] = smp.extra["cmd"].replace(f":{r.addr[1]}", ":PORT")
                             results.setdefault(m.key, {}).setdefault(server, []).append(smp)
                             log(f"  {m.key}: {smp.rps:,.0f} r/s, p99 {smp.p99_ms:.2f} ms, "
@@ -720,7 +807,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
     ver = ver or versions()
     L: list[str] = []
     w = L.append
-    w("# Benchmarks: rw vs uWSGI vs gunicorn vs granian\n")
+    w("# Benchmarks: rw vs uWSGI vs gunicorn vs granian (and fastwsgi, bjoern)\n")
     w("Generated by `benches/compare.sh` — do not edit the numbers by hand; re-run it. "
       f"This run: {a.rounds} interleaved round(s), wrk -d{a.duration:g}s for measure 1 (GET keep-alive), "
       f"-d{a.short:g}s for the others (to fit the whole run in 15 minutes); took {elapsed / 60:.1f} min.\n")
@@ -752,7 +839,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
     # summary table
     w("## Summary (medians)\n")
     keys = [m.key for sc in scen for m in sc.measures if m.key in results and not m.key.startswith("c-")]
-    servers = PEERS + ["granian-defaults"]
+    servers = PEERS + ["granian-defaults"] + C_PEERS
     w("| measure | " + " | ".join(servers) + " |")
     w("|---|" + "---:|" * len(servers))
     for k in keys:
@@ -778,7 +865,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
             if sc.key == "file" and fw:
                 w("`wsgi.file_wrapper` offered (else the app iterates 64 KiB reads): "
                   + ", ".join(f"{k} {v}" for k, v in fw.items()) + ".\n")
-            w(f"wrk: `{wrk_args.get(m.key, '')}`\n")
+            w(f"{'client' if m.client == 'mixed' else 'wrk'}: `{wrk_args.get(m.key, '')}`\n")
             fronted = any(x.server_cpu_us >= 0 for smp in d.values() for x in smp)
             own_hdr = " server alone µs/req | vs rw |" if fronted else ""
             w("| server | req/s | vs rw | p99 ms | CPU µs/req | vs rw |" + own_hdr + " errors | non-2xx | "
@@ -797,6 +884,17 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
                   f"{ratio(rc) if rc else '–'} |{own} {sum(x.socket_errors for x in smp):,} | "
                   f"{sum(x.non2xx for x in smp):,} | {queue_cell(smp)} | {max(x.other_pct for x in smp):.0f}% |")
             w("")
+            if m.client == "mixed":
+                w("| server | fast p50 ms | fast p99 ms | fast p99.9 ms | slow p50 ms | fast / slow requests | "
+                  "connects |")
+                w("|---|---:|---:|---:|---:|---:|---:|")
+                for s, smp in d.items():
+                    w(f"| {s} | {med_range([x.extra['fast_p50_ms'] for x in smp])} | "
+                      f"{med_range([x.p99_ms for x in smp])} | {med_range([x.extra['fast_p999_ms'] for x in smp])} | "
+                      f"{med_range([x.extra['slow_p50_ms'] for x in smp])} | "
+                      f"{sum(x.extra['fast'] for x in smp):,} / {sum(x.extra['slow'] for x in smp):,} | "
+                      f"{sum(x.extra['connects'] for x in smp):,} |")
+                w("")
     if mem:
         w(f"### 7. Memory after {a.count:,} hello requests, and cold start\n")
         w("RSS and PSS from `/proc/PID/smaps_rollup` of every process of the server's tree (master + worker; "

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# rw vs uWSGI (pyuwsgi) vs gunicorn vs granian on this machine; writes BENCHMARKS.md.
+# rw vs uWSGI (pyuwsgi) vs gunicorn vs granian (and fastwsgi, bjoern) on this machine; writes
+# BENCHMARKS.md.
 #
 #   benches/compare.sh            # full run: 3 interleaved rounds (~11 min + build)
-#   benches/compare.sh --quick    # 1 round, short durations (a smoke test, ~2 min)
+#   benches/compare.sh --quick    # 1 round, short durations: every scenario once (a smoke test)
 #   RW_WHEEL=1 benches/compare.sh # rw from the release wheel (`rw` of target/bench-venv)
 #
-# Installs what it needs when missing: wrk and nginx (apt-get), pyuwsgi, gunicorn and granian in
-# target/bench-venv (made with the python3 on PATH, the one rw embeds), then builds rw with
+# Installs what it needs when missing: wrk, nginx and libev-dev (apt-get; bjoern builds against
+# libev), pyuwsgi, gunicorn, granian, fastwsgi, bjoern and Django in target/bench-venv (made with
+# the python3 on PATH, the one rw embeds), then builds rw with
 # `cargo build --release` and runs benches/compare.py (every other option is passed through).
 # Exits non-zero if anything fails, including a server that does not start.
 set -euo pipefail
@@ -27,6 +29,7 @@ need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+[ -e /usr/include/ev.h ] || need+=(libev-dev)
 if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     apt_install "${need[@]}"
@@ -39,9 +42,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     mkdir -p target
     "$PY" -m venv "$VENV"
 fi
-if ! { [ -x "$VENV/bin/uwsgi" ] && [ -x "$VENV/bin/gunicorn" ] && [ -x "$VENV/bin/granian" ]; }; then
-    log "pip install pyuwsgi gunicorn granian"
-    "$VENV/bin/pip" install -q --disable-pip-version-check pyuwsgi gunicorn granian
+PEER_PKGS=(pyuwsgi gunicorn granian fastwsgi bjoern django)
+if ! { [ -x "$VENV/bin/uwsgi" ] && [ -x "$VENV/bin/gunicorn" ] && [ -x "$VENV/bin/granian" ] &&
+    "$VENV/bin/python" -c 'import fastwsgi, bjoern, django' 2>/dev/null; }; then
+    log "pip install ${PEER_PKGS[*]}"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "${PEER_PKGS[@]}"
 fi
 
 if [ -n "${RW_WHEEL:-}" ]; then
@@ -65,6 +70,10 @@ else
     log "cargo build --release"
     cargo build --release --locked --quiet
 fi
+
+# Scenario 1c holds 1,000 connections open: wrk and every server need more than the usual 1,024
+# descriptors (the servers inherit the limit).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 if [ "$(nproc)" -lt 2 ]; then
     log "needs 2 CPUs (server on CPU 0, wrk on CPU 1)"

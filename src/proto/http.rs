@@ -611,10 +611,29 @@ pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
     (n <= i64::MAX as u64).then_some(n)
 }
 
-/// RFC 9110 tchar.
+/// RFC 9110 tchar: ALPHA / DIGIT / one of `` !#$%&'*+-.^_`|~ ``.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    // A table: every request and response header name goes through here byte by byte, and
+    // searching the punctuation list (a `memchr` per byte) cost more than the rest of the check.
+    TCHAR[usize::from(b)]
 }
+
+const TCHAR_PUNCT: &[u8] = b"!#$%&'*+-.^_`|~";
+
+static TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < TCHAR_PUNCT.len() {
+        t[TCHAR_PUNCT[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Bytes allowed inside a field value: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL, DEL or other controls.
 pub(crate) fn is_field_vchar(b: u8) -> bool {

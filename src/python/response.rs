@@ -40,11 +40,24 @@ pub(super) fn validate_status(status: &str) -> Result<u16, String> {
 }
 
 pub(super) fn validate_header_name(name: &str) -> Result<(), &'static str> {
+    // A token is ASCII, so UTF-8 bytes that pass are the Latin-1 bytes: one pass for every name
+    // an app really sends; the Latin-1 conversion only to say what is wrong with the others.
+    if http::validate_header_name(name.as_bytes()).is_ok() {
+        return Ok(());
+    }
     let bytes = latin1_bytes(name).ok_or("header name is not latin-1 encodable")?;
     http::validate_header_name(&bytes)
 }
 
 pub(super) fn validate_header_value(value: &str) -> Result<(), &'static str> {
+    // The ASCII part of proto's rule (HTAB, SP, VCHAR) in one pass over the UTF-8 bytes; a value
+    // with anything else (obs-text, controls, chars above U+00FF) takes the full check.
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Ok(());
+    }
     let bytes = latin1_bytes(value).ok_or("header value is not latin-1 encodable")?;
     http::validate_header_value(&bytes)
 }
@@ -82,6 +95,7 @@ impl RespState {
         RespState {
             sink: Some(SinkPtr(ptr)),
             status: None,
+            spare_status: None,
             code: 0,
             headers: Vec::new(),
             headers_sent: false,
@@ -99,7 +113,10 @@ pub(crate) struct RespState {
     /// Last valid status given to start_response (None: not called, or the last call was
     /// rejected).
     status: Option<String>,
+    /// The previous request's status string, kept for its capacity (see `Responder::rebind`).
+    spare_status: Option<String>,
     code: u16,
+    /// Meaningful only while `status` is `Some`; otherwise strings kept for their capacity.
     headers: Vec<(String, String)>,
     pub(crate) headers_sent: bool,
     pub(crate) body_bytes: u64,
@@ -276,8 +293,19 @@ impl Responder {
     /// # Safety
     /// As for [`Responder::new`].
     pub(crate) unsafe fn rebind(&self, py: Python<'_>, sink: &mut dyn ResponseSink) {
+        let mut st = lock_detached(py, &self.state);
+        // The last response's strings keep their capacity for the next start_response, which
+        // then copies the app's status and headers without allocating (a hello app sends the
+        // same shape every time). A response with many headers does not pin its memory.
+        let spare = st.status.take().or_else(|| st.spare_status.take());
+        let mut headers = std::mem::take(&mut st.headers);
+        if headers.len() > SPARE_HEADERS {
+            headers = Vec::new();
+        }
         // SAFETY: forwarded to the caller.
-        *lock_detached(py, &self.state) = unsafe { RespState::fresh(sink) };
+        *st = unsafe { RespState::fresh(sink) };
+        st.spare_status = spare;
+        st.headers = headers;
     }
 
     /// Forget the sink (end of request), waiting for a write in progress on another thread.
@@ -307,19 +335,23 @@ impl Responder {
     }
 }
 
+/// Header pairs a reused [`Responder`] keeps between requests.
+const SPARE_HEADERS: usize = 16;
+
 fn type_err(msg: &'static str) -> PyErr {
     PyTypeError::new_err(msg)
 }
 
-/// Validated status line, status code and headers.
-type ParsedResponse = (String, u16, Vec<(String, String)>);
-
 /// Extract and validate status + headers into Rust-owned strings (copied now: later mutation or
-/// freeing of the Python objects cannot affect what is sent, cf. mod_wsgi CVE-2014-0242).
+/// freeing of the Python objects cannot affect what is sent, cf. mod_wsgi CVE-2014-0242): the
+/// status into `status_out`, the headers into `out` (both overwritten, reusing their capacity).
+/// Returns the status code; on error the outputs hold partial data and must be dropped.
 fn extract_response(
     status: &Bound<'_, PyAny>,
     headers: &Bound<'_, PyAny>,
-) -> PyResult<ParsedResponse> {
+    status_out: &mut String,
+    out: &mut Vec<(String, String)>,
+) -> PyResult<u16> {
     let status = status
         .cast::<PyString>()
         .map_err(|_| type_err("http status must be a string"))?;
@@ -332,15 +364,26 @@ fn extract_response(
     })?;
     let code = validate_status(status_s).map_err(|m| reject(&m, status_s, None))?;
 
-    let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = headers.cast::<PyList>() {
-        l.iter().collect()
+    // Walked in place (no Vec of the items): a list or a tuple of pairs.
+    if let Ok(l) = headers.cast::<PyList>() {
+        extract_headers(l.iter(), out)?;
     } else if let Ok(t) = headers.cast::<PyTuple>() {
-        t.iter().collect()
+        extract_headers(t.iter(), out)?;
     } else {
         return Err(type_err("http headers must be in a python list"));
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for item in &items {
+    }
+    status_out.clear();
+    status_out.push_str(status_s);
+    Ok(code)
+}
+
+/// The validated `(name, value)` pairs of the app's header list, into `out` (overwritten).
+fn extract_headers<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    out: &mut Vec<(String, String)>,
+) -> PyResult<()> {
+    let mut n = 0;
+    for item in items {
         let t = item
             .cast::<PyTuple>()
             .map_err(|_| type_err("http header must be defined in a tuple"))?;
@@ -371,9 +414,19 @@ fn extract_response(
         })?;
         validate_header_name(ks).map_err(|m| reject(m, ks, None))?;
         validate_header_value(vs).map_err(|m| reject(m, vs, Some(ks)))?;
-        out.push((ks.to_owned(), vs.to_owned()));
+        match out.get_mut(n) {
+            Some((k, v)) => {
+                k.clear();
+                k.push_str(ks);
+                v.clear();
+                v.push_str(vs);
+            }
+            None => out.push((ks.to_owned(), vs.to_owned())),
+        }
+        n += 1;
     }
-    Ok((status_s.to_owned(), code, out))
+    out.truncate(n);
+    Ok(())
 }
 
 /// Log why the response is refused (escaped: the bad bytes never reach the log raw either) and
@@ -419,18 +472,24 @@ impl Responder {
         if exc_info.is_none() && lock_detached(py, &this.state).headers_sent {
             return Err(PyOSError::new_err("headers already sent"));
         }
-        let parsed = extract_response(status, headers);
+        // Parsed under the state's lock, into the strings of the previous call or request (no
+        // Python code runs meanwhile: type checks and UTF-8 views only).
         let mut st = lock_detached(py, &this.state);
-        match parsed {
-            Ok((s, code, h)) => {
-                st.status = Some(s);
+        let mut status_buf = st
+            .status
+            .take()
+            .or_else(|| st.spare_status.take())
+            .unwrap_or_default();
+        let mut header_buf = std::mem::take(&mut st.headers);
+        match extract_response(status, headers, &mut status_buf, &mut header_buf) {
+            Ok(code) => {
+                st.status = Some(status_buf);
                 st.code = code;
-                st.headers = h;
+                st.headers = header_buf;
             }
             Err(e) => {
                 // Poison the response: nothing from this call (or an earlier one) is sent.
                 st.status = None;
-                st.headers.clear();
                 return Err(e);
             }
         }

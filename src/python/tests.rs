@@ -1054,6 +1054,96 @@ fn validators() {
 }
 
 #[test]
+fn a_reused_start_response_sends_exactly_this_requests_status_and_headers() {
+    // Requests on one thread reuse the responder and its strings; each response must carry
+    // only what its own start_response said, whatever the previous one left behind.
+    let (app, _) = load(
+        r#"
+def application(environ, start_response):
+    n = int(environ["QUERY_STRING"])
+    if n == 0:
+        start_response("200 OK", [("A", "a" * 300), ("B", "b"), ("C", "c")])
+    elif n == 1:
+        start_response("404 Not Found", [("Z", "1")])
+    elif n == 2:
+        start_response("599 X", [(f"H{i}", str(i)) for i in range(40)])
+    elif n == 3:
+        start_response("200 OK", [("Bad", "x\r\ny")])
+    else:
+        start_response("201 Created", [])
+    return [b""]
+"#,
+    );
+    for round in 0..2 {
+        for n in 0..5 {
+            let q = n.to_string();
+            let (out, sink) = run_with(
+                &app,
+                &vars(&[("QUERY_STRING", &q)]),
+                b"",
+                VecSink::default(),
+            );
+            let want: Vec<(String, String)> = match n {
+                0 => vec![
+                    ("A".into(), "a".repeat(300)),
+                    ("B".into(), "b".into()),
+                    ("C".into(), "c".into()),
+                ],
+                1 => vec![("Z".into(), "1".into())],
+                2 => (0..40).map(|i| (format!("H{i}"), i.to_string())).collect(),
+                3 => vec![("Content-Type".into(), "text/plain".into())],
+                _ => vec![],
+            };
+            let status = [
+                "200 OK",
+                "404 Not Found",
+                "599 X",
+                super::response::ERROR_500_STATUS,
+                "201 Created",
+            ][n];
+            assert_eq!(sink.status.as_deref(), Some(status), "round {round} n {n}");
+            assert_eq!(sink.headers, want, "round {round} n {n}");
+            assert_eq!(
+                out.status,
+                [200, 404, 599, 500, 201][n],
+                "round {round} n {n}"
+            );
+        }
+    }
+}
+
+#[test]
+fn header_checks_judge_the_latin1_bytes_with_or_without_the_ascii_shortcut() {
+    use super::response::{validate_header_name, validate_header_value};
+    use crate::proto::http;
+    // The reference: proto's rule applied to the Latin-1 bytes (None: not encodable).
+    let latin1 = |s: &str| {
+        s.chars()
+            .map(|c| u8::try_from(c as u32).ok())
+            .collect::<Option<Vec<u8>>>()
+    };
+    let mut samples: Vec<String> = ["", "Content-Type", "text/plain; charset=utf-8", "a b"]
+        .map(String::from)
+        .into();
+    for c in (0u32..0x200).filter_map(char::from_u32) {
+        samples.push(c.to_string());
+        samples.push(format!("X-{c}y"));
+    }
+    for s in &samples {
+        let name = match latin1(s) {
+            None => Err("header name is not latin-1 encodable"),
+            Some(b) => http::validate_header_name(&b),
+        };
+        assert_eq!(validate_header_name(s), name, "name {s:?}");
+        let value = match latin1(s) {
+            None => Err("header value is not latin-1 encodable"),
+            Some(b) => http::validate_header_value(&b),
+        };
+        assert_eq!(validate_header_value(s), value, "value {s:?}");
+    }
+}
+
+#[test]
 fn concurrent_requests_with_gc_churn() {
     let (app, _) = load(
         r#"

@@ -244,12 +244,9 @@ impl<'a> Context<'a> {
     pub fn finish_request(&self, info: &LogInfo, tx: u64, keep: bool) -> Verdict {
         let w = self.scoreboard.worker(self.id);
         let outcome = info.outcome;
-        w.on_request_done(
-            info.meta.start.elapsed().as_micros() as u64,
-            tx,
-            outcome.status,
-            outcome.exception,
-        );
+        // One clock read for the scoreboard and the log selection (`log-slow`).
+        let duration_us = info.meta.start.elapsed().as_micros() as u64;
+        w.on_request_done(duration_us, tx, outcome.status, outcome.exception);
         let total = self
             .scoreboard
             .header()
@@ -266,7 +263,7 @@ impl<'a> Context<'a> {
         let log = &self.settings.log;
         // Taken even when the line is not logged: they belong to this request only.
         let logvars = python::take_logvars();
-        if log.selection.wants(&info.select_outcome()) {
+        if log.selection.wants(&info.select_outcome(duration_us)) {
             let mut record = info.record(self, app_requests, total);
             record.restyle(log.micros, log.x_forwarded_for);
             record.logvars = &logvars;
@@ -453,11 +450,11 @@ pub struct LogInfo<'a> {
 
 impl LogInfo<'_> {
     /// What the request-log selection looks at.
-    pub fn select_outcome(&self) -> crate::log::select::Outcome {
+    pub fn select_outcome(&self, duration_us: u64) -> crate::log::select::Outcome {
         crate::log::select::Outcome {
             status: self.outcome.status,
             body_bytes: self.outcome.body_bytes,
-            duration_us: self.meta.start.elapsed().as_micros() as u64,
+            duration_us,
             via_sendfile: self.outcome.via_sendfile,
             read_error: self.read_error,
             write_error: self.outcome.io_error,

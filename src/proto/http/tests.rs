@@ -491,3 +491,15 @@ fn later_http_1_minor_is_served_as_1_1_and_keeps_the_original_bytes() {
         assert!(matches!(run(&buf[..cut]), Ok(None)), "prefix {cut}");
     }
 }
+
+#[test]
+fn the_tchar_table_is_rfc_9110s_token_set() {
+    // RFC 9110 §5.6.2, spelled out independently of the table.
+    let spec = |b: u8| b.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".bytes().any(|p| p == b);
+    let mut tokens = 0;
+    for b in 0..=255u8 {
+        assert_eq!(is_tchar(b), spec(b), "byte {b:#04x}");
+        tokens += usize::from(is_tchar(b));
+    }
+    assert_eq!(tokens, 26 * 2 + 10 + 15);
+}
