@@ -14,6 +14,7 @@ pub mod master;
 pub mod pidfile;
 pub mod preflight;
 pub mod process;
+pub mod rejections;
 pub mod reload;
 pub mod request;
 pub mod settings;

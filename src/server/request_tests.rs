@@ -195,7 +195,7 @@ fn an_expired_head_gets_a_408_without_waiting_for_the_client() {
     client.write_all(b"GET /hello HTTP/1.1\r\n").unwrap();
     assert_eq!(serve(&mut conn, &rig.ctx, 0), Verdict::Keep);
     assert_eq!(conn.expiry(None, Duration::from_secs(1)), Expiry::TimedOut);
-    conn.expire();
+    conn.expire(&rig.ctx.rejections);
     rig.ctx.recycle_buf(conn.close());
     let mut resp = Vec::new();
     client.read_to_end(&mut resp).unwrap();

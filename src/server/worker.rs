@@ -498,6 +498,7 @@ impl Shared<'_> {
             self.backoff_dirty.store(true, Relaxed);
             b.fail(Instant::now(), err, &l.name)
         };
+        self.ctx.rejections.accept_failed();
         for l in self.listeners {
             let _ = self.poller.delete(l.raw());
         }
@@ -629,9 +630,10 @@ impl Shared<'_> {
             expired
         };
         for c in expired {
-            c.expire();
+            c.expire(&self.ctx.rejections);
             self.close(c);
         }
+        self.ctx.rejections.flush();
     }
 }
 

@@ -133,6 +133,10 @@ pub struct Worker {
     /// server's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_errors: Option<BTreeMap<String, u64>>,
+    /// rw extra: connections refused before the app, by status (`"408"`, `"400"`, …,
+    /// `"other"`) or cause (`uwsgi`: a packet dropped; `accept`: accept(2) out of fds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejections: Option<BTreeMap<String, u64>>,
 }
 
 /// `workers[].apps[]`.

@@ -2,7 +2,9 @@
 //! its pid) and what the kernel knows (accept-queue lengths, worker memory).
 
 use super::schema::{self, Stats};
-use super::scoreboard::{latency_bucket_le_us, Scoreboard, Status, LATENCY_BUCKETS};
+use super::scoreboard::{
+    latency_bucket_le_us, Scoreboard, Status, LATENCY_BUCKETS, REJECTION_KEYS,
+};
 use crate::sys::listen_queue;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -223,6 +225,13 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
             ),
             ("spool".to_string(), w.body_spool_failures.load(Relaxed)),
         ])),
+        rejections: Some(
+            REJECTION_KEYS
+                .iter()
+                .zip(&w.rejections)
+                .map(|(k, n)| (k.to_string(), n.load(Relaxed)))
+                .collect(),
+        ),
     }
 }
 

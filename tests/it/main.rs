@@ -14,6 +14,7 @@ mod http_conformance;
 mod lifecycle;
 mod logging;
 mod nginx;
+mod rejections;
 mod robustness;
 mod serve_basic;
 mod serve_options;
