@@ -282,14 +282,18 @@ fn daemonize_detaches_and_logs_to_the_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(t.elapsed() < Duration::from_secs(5));
     let pidfile = dir.path().join("rw.pid");
-    wait_until(15, "the daemon to serve", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    // The socket listens before the pidfile is written (the pidfile comes once every socket
+    // is bound), so a connection alone does not mean the pidfile is there yet.
+    let read_pid = || {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .filter(|t| t.ends_with('\n')) // written whole, not half way
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    };
+    wait_until(15, "the daemon to serve and write its pidfile", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && read_pid().is_some()
     });
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid().unwrap();
     let guard = KillOnDrop(pid);
     let (status, _) = crate::util::split_response(&raw_request(
         port,
