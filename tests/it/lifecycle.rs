@@ -87,7 +87,11 @@ fn reload_serves_new_code_without_failing_a_request() {
         s.log_text()
     );
     assert!(text(&out).contains("reloaded"), "{}", text(&out));
-    assert_eq!(s.get("/").1, b"Hello, Reload");
+    // The old workers are told to stop once the new ones accept (when `rw reload` returns), so
+    // one may still answer a connection it took just before its SIGHUP: wait for the new code.
+    wait_until(10, "the new code answering", || {
+        s.get("/").1 == b"Hello, Reload"
+    });
     let after_reload = served_now();
     wait_until(30, "load flowing after the reload", || {
         served_now() >= after_reload + 20
