@@ -220,6 +220,9 @@ pub fn render(s: &Stats) -> String {
             o.sample(name, &[("worker", &worker), (label, key)], *n);
         }
     }
+    if let Some(n) = s.stats_accept_failures {
+        o.sample(name, &[("cause", "stats_accept")], n);
+    }
 
     let name = "rw_workers";
     o.head(name, "gauge", "Worker processes by status.");

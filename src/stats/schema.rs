@@ -31,6 +31,10 @@ pub struct Stats {
     /// rw extra: the cheaper subsystem, when `cheaper` is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cheaper: Option<Cheaper>,
+    /// rw extra: accept(2) failures of the stats listener for lack of fds or memory (the
+    /// workers' own are in `workers[].rejections.accept`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_accept_failures: Option<u64>,
 }
 
 /// rw extra `cheaper`: the adaptive worker count and what it did.

@@ -114,6 +114,8 @@ pub fn build(view: &MasterView) -> Stats {
         workers,
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         cheaper: view.cheaper.clone(),
+        // Filled in by the stats server, which counts them.
+        stats_accept_failures: None,
     }
 }
 

@@ -168,6 +168,7 @@ fn each_kind_of_rejection_is_logged_with_its_peer_and_reason_and_counted() {
     ] {
         assert_eq!(r[key], n, "{key}: {r}");
     }
+    assert_eq!(stats(sport)["stats_accept_failures"], 0);
     let m = metrics(sport);
     for (series, n) in [
         (r#"rw_rejections_total{worker="1",status="408"}"#, 1),
@@ -175,6 +176,7 @@ fn each_kind_of_rejection_is_logged_with_its_peer_and_reason_and_counted() {
         (r#"rw_rejections_total{worker="1",status="505"}"#, 1),
         (r#"rw_rejections_total{worker="1",cause="uwsgi"}"#, 1),
         (r#"rw_rejections_total{worker="1",cause="accept"}"#, 0),
+        (r#"rw_rejections_total{cause="stats_accept"}"#, 0),
     ] {
         assert_eq!(sample(&m, series), Some(n), "{series}\n{m}");
     }
@@ -284,6 +286,59 @@ fn an_fd_storm_on_accept_is_counted_in_stats_and_metrics() {
     );
     assert!(exported >= counted, "{exported} < {counted}\n{m}");
     drop(hogs);
+}
+
+/// The master's stats listener out of fds: its failures are counted too, apart from the
+/// workers' (they are the master's).
+#[test]
+fn the_stats_listeners_fd_storm_is_counted() {
+    let sport = free_port();
+    let s = Server::start(&ini(sport, ""), &[("app.py", APP)]);
+    let master = s.pid();
+    s.workers(1);
+    wait_until(20, "the stats server", || {
+        TcpStream::connect(("127.0.0.1", sport)).is_ok()
+    });
+    let fds = std::fs::read_dir(format!("/proc/{master}/fd"))
+        .unwrap()
+        .count() as u64;
+    set_nofile(master, fds + 3);
+    let silent: Vec<TcpStream> = (0..40)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", sport)).ok())
+        .collect();
+    s.wait_log("stats 127.0.0.1", 20);
+    s.wait_log("Too many open files", 20);
+    drop(silent);
+    // Answered again once the silent clients are gone (each is closed after 1 s).
+    let mut counted = 0;
+    wait_until(20, "the stats document with the failures", || {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", sport)) else {
+            return false;
+        };
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut out = Vec::new();
+        let _ = c.read_to_end(&mut out);
+        let body = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| &out[p + 4..]);
+        let v: Option<serde_json::Value> = body.and_then(|b| serde_json::from_slice(b).ok());
+        counted = v
+            .and_then(|v| v["stats_accept_failures"].as_u64())
+            .unwrap_or(0);
+        counted > 0
+    });
+    let exported = sample(
+        &metrics(sport),
+        r#"rw_rejections_total{cause="stats_accept"}"#,
+    );
+    assert!(
+        exported.is_some_and(|n| n >= counted),
+        "{exported:?} < {counted}"
+    );
+    // The workers' own counters are untouched by the master's limit.
+    assert_eq!(rejections(sport)["accept"], 0);
 }
 
 fn set_nofile(pid: i32, n: u64) {
