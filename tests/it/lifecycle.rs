@@ -113,6 +113,10 @@ fn stop_waits_for_exit_and_vacuums() {
     let ini = hello_ini("pidfile = {dir}/rw.pid\nvacuum = true\nsocket = {dir}/app.sock");
     let mut s = Server::start(&ini, &[("app.py", HELLO_APP)]);
     assert!(s.path("app.sock").exists());
+    // The pidfile is written once every socket is bound: just after the port answers.
+    wait_until(10, "the pidfile", || {
+        std::fs::read_to_string(s.path("rw.pid")).is_ok_and(|t| t.ends_with('\n'))
+    });
     let out = run(&["stop", s.path("rw.pid").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("stopped"));
