@@ -6,6 +6,7 @@ pub mod date;
 pub mod encoder;
 pub mod fd;
 pub mod file;
+pub mod limit;
 pub mod loggers;
 pub mod master;
 pub mod output;

@@ -460,22 +460,31 @@ impl Conn {
     /// awaited parked past its limits, named in the answer) gets a 408 if
     /// the socket takes it at once (what does not fit is dropped: the sweep runs for every
     /// thread of the worker, and a client that does not read must not hold it for up to
-    /// socket-timeout); an unfinished uwsgi packet is logged.
-    pub fn expire(&self, why: Expiry) {
+    /// socket-timeout); an unfinished uwsgi packet gets nothing. Either is a rejection (counted,
+    /// logged with the peer; a late body's line is the caller's); an idle keep-alive
+    /// connection closing is not.
+    pub fn expire(&self, why: Expiry, rejections: &super::rejections::Rejections) {
         if !self.buf.has_pending() || self.lingering() {
             return;
         }
+        let received = self.buf.pending().len();
+        let secs = self.timeout().as_secs();
         if self.proto == Proto::Http {
             let e = match why {
                 Expiry::BodyLate(late) => late.http_error(),
                 _ => crate::proto::http::HttpError::TIMEOUT,
             };
             let _ = self.sock.send_now(&crate::proto::http::error_response(&e));
+            if !matches!(why, Expiry::BodyLate(_)) {
+                let detail =
+                    format!(": the head was incomplete after {secs} s, {received} bytes received");
+                rejections.http(self.peer_addr(), e.status, e.reason, &detail);
+            }
         } else {
-            eprintln!(
-                "uwsgi: timed out after {} bytes of an incomplete packet (socket-timeout)",
-                self.buf.pending().len()
-            );
+            rejections.uwsgi(format_args!(
+                "uwsgi: timed out after {received} bytes of an incomplete packet (from {})",
+                crate::log::sanitize::escaped(self.peer_addr())
+            ));
         }
     }
 

@@ -101,6 +101,8 @@ pub struct Context<'a> {
     /// counts `min-worker-lifetime` from it, app loading included).
     spawned_us: u64,
     stop: &'a Stop,
+    /// Requests refused before the app: counted and logged, rate limited.
+    pub rejections: super::rejections::Rejections<'a>,
     /// Debug builds only (tests): requests for this path panic before the app is called, and
     /// for this path plus `-late` after it answered. Nothing else can provoke a panic on
     /// purpose, and release builds do not read the variable.
@@ -146,6 +148,10 @@ impl<'a> Context<'a> {
                 .load(Relaxed)
                 * 1_000_000,
             stop: env.stop,
+            rejections: super::rejections::Rejections::new(
+                env.scoreboard.worker(env.worker_id),
+                std::process::id(),
+            ),
             #[cfg(debug_assertions)]
             panic_path: std::env::var_os("RW_DEBUG_PANIC_PATH")
                 .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec()),
@@ -361,12 +367,9 @@ impl<'a> Context<'a> {
         crate::log::output::write(&line);
     }
 
-    /// Logs a request refused before it reached the app (framing errors).
+    /// Counts and logs a request refused before it reached the app (framing errors).
     pub fn log_rejected(&self, peer: &[u8], status: u16, reason: &str) {
-        let mut line = format!("[pid: {}|app: -1|req: -1/-1] ", self.pid).into_bytes();
-        crate::log::sanitize::push_escaped(&mut line, peer);
-        line.extend_from_slice(format!(" rejected: {status} ({reason})\n").as_bytes());
-        crate::log::output::request(&line);
+        self.rejections.http(peer, status, reason, "");
     }
 
     /// Drops uwsgi vars that would load code (uWSGI #2491); nginx's UWSGI_SCHEME stays.

@@ -24,6 +24,7 @@ pub mod pidfile;
 pub mod preflight;
 pub mod process;
 pub mod recycle;
+pub mod rejections;
 pub mod reload;
 pub mod request;
 pub mod settings;

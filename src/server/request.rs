@@ -104,10 +104,11 @@ pub fn serve(conn: &mut Conn, ctx: &Context, core: usize) -> Verdict {
         };
         if n == 0 {
             if conn.proto() == Proto::Uwsgi && conn.buf().has_pending() {
-                eprintln!(
-                    "uwsgi: the peer closed the connection after {} bytes of an incomplete packet",
-                    conn.buf().pending().len()
-                );
+                ctx.rejections.uwsgi(format_args!(
+                    "uwsgi: the peer closed the connection after {} bytes of an incomplete packet (from {})",
+                    conn.buf().pending().len(),
+                    crate::log::sanitize::escaped(conn.peer_addr())
+                ));
             }
             return Verdict::Close;
         }
@@ -132,11 +133,9 @@ fn proxy_step(conn: &mut Conn, ctx: &Context) -> Option<Step> {
         Err(e) => {
             let err = http::HttpError::new(400, "malformed PROXY protocol header");
             let _ = conn.sock().write_all(&http::error_response(&err));
-            eprintln!(
-                "{e} (from {})",
-                crate::log::sanitize::escaped(conn.peer_addr())
-            );
-            ctx.log_rejected(conn.peer_addr(), 400, err.reason);
+            let detail = format!(": {e}");
+            ctx.rejections
+                .http(conn.peer_addr(), err.status, err.reason, &detail);
             Some(Step::Done(Verdict::Close))
         }
     }
@@ -274,10 +273,10 @@ fn uwsgi_step(conn: &mut Conn, ctx: &Context, core: usize) -> Step {
             return Step::NeedMore;
         }
         Err(e) => {
-            eprintln!(
+            ctx.rejections.uwsgi(format_args!(
                 "uwsgi: {e} (from {})",
                 crate::log::sanitize::escaped(conn.peer_addr())
-            );
+            ));
             conn.replace_buf(head);
             return Step::Done(Verdict::Close);
         }
@@ -293,7 +292,11 @@ fn uwsgi_step(conn: &mut Conn, ctx: &Context, core: usize) -> Step {
 /// Serves the request of a parsed uwsgi packet, its body (if any) in the connection's buffer.
 fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Packet<'_>) -> Step {
     if packet.modifier1 != 0 {
-        eprintln!("-- unavailable modifier requested: {} --", packet.modifier1);
+        ctx.rejections.uwsgi(format_args!(
+            "-- unavailable modifier requested: {} -- (from {})",
+            packet.modifier1,
+            crate::log::sanitize::escaped(conn.peer_addr())
+        ));
         return Step::Done(Verdict::Close);
     }
     let start = Instant::now();
@@ -301,12 +304,18 @@ fn uwsgi_request(conn: &mut Conn, ctx: &Context, core: usize, packet: uwsgi::Pac
     let len = match uwsgi::content_length(&packet.vars) {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("uwsgi: {e}");
+            ctx.rejections.uwsgi(format_args!(
+                "uwsgi: {e} (from {})",
+                crate::log::sanitize::escaped(conn.peer_addr())
+            ));
             return Step::Done(Verdict::Close);
         }
     };
     if ctx.settings.limit_post > 0 && len > ctx.settings.limit_post {
-        eprintln!("Invalid (too big) CONTENT_LENGTH. skip.");
+        ctx.rejections.uwsgi(format_args!(
+            "Invalid (too big) CONTENT_LENGTH. skip. (from {})",
+            crate::log::sanitize::escaped(conn.peer_addr())
+        ));
         return Step::Done(Verdict::Close);
     }
     let get = |k: &[u8]| packet.get(k).unwrap_or(b"");

@@ -208,7 +208,7 @@ fn an_expired_head_gets_a_408_without_waiting_for_the_client() {
         conn.expiry(None, Duration::from_secs(1), &NO_LIMITS),
         Expiry::TimedOut
     );
-    conn.expire(Expiry::TimedOut);
+    conn.expire(Expiry::TimedOut, &rig.ctx.rejections);
     rig.ctx.recycle_buf(conn.close());
     let mut resp = Vec::new();
     client.read_to_end(&mut resp).unwrap();

@@ -616,6 +616,7 @@ impl Shared<'_> {
             self.backoff_dirty.store(true, Relaxed);
             b.fail(Instant::now(), err, &l.name)
         };
+        self.ctx.rejections.accept_failed();
         for l in self.listeners {
             let _ = self.poller.delete(l.raw());
         }
@@ -771,13 +772,14 @@ impl Shared<'_> {
                 let slot = self.scoreboard.worker(self.id);
                 slot.body_client_timeouts.fetch_add(1, Relaxed);
             }
-            c.expire(why);
+            c.expire(why, &self.ctx.rejections);
             if why == Expiry::LingerDone {
                 self.close(c);
             } else {
                 self.finish(c, key);
             }
         }
+        self.ctx.rejections.flush();
     }
 }
 

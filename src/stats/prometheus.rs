@@ -255,6 +255,27 @@ pub fn render(s: &Stats) -> String {
         }
     }
 
+    let name = "rw_rejections_total";
+    o.head(
+        name,
+        "counter",
+        "Connections refused before the app: by the status answered, or by cause (uwsgi: a packet dropped; accept: accept(2) out of fds or memory).",
+    );
+    for w in &s.workers {
+        let worker = w.id.to_string();
+        for (key, n) in w.rejections.iter().flatten() {
+            let label = if key.bytes().all(|b| b.is_ascii_digit()) || key == "other" {
+                "status"
+            } else {
+                "cause"
+            };
+            o.sample(name, &[("worker", &worker), (label, key)], *n);
+        }
+    }
+    if let Some(n) = s.stats_accept_failures {
+        o.sample(name, &[("cause", "stats_accept")], n);
+    }
+
     let name = "rw_workers";
     o.head(name, "gauge", "Worker processes by status.");
     let mut statuses: Vec<&str> = vec!["idle", "busy"];

@@ -44,6 +44,10 @@ pub struct Stats {
     /// `max-requests`, `reload-on-rss`, `max-worker-lifetime`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recycles: Option<BTreeMap<String, u64>>,
+    /// rw extra: accept(2) failures of the stats listener for lack of fds or memory (the
+    /// workers' own are in `workers[].rejections.accept`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_accept_failures: Option<u64>,
 }
 
 /// `daemons[]`: uWSGI's keys (its `respawns` prints 0 once a daemon respawned, an
@@ -192,6 +196,10 @@ pub struct Worker {
     /// server's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_errors: Option<BTreeMap<String, u64>>,
+    /// rw extra: connections refused before the app, by status (`"408"`, `"400"`, …,
+    /// `"other"`) or cause (`uwsgi`: a packet dropped; `accept`: accept(2) out of fds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejections: Option<BTreeMap<String, u64>>,
 }
 
 /// `workers[].apps[]`.

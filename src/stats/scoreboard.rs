@@ -88,7 +88,37 @@ pub struct WorkerSlot {
     pub signal_queue: AtomicU64,
     /// `uwsgi.set_user_harakiri`: unix seconds after which the master kills the worker (0: none)
     pub user_harakiri: AtomicU64,
+    /// kept: connections refused before the app, by [`REJECTION_KEYS`]
+    pub rejections: [AtomicU64; REJECTION_KEYS.len()],
 }
+
+/// What a rejection is counted under (stats `workers[].rejections`, `rw_rejections_total`):
+/// the status a request got before reaching the app (a slow head's 408, a malformed one's
+/// 4xx/5xx; `other` for any status not listed), `uwsgi` for a uwsgi packet dropped without an
+/// answer, `accept` for each accept(2) that failed for lack of fds or memory.
+pub const REJECTION_KEYS: [&str; 11] = [
+    "400", "408", "413", "414", "417", "431", "501", "505", "other", "uwsgi", "accept",
+];
+
+/// The [`REJECTION_KEYS`] index of an HTTP status.
+pub fn rejection_index_of_status(status: u16) -> usize {
+    match status {
+        400 => 0,
+        408 => 1,
+        413 => 2,
+        414 => 3,
+        417 => 4,
+        431 => 5,
+        501 => 6,
+        505 => 7,
+        _ => 8,
+    }
+}
+
+/// The [`REJECTION_KEYS`] index of a uwsgi packet dropped.
+pub const REJECTION_UWSGI: usize = 9;
+/// The [`REJECTION_KEYS`] index of an accept(2) resource failure.
+pub const REJECTION_ACCEPT: usize = 10;
 
 /// Instance-wide counters.
 #[repr(C)]
@@ -299,6 +329,18 @@ impl CoreSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejection_statuses_index_their_own_key() {
+        for (i, key) in REJECTION_KEYS[..8].iter().enumerate() {
+            assert_eq!(rejection_index_of_status(key.parse().unwrap()), i);
+        }
+        for other in [200, 401, 500, 503, 0] {
+            assert_eq!(REJECTION_KEYS[rejection_index_of_status(other)], "other");
+        }
+        assert_eq!(REJECTION_KEYS[REJECTION_UWSGI], "uwsgi");
+        assert_eq!(REJECTION_KEYS[REJECTION_ACCEPT], "accept");
+    }
 
     #[test]
     fn slots_are_distinct_and_shared_across_fork() {

@@ -41,6 +41,8 @@ pub struct StatsServer {
     /// The listener and the clients' sockets (oneshot); the master polls its fd.
     poller: Poller,
     state: RefCell<State>,
+    /// accept(2) failures for lack of fds or memory (the document's `stats_accept_failures`).
+    accept_failures: std::cell::Cell<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +110,7 @@ impl StatsServer {
             unix_path,
             poller,
             state: RefCell::new(State::default()),
+            accept_failures: std::cell::Cell::new(0),
         })
     }
 
@@ -206,6 +209,13 @@ impl StatsServer {
         }
     }
 
+    /// The stats document, with what only the stats server knows.
+    fn snapshot(&self, view: &MasterView) -> Stats {
+        let mut stats = snapshot::build(view);
+        stats.stats_accept_failures = Some(self.accept_failures.get());
+        stats
+    }
+
     fn accept_all(
         &self,
         st: &mut State,
@@ -227,6 +237,7 @@ impl StatsServer {
                 Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNABORTED) => continue,
                 Err(e) if accept_backoff::is_resource_limit(e as i32) => {
+                    self.accept_failures.set(self.accept_failures.get() + 1);
                     let err = std::io::Error::from(e);
                     if let Some(line) = st.backoff.fail(now, &err, &format!("stats {}", self.name))
                     {
@@ -295,7 +306,7 @@ impl StatsServer {
                     // As uWSGI: a client that sends nothing gets nothing.
                     return Step::Done;
                 }
-                let stats = cache.get_or_insert_with(|| snapshot::build(view));
+                let stats = cache.get_or_insert_with(|| self.snapshot(view));
                 if is_metrics(&c.head) {
                     out.extend_from_slice(
                         b"HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: ",
@@ -310,7 +321,7 @@ impl StatsServer {
                     out.extend_from_slice(&stats.to_json());
                 }
             } else {
-                out = cache.get_or_insert_with(|| snapshot::build(view)).to_json();
+                out = cache.get_or_insert_with(|| self.snapshot(view)).to_json();
             }
             c.out = Some((out, 0));
         }

@@ -2,7 +2,9 @@
 //! its pid) and what the kernel knows (accept-queue lengths, worker memory).
 
 use super::schema::{self, Stats};
-use super::scoreboard::{latency_bucket_le_us, Scoreboard, Status, LATENCY_BUCKETS};
+use super::scoreboard::{
+    latency_bucket_le_us, Scoreboard, Status, LATENCY_BUCKETS, REJECTION_KEYS,
+};
 use crate::sys::listen_queue;
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -121,6 +123,8 @@ pub fn build(view: &MasterView) -> Stats {
         rw_version: Some(env!("CARGO_PKG_VERSION").to_string()),
         cheaper: view.cheaper.clone(),
         recycles: Some(recycles(view.scoreboard)),
+        // Filled in by the stats server, which counts them.
+        stats_accept_failures: None,
     }
 }
 
@@ -241,6 +245,13 @@ fn worker(view: &MasterView, id: usize, threads: usize) -> schema::Worker {
             ),
             ("spool".to_string(), w.body_spool_failures.load(Relaxed)),
         ])),
+        rejections: Some(
+            REJECTION_KEYS
+                .iter()
+                .zip(&w.rejections)
+                .map(|(k, n)| (k.to_string(), n.load(Relaxed)))
+                .collect(),
+        ),
     }
 }
 

@@ -295,6 +295,16 @@ fn generation(s: &Server) -> String {
     body_of(&try_get(s.port, "/", Duration::from_secs(20)).unwrap())
 }
 
+/// `rw reload` exits 0 once every new worker accepts; the old workers are told to stop at that
+/// moment, and one may still take a connection before it handles its SIGHUP (it answers it, as
+/// the old code). So the new generation's answer is waited for, never assumed at once (it failed
+/// under load); the old one must be gone within a few seconds.
+fn new_generation_answers(s: &Server, want: &str) {
+    wait_until(10, &format!("{want} answering after the reload"), || {
+        generation(s) == want
+    });
+}
+
 /// The reload failed as it should: `rw reload` said why (with `needle`), the master and its
 /// pidfile stay, and the generation that served before still serves.
 fn assert_refused(s: &mut Server, needle: &str, serving: &str) {
@@ -344,7 +354,7 @@ fn a_reload_with_a_broken_config_is_refused_and_the_old_generation_serves() {
     std::fs::write(&ini, &good).unwrap();
     let (code, out, _) = reload(&s);
     assert_eq!(code, Some(0), "{out}\n{}", tail(&s));
-    assert_eq!(generation(&s), "gen-1");
+    new_generation_answers(&s, "gen-1");
     assert_eq!(pidfile_pid(&s), s.pid());
 }
 
@@ -377,7 +387,7 @@ fn a_new_image_that_cannot_start_hands_back_to_the_old_generation() {
     std::fs::write(s.path("app.py"), app_gen(2)).unwrap();
     let (code, out, _) = reload(&s);
     assert_eq!(code, Some(0), "{out}\n{}", tail(&s));
-    assert_eq!(generation(&s), "gen-2");
+    new_generation_answers(&s, "gen-2");
     let now = s.workers(2);
     assert!(
         now.iter().all(|w| !workers.contains(w)),

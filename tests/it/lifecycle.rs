@@ -87,7 +87,11 @@ fn reload_serves_new_code_without_failing_a_request() {
         s.log_text()
     );
     assert!(text(&out).contains("reloaded"), "{}", text(&out));
-    assert_eq!(s.get("/").1, b"Hello, Reload");
+    // The old workers are told to stop once the new ones accept (when `rw reload` returns), so
+    // one may still answer a connection it took just before its SIGHUP: wait for the new code.
+    wait_until(10, "the new code answering", || {
+        s.get("/").1 == b"Hello, Reload"
+    });
     let after_reload = served_now();
     wait_until(30, "load flowing after the reload", || {
         served_now() >= after_reload + 20
@@ -109,6 +113,10 @@ fn stop_waits_for_exit_and_vacuums() {
     let ini = hello_ini("pidfile = {dir}/rw.pid\nvacuum = true\nsocket = {dir}/app.sock");
     let mut s = Server::start(&ini, &[("app.py", HELLO_APP)]);
     assert!(s.path("app.sock").exists());
+    // The pidfile is written once every socket is bound: just after the port answers.
+    wait_until(10, "the pidfile", || {
+        std::fs::read_to_string(s.path("rw.pid")).is_ok_and(|t| t.ends_with('\n'))
+    });
     let out = run(&["stop", s.path("rw.pid").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("stopped"));
@@ -282,14 +290,18 @@ fn daemonize_detaches_and_logs_to_the_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(t.elapsed() < Duration::from_secs(5));
     let pidfile = dir.path().join("rw.pid");
-    wait_until(15, "the daemon to serve", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    // The socket listens before the pidfile is written (the pidfile comes once every socket
+    // is bound), so a connection alone does not mean the pidfile is there yet.
+    let read_pid = || {
+        std::fs::read_to_string(&pidfile)
+            .ok()
+            .filter(|t| t.ends_with('\n')) // written whole, not half way
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    };
+    wait_until(15, "the daemon to serve and write its pidfile", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && read_pid().is_some()
     });
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid().unwrap();
     let guard = KillOnDrop(pid);
     let (status, _) = crate::util::split_response(&raw_request(
         port,

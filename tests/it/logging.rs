@@ -646,8 +646,13 @@ fn logfile_chown_lets_dropped_workers_follow_a_rotation() {
     );
     let dir = s.dir.path();
     use std::os::unix::fs::MetadataExt;
-    let nobody = std::fs::metadata(dir.join("app.log")).unwrap().uid();
-    assert_ne!(nobody, 0, "logfile-chown gave the log to nobody");
+    // The socket listens before the master chowns the log (bind, pidfile, then logfile-chown),
+    // so the port answering does not mean the chown happened yet (it failed so under load).
+    let owner = || std::fs::metadata(dir.join("app.log")).unwrap().uid();
+    wait_until(10, "logfile-chown to give the log to nobody", || {
+        owner() != 0
+    });
+    let nobody = owner();
     assert_eq!(s.get("/one").0, 200);
     wait_until(10, "the first line", || {
         std::fs::read_to_string(dir.join("app.log")).is_ok_and(|t| t.contains("/one"))

@@ -20,6 +20,7 @@ mod logging;
 mod mules;
 mod nginx;
 mod recycle;
+mod rejections;
 mod robustness;
 mod serve_basic;
 mod serve_options;
