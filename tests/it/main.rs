@@ -30,6 +30,7 @@ mod stats;
 mod tidy;
 mod util;
 mod uwsgi_api;
+mod uwsgi_flask;
 mod uwsgi_signals;
 mod wheel;
 mod worker_faults;
