@@ -209,29 +209,12 @@ fn parse(opt: &str, value: &str) -> Result<(CronDef, Vec<String>), String> {
 
 /// Every cron line of the config, in [`OPTIONS`] order.
 pub fn crons(cfg: &Config) -> Result<Vec<CronDef>, Diagnostic> {
-    let mut out = Vec::new();
-    for opt in OPTIONS {
-        for s in cfg.list(opt) {
-            let (c, _) =
-                parse(opt, s.value.as_str()).map_err(|e| Diagnostic::error(&s.origin, e))?;
-            out.push(c);
-        }
-    }
-    Ok(out)
+    cfg.parse_each(OPTIONS, parse)
 }
 
 /// The value checks, part of loading (serve and check-config refuse the same configs).
 pub fn check(cfg: &Config, d: &mut Vec<Diagnostic>) {
-    for opt in OPTIONS {
-        for s in cfg.list(opt) {
-            match parse(opt, s.value.as_str()) {
-                Err(e) => d.push(Diagnostic::error(&s.origin, e)),
-                Ok((_, warns)) => {
-                    d.extend(warns.into_iter().map(|w| Diagnostic::warning(&s.origin, w)));
-                }
-            }
-        }
-    }
+    cfg.check_each(OPTIONS, parse, d);
 }
 
 #[cfg(test)]

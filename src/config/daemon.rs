@@ -248,29 +248,12 @@ fn attach_daemon2(value: &str) -> Result<(DaemonDef, Vec<String>), String> {
 
 /// Every daemon of the config, in [`OPTIONS`] order; errors carry where the value came from.
 pub fn daemons(cfg: &Config) -> Result<Vec<DaemonDef>, Diagnostic> {
-    let mut out = Vec::new();
-    for opt in OPTIONS {
-        for s in cfg.list(opt) {
-            let (d, _) =
-                parse(opt, s.value.as_str()).map_err(|e| Diagnostic::error(&s.origin, e))?;
-            out.push(d);
-        }
-    }
-    Ok(out)
+    cfg.parse_each(OPTIONS, parse)
 }
 
 /// The value checks, part of loading (serve and check-config refuse the same configs).
 pub fn check(cfg: &Config, d: &mut Vec<Diagnostic>) {
-    for opt in OPTIONS {
-        for s in cfg.list(opt) {
-            match parse(opt, s.value.as_str()) {
-                Err(e) => d.push(Diagnostic::error(&s.origin, e)),
-                Ok((_, warns)) => {
-                    d.extend(warns.into_iter().map(|w| Diagnostic::warning(&s.origin, w)));
-                }
-            }
-        }
-    }
+    cfg.check_each(OPTIONS, parse, d);
 }
 
 #[cfg(test)]

@@ -775,28 +775,8 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load::Entry;
-    use super::super::resolve::{apply, referenced_names};
+    use super::super::testutil::config_of as config;
     use super::*;
-
-    /// A config given as `key = value` lines of `t.ini` (line numbers from 1).
-    fn config(lines: &[(&str, &str)]) -> Config {
-        let es: Vec<Entry> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| Entry {
-                key: (*k).into(),
-                value: (*v).into(),
-                bare: false,
-                placeholder: false,
-                origin: Origin::File {
-                    path: "t.ini".into(),
-                    line: i as u32 + 1,
-                },
-            })
-            .collect();
-        apply(&es, &referenced_names(&es)).0
-    }
 
     #[test]
     fn plan_keeps_uwsgi_order_and_lines() {

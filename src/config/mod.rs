@@ -84,3 +84,30 @@ pub fn load(sources: &Sources, host: &magic::HostFacts) -> Loaded {
         anchor,
     }
 }
+
+/// Test configs: `key = value` lines of `t.ini`, resolved as a file would be.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::diag::Origin;
+    use super::load::Entry;
+    use super::resolve::{apply, referenced_names, Config};
+
+    /// A config given as `key = value` lines of `t.ini` (line numbers from 1).
+    pub fn config_of(lines: &[(&str, &str)]) -> Config {
+        let es: Vec<Entry> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Entry {
+                key: (*k).into(),
+                value: (*v).into(),
+                bare: false,
+                placeholder: false,
+                origin: Origin::File {
+                    path: "t.ini".into(),
+                    line: i as u32 + 1,
+                },
+            })
+            .collect();
+        apply(&es, &referenced_names(&es)).0
+    }
+}

@@ -92,27 +92,9 @@ pub fn check(cfg: &Config) -> Vec<Diagnostic> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::diag::Origin;
-    use super::super::load::Entry;
-    use super::super::resolve::{apply, referenced_names};
-
     /// The diagnostics of a config given as `key = value` lines (line numbers from 1).
     fn diags(lines: &[(&str, &str)]) -> Vec<String> {
-        let es: Vec<Entry> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| Entry {
-                key: (*k).into(),
-                value: (*v).into(),
-                bare: false,
-                placeholder: false,
-                origin: Origin::File {
-                    path: "t.ini".into(),
-                    line: i as u32 + 1,
-                },
-            })
-            .collect();
-        let (c, _) = apply(&es, &referenced_names(&es));
+        let c = super::super::testutil::config_of(lines);
         super::check(&c).iter().map(ToString::to_string).collect()
     }
 
@@ -140,14 +122,10 @@ mod tests {
     #[test]
     fn graceful_signals_an_app_can_handle_are_sent() {
         let read = |v: &str| {
-            let es = vec![Entry {
-                key: "harakiri-graceful-signal".into(),
-                value: v.into(),
-                bare: false,
-                placeholder: false,
-                origin: Origin::Cli,
-            }];
-            super::graceful_signal(&apply(&es, &referenced_names(&es)).0)
+            super::graceful_signal(&super::super::testutil::config_of(&[(
+                "harakiri-graceful-signal",
+                v,
+            )]))
         };
         use super::GracefulSignal::*;
         assert_eq!(read("12"), Send(12));

@@ -66,6 +66,43 @@ impl Config {
     }
 
     /// Every value of a list option, in order.
+    /// Every value of the options `opts` (in that order) read by `parse`, which answers the
+    /// value and its warnings; the first error carries the value's origin.
+    pub fn parse_each<T>(
+        &self,
+        opts: &[&str],
+        parse: impl Fn(&str, &str) -> Result<(T, Vec<String>), String>,
+    ) -> Result<Vec<T>, Diagnostic> {
+        let mut out = Vec::new();
+        for opt in opts {
+            for s in self.list(opt) {
+                let (v, _) =
+                    parse(opt, s.value.as_str()).map_err(|e| Diagnostic::error(&s.origin, e))?;
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checks of [`Config::parse_each`]: every error and warning, at its value's line.
+    pub fn check_each<T>(
+        &self,
+        opts: &[&str],
+        parse: impl Fn(&str, &str) -> Result<(T, Vec<String>), String>,
+        d: &mut Vec<Diagnostic>,
+    ) {
+        for opt in opts {
+            for s in self.list(opt) {
+                match parse(opt, s.value.as_str()) {
+                    Err(e) => d.push(Diagnostic::error(&s.origin, e)),
+                    Ok((_, warns)) => {
+                        d.extend(warns.into_iter().map(|w| Diagnostic::warning(&s.origin, w)));
+                    }
+                }
+            }
+        }
+    }
+
     pub fn list(&self, name: &str) -> impl Iterator<Item = &Setting> {
         self.lists
             .get(Self::spec(name).name)
