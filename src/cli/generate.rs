@@ -89,8 +89,8 @@ pub fn options_markdown() -> String {
          `for*`, `end*`, read as uWSGI reads them) and {not_impl} options rw accepts without \
          implementing them: `check-config` and `rw serve` warn about each one that asks for \
          something (saying what will differ), and `strict` makes that an error except for \
-         the options planned for rw's next releases (logging, process names, recycling, \
-         daemons, the master FIFO, the uwsgi API). The full list, with what differs \
+         the options planned for rw's next releases (the rest of the logging, recycling \
+         and uwsgi API options). The full list, with what differs \
          for each, is [docs/uwsgi-options.md](docs/uwsgi-options.md).\n",
         logic + not_impl
     ));
