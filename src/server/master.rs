@@ -959,25 +959,13 @@ impl Master {
     fn spawn(&mut self, idx: usize) {
         let id = self.slots[idx].id;
         let master = nix::unistd::getpid();
-        // Signals stay blocked across fork: a signal meant for the new worker must not run the
-        // master's handler copy in the child (it would write into the master's self-pipe and be
-        // lost for the worker). The child unblocks once its own handlers are in place.
-        let all = nix::sys::signal::SigSet::all();
-        let mut saved = nix::sys::signal::SigSet::empty();
-        let _ = nix::sys::signal::pthread_sigmask(
-            nix::sys::signal::SigmaskHow::SIG_BLOCK,
-            Some(&all),
-            Some(&mut saved),
-        );
         // The slot is reset before the fork, never after: the child sets `accepting` (and may
         // set `status`) as soon as it runs, and a reset after fork could overwrite that, leaving
         // a reload waiting on a worker that already serves.
         self.scoreboard
             .worker(id)
             .on_spawn(0, crate::sys::clock::unix_secs());
-        // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
-        // may run arbitrary code; Python's fork hooks run with the GIL held.
-        let r = python::fork_with_gil(|| unsafe { nix::unistd::fork() });
+        let r = super::process::fork_child();
         match r {
             Ok(nix::unistd::ForkResult::Child) => {
                 super::uwsgi_signals::enter_worker(id);
@@ -1003,11 +991,6 @@ impl Master {
                 worker::run(env);
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 let slot = &mut self.slots[idx];
                 slot.spawns += 1;
                 slot.pid = Some(child);
@@ -1024,11 +1007,6 @@ impl Master {
                 );
             }
             Err(e) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 eprintln!("fork() failed for worker {id}: {e}; retrying in 1 second");
                 self.slots[idx].respawn_after = Some(Instant::now() + Duration::from_secs(1));
             }

@@ -66,28 +66,13 @@ impl Mules {
     fn spawn(&mut self, idx: usize, listeners: &[crate::net::listen::Listener]) {
         let id = self.slots[idx].id;
         let master = nix::unistd::getpid();
-        // As for workers: signals stay blocked across fork until the child has its handlers.
-        let all = nix::sys::signal::SigSet::all();
-        let mut saved = nix::sys::signal::SigSet::empty();
-        let _ = nix::sys::signal::pthread_sigmask(
-            nix::sys::signal::SigmaskHow::SIG_BLOCK,
-            Some(&all),
-            Some(&mut saved),
-        );
-        // SAFETY: the master is single-threaded, so the child may run arbitrary code; Python's
-        // fork hooks run with the GIL held.
-        let r = crate::python::fork_with_gil(|| unsafe { nix::unistd::fork() });
+        let r = super::process::fork_child();
         match r {
             Ok(nix::unistd::ForkResult::Child) => {
                 let patch = self.slots[idx].patch.clone();
                 run_mule(id, &patch, master, listeners)
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 let s = &mut self.slots[idx];
                 s.pid = Some(child);
                 s.spawned = Instant::now();
@@ -95,11 +80,6 @@ impl Mules {
                 eprintln!("spawned rw mule {id} (pid: {child})");
             }
             Err(e) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 eprintln!("fork() failed for mule {id}: {e}; retrying in 1 second");
                 self.slots[idx].respawn_after = Some(Instant::now() + Duration::from_secs(1));
             }

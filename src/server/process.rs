@@ -5,6 +5,28 @@ use anyhow::{bail, Context};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
+/// Forks a child of the master (a worker, mule or spooler) with Python's fork hooks run
+/// with the GIL held and every signal blocked across the fork: a signal meant for the child
+/// must not run the master's handler copy in it (it would write into the master's self-pipe
+/// and be lost for the child). The child keeps them blocked until its own handlers are in
+/// place; the parent (on success or failure) gets its mask back before this returns.
+pub fn fork_child() -> nix::Result<nix::unistd::ForkResult> {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+    let mut saved = SigSet::empty();
+    let _ = pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&SigSet::all()),
+        Some(&mut saved),
+    );
+    // SAFETY: the master is single-threaded (no thread is ever started in it), so the child
+    // may run arbitrary code.
+    let r = crate::python::fork_with_gil(|| unsafe { nix::unistd::fork() });
+    if !matches!(r, Ok(nix::unistd::ForkResult::Child)) {
+        let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&saved), None);
+    }
+    r
+}
+
 /// Detaches (double fork, setsid, umask 0) with stdout/stderr appended to `logfile`. The
 /// launching process exits 0 at once, as uWSGI's `daemonize` does.
 pub fn daemonize(logfile: &Path) -> anyhow::Result<()> {

@@ -108,18 +108,7 @@ impl Supervisor {
         slot.running.store(0, Relaxed);
         slot.harakiri_at.store(0, Relaxed);
         slot.tasks.store(0, Relaxed);
-        // As for workers: signals stay blocked across the fork, so none reaches the master's
-        // handler copy in the child; the spooler sets its own mask.
-        let all = nix::sys::signal::SigSet::all();
-        let mut saved = nix::sys::signal::SigSet::empty();
-        let _ = nix::sys::signal::pthread_sigmask(
-            nix::sys::signal::SigmaskHow::SIG_BLOCK,
-            Some(&all),
-            Some(&mut saved),
-        );
-        // SAFETY: the master is single-threaded, so the child may run arbitrary code; Python's
-        // fork hooks run with the GIL held.
-        let r = crate::python::fork_with_gil(|| unsafe { nix::unistd::fork() });
+        let r = super::process::fork_child();
         match r {
             Ok(nix::unistd::ForkResult::Child) => {
                 super::process::die_with_parent(master);
@@ -127,11 +116,6 @@ impl Supervisor {
                 super::spooler::run(inst, i);
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 slot.pid.store(child.as_raw(), Relaxed);
                 let c = &mut self.children[i];
                 c.pid = Some(child);
@@ -143,11 +127,6 @@ impl Supervisor {
                 );
             }
             Err(e) => {
-                let _ = nix::sys::signal::pthread_sigmask(
-                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
-                    Some(&saved),
-                    None,
-                );
                 eprintln!("fork() failed for the spooler: {e}; retrying in 1 second");
                 self.children[i].respawn_after = Some(Instant::now() + QUICK_CRASH);
             }
