@@ -130,64 +130,62 @@ class signal(object):
         return f
 
 
-class timer(object):
+class _armed_signal(object):
+    """A decorator that registers the function as the handler of a free uWSGI signal (or
+    ``signum=``), run in ``target``, then arms what raises it (``_arm``)."""
+
+    def __init__(self, **kwargs):
+        self.num = kwargs.get('signum', get_free_signal())
+        self.target = kwargs.get('target', '')
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        self._arm()
+        return f
+
+
+class timer(_armed_signal):
     """``@timer(secs, signum=free, target='')``: run the function every ``secs`` seconds."""
 
     def __init__(self, secs, **kwargs):
-        self.num = kwargs.get('signum', get_free_signal())
+        _armed_signal.__init__(self, **kwargs)
         self.secs = secs
-        self.target = kwargs.get('target', '')
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_timer(self.num, self.secs)
-        return f
 
 
-class cron(object):
+class cron(_armed_signal):
     """``@cron(minute, hour, day, month, dayweek)``: -1 for any, -N for every N."""
 
     def __init__(self, minute, hour, day, month, dayweek, **kwargs):
-        self.num = kwargs.get('signum', get_free_signal())
-        self.minute = minute
-        self.hour = hour
-        self.day = day
-        self.month = month
-        self.dayweek = dayweek
-        self.target = kwargs.get('target', '')
+        _armed_signal.__init__(self, **kwargs)
+        self.fields = (minute, hour, day, month, dayweek)
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
-        uwsgi.add_cron(self.num, self.minute, self.hour, self.day, self.month, self.dayweek)
-        return f
+    def _arm(self):
+        uwsgi.add_cron(self.num, *self.fields)
 
 
-class rbtimer(object):
+class rbtimer(_armed_signal):
     """``@rbtimer(secs)``: as ``@timer``, on uWSGI's red-black-tree timers."""
 
     def __init__(self, secs, **kwargs):
-        self.num = kwargs.get('signum', get_free_signal())
+        _armed_signal.__init__(self, **kwargs)
         self.secs = secs
-        self.target = kwargs.get('target', '')
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_rb_timer(self.num, self.secs)
-        return f
 
 
-class filemon(object):
+class filemon(_armed_signal):
     """``@filemon(path)``: run the function when the file or directory changes."""
 
     def __init__(self, fsobj, **kwargs):
-        self.num = kwargs.get('signum', get_free_signal())
+        _armed_signal.__init__(self, **kwargs)
         self.fsobj = fsobj
-        self.target = kwargs.get('target', '')
 
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
+    def _arm(self):
         uwsgi.add_file_monitor(self.num, self.fsobj)
-        return f
 
 
 class mulefunc(object):
