@@ -224,7 +224,7 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
     addr = f"127.0.0.1:{port}"
     env: dict[str, str] = {}
     v = str(VENV / "bin")
-    if server == "rw":
+    if server in ("rw", "rw-nofreeze"):
         # The same venv the peers run from (its site-packages, not the base interpreter's).
         env["BENCH_HOME"] = str(VENV)
         if s.unix:
@@ -240,6 +240,8 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
             if s.static:
                 env["BENCH_STATIC_DIR"] = str(tmp / "static")
         cmd = [str(RW), "serve", "--ini", str(BENCH / ini)]
+        if server == "rw-nofreeze":  # the memory scenario's control: no gc.freeze() before fork
+            cmd += ["--rw-gc-freeze", "false"]
     elif server == "uwsgi":
         listen = ["--socket", str(sock)] if s.unix else ["--http-socket", addr]
         cmd = [f"{v}/uwsgi", *listen, "--wsgi-file", app, "--processes", str(s.processes), "--master",
@@ -494,6 +496,46 @@ def send_count(r: Running, count: int) -> int:
     return done
 
 
+DJANGO_MEM_SERVERS = ["rw", "rw-nofreeze", "uwsgi", "gunicorn", "granian"]
+DJANGO_MEM_PROCESSES = (1, 4)
+
+
+def warm(r: Running, path: str, count: int) -> int:
+    """`count` GETs of `path`, a new connection each (so that every worker process gets some),
+    in 1 s wrk slices like send_count."""
+    done = 0
+    deadline = time.monotonic() + 120
+    while done < count and time.monotonic() < deadline:
+        out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c16", "-d1s", "-H", "Connection: close",
+                              "-s", str(BENCH / "count.lua"), f"http://127.0.0.1:{r.addr[1]}{path}"],
+                             env=os.environ | {"BENCH_COUNT": str(count - done)},
+                             capture_output=True, text=True, timeout=60)
+        m = re.search(r"(\d+) requests in", out.stdout)
+        if out.returncode != 0 or not m:
+            raise BenchError(f"wrk failed: {out.stdout}{out.stderr}")
+        done += int(m.group(1))
+    return done
+
+
+def django_memory(tmp: Path, ports: "Ports", count: int) -> dict[str, dict[str, list[dict]]]:
+    """PSS of the whole tree of each server running the Django project with 1 and with 4 worker
+    processes (4 threads each), after `count` requests to each of its two views."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for server in DJANGO_MEM_SERVERS:
+        for n in DJANGO_MEM_PROCESSES:
+            log(f"django memory: {server}, {n} process(es), after {count:,} requests per view")
+            r = start(server, Setup("djangoapp/wsgi.py", threads=4, processes=n), tmp, ports)
+            try:
+                for path in ("/items/", "/api/"):
+                    warm(r, path, count)
+                rows = memory(r.procs[0].pid)
+                out.setdefault(server, {})[str(n)] = rows
+                log(f"  PSS {sum(x['pss'] for x in rows) / 1024:.1f} MiB in {len(rows)} processes")
+            finally:
+                shutdown(r)
+    return out
+
+
 # ---------------------------------------------------------------- scenarios
 
 
@@ -719,7 +761,8 @@ def main() -> int:
             setattr(a, k, v)
         res = {k: {s: [Sample(**x) for x in v] for s, v in m.items()} for k, m in d["results"].items()}
         write_report(a, Path(a.out), scenarios(), res, d["commands"], d["wrk_args"], d["cold_ms"], d["memory"],
-                     tuple(d["loop"]), d["elapsed"], d["file_wrapper"], d["versions"])
+                     tuple(d["loop"]), d["elapsed"], d["file_wrapper"], d["versions"],
+                     dmem=d.get("django_memory", {}))
         return 0
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="rw-bench-"))
@@ -778,6 +821,9 @@ def main() -> int:
                         f"PSS {sum(x['pss'] for x in mem[server]) / 1024:.1f} MiB")
                 finally:
                     shutdown(r)
+        dmem: dict[str, dict[str, list[dict]]] = {}
+        if not a.only or "django-memory" in a.only.split(","):
+            dmem = django_memory(tmp, ports, 300 if a.quick else 2000)
         loop = python_ceiling(2 if a.quick else 3)
     except BenchError as e:
         log(f"FAILED: {e}")
@@ -789,10 +835,10 @@ def main() -> int:
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     Path(a.json).write_text(json.dumps({
         "results": {k: {s: [vars(x) for x in v] for s, v in d.items()} for k, d in results.items()},
-        "memory": mem, "cold_ms": cold, "loop": loop, "commands": commands, "wrk_args": wrk_args,
+        "memory": mem, "django_memory": dmem, "cold_ms": cold, "loop": loop, "commands": commands, "wrk_args": wrk_args,
         "file_wrapper": fw, "elapsed": elapsed, "versions": versions(),
         "args": {"rounds": a.rounds, "duration": a.duration, "short": a.short, "count": a.count}}, indent=1))
-    write_report(a, Path(a.out), scen, results, commands, wrk_args, cold, mem, loop, elapsed, fw)
+    write_report(a, Path(a.out), scen, results, commands, wrk_args, cold, mem, loop, elapsed, fw, dmem=dmem)
     log(f"done in {elapsed:.0f}s; wrote {a.out}")
     return 0
 
@@ -803,7 +849,7 @@ def queue_cell(smp: list[Sample]) -> str:
 
 
 def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loop, elapsed, fw,
-                 ver: dict | None = None) -> None:
+                 ver: dict | None = None, dmem: dict | None = None) -> None:
     ver = ver or versions()
     L: list[str] = []
     w = L.append
@@ -906,6 +952,30 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
             per = "; ".join(f"{r['rss'] / 1024:.1f} / {r['pss'] / 1024:.1f}" for r in rows)
             w(f"| {s} | {len(rows)} | {sum(r['rss'] for r in rows) / 1024:.1f} | "
               f"{sum(r['pss'] for r in rows) / 1024:.1f} | {per} | {med_range(cold.get(s, []))} |")
+        w("")
+    if dmem:
+        w("### 9c. Django: memory of the whole tree, 1 and 4 worker processes\n")
+        w("PSS (`/proc/PID/smaps_rollup`, KiB summed over the master and every worker) of the Django project "
+          "with 1 and with 4 processes × 4 threads, after the warm-up (each view requested the same number of "
+          "times, a new connection per request so that every worker serves some). \"per extra worker\" = "
+          "(PSS with 4 − PSS with 1) / 3: what one more worker costs. rw and uWSGI load the app in the master "
+          "and fork (copy-on-write); rw also calls `gc.freeze()` before each fork (`rw-gc-freeze`, on by "
+          "default; `rw-nofreeze` is rw with `--rw-gc-freeze false`). gunicorn (no `--preload`) and granian "
+          "import the app in every worker.\n")
+        w("| server | PSS MiB, 1 worker | PSS MiB, 4 workers | per extra worker MiB | vs rw | RSS MiB, 4 workers |")
+        w("|---|---:|---:|---:|---:|---:|")
+        def extra(rows_by_n: dict) -> float | None:
+            if "1" not in rows_by_n or "4" not in rows_by_n:
+                return None
+            return (sum(r["pss"] for r in rows_by_n["4"]) - sum(r["pss"] for r in rows_by_n["1"])) / 3 / 1024
+        base = extra(dmem.get("rw", {}))
+        for srv, by_n in dmem.items():
+            e = extra(by_n)
+            p1 = sum(r["pss"] for r in by_n.get("1", [])) / 1024
+            p4 = sum(r["pss"] for r in by_n.get("4", [])) / 1024
+            r4 = sum(r["rss"] for r in by_n.get("4", [])) / 1024
+            vs = f"{e / base:.2f}×" if e is not None and base and srv != "rw" else "–"
+            w(f"| {srv} | {p1:.1f} | {p4:.1f} | {'–' if e is None else f'{e:.1f}'} | {vs} | {r4:.1f} |")
         w("")
     w("### Ceilings\n")
     w(f"- The hello app called in a tight Python loop (`python3`, CPU 0) with a fresh 23-key environ per call "

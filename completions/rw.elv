@@ -83,6 +83,7 @@ set edit:completion:arg-completer[rw] = {|@words|
             cand --rw-body-timeout 'rw only: a request body must arrive within this (408); 0: no limit [default: 60]'
             cand --rw-body-min-rate 'rw only: bytes/s a request body must average after a grace of socket-timeout (408); 0: no limit [default: 1024]'
             cand --rw-stream-chunked 'rw only: pass chunked request bodies to the app as they arrive (wsgi.input_terminated, no CONTENT_LENGTH) instead of reading them first [default: false]'
+            cand --rw-gc-freeze 'rw only: gc.freeze() in the master before each fork, so that the workers'' garbage collections do not write to (and so copy) the pages of the objects loaded before it [default: true]'
             cand --add-header 'Add a header to every response (repeatable)'
             cand --static-map 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)'
             cand --check-static 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)'

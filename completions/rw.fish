@@ -66,6 +66,7 @@ complete -c rw -n "__fish_rw_using_subcommand serve" -l limit-post -d 'Refuse re
 complete -c rw -n "__fish_rw_using_subcommand serve" -l rw-body-timeout -d 'rw only: a request body must arrive within this (408); 0: no limit [default: 60]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l rw-body-min-rate -d 'rw only: bytes/s a request body must average after a grace of socket-timeout (408); 0: no limit [default: 1024]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l rw-stream-chunked -d 'rw only: pass chunked request bodies to the app as they arrive (wsgi.input_terminated, no CONTENT_LENGTH) instead of reading them first [default: false]' -r -f
+complete -c rw -n "__fish_rw_using_subcommand serve" -l rw-gc-freeze -d 'rw only: gc.freeze() in the master before each fork, so that the workers\' garbage collections do not write to (and so copy) the pages of the objects loaded before it [default: true]' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l add-header -d 'Add a header to every response (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l static-map -d 'Serve files under PATH at URL prefix MOUNT without entering Python (repeatable)' -r -f
 complete -c rw -n "__fish_rw_using_subcommand serve" -l check-static -d 'Serve DIR + PATH_INFO as a static file when it exists (repeatable)' -r -f -a "(__fish_complete_directories)"

@@ -247,6 +247,7 @@ fn start(
         no_site: s.compat.no_site,
     })?;
     eprintln!("Python version: {py_version}");
+    python::set_gc_freeze(s.compat.gc_freeze);
     if let Err(e) = python::alias_modules(&s.compat.pymodule_alias) {
         // uWSGI exits here too.
         eprint!("{e}");

@@ -183,6 +183,8 @@ pub static OPTIONS: &[OptSpec] = &[
     opt("rw-body-timeout", &[], None, Seconds, false, Some("60"), "rw only: a request body must arrive within this (408); 0: no limit", Yes).range(0, 86400),
     opt("rw-body-min-rate", &[], None, Bytes, false, Some("1024"), "rw only: bytes/s a request body must average after a grace of socket-timeout (408); 0: no limit", Yes),
     opt("rw-stream-chunked", &[], None, Bool, false, Some("false"), "rw only: pass chunked request bodies to the app as they arrive (wsgi.input_terminated, no CONTENT_LENGTH) instead of reading them first", Yes),
+    // -- rw-only: memory shared with the master (issue 18)
+    opt("rw-gc-freeze", &[], None, Bool, false, Some("true"), "rw only: gc.freeze() in the master before each fork, so that the workers' garbage collections do not write to (and so copy) the pages of the objects loaded before it", Yes),
     opt("add-header", &[], None, Header, true, None, "Add a header to every response", Yes),
     opt("static-map", &[], None, Mapping, true, None, "Serve files under PATH at URL prefix MOUNT without entering Python", Yes),
     opt("check-static", &[], None, Dir, true, None, "Serve DIR + PATH_INFO as a static file when it exists", Yes),
@@ -403,7 +405,12 @@ pub static OPTIONS: &[OptSpec] = &[
 pub const LATER_UWSGI: &[&str] = &["cheaper-idle"];
 
 /// Rows of rw's own, which no uWSGI has (`rw-` prefixed; uWSGI reads them as placeholders).
-pub const RW_ONLY: &[&str] = &["rw-body-timeout", "rw-body-min-rate", "rw-stream-chunked"];
+pub const RW_ONLY: &[&str] = &[
+    "rw-body-timeout",
+    "rw-body-min-rate",
+    "rw-stream-chunked",
+    "rw-gc-freeze",
+];
 
 /// Looks an option up by its name or one of its aliases.
 pub fn lookup(key: &str) -> Option<&'static OptSpec> {

@@ -4,6 +4,7 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use anyhow::{anyhow, bail, Context};
 use nix::unistd::ForkResult;
@@ -319,6 +320,28 @@ fn setup_sys_path(py: Python<'_>, pythonpath: &[String]) -> PyResult<()> {
     Ok(())
 }
 
+/// `rw-gc-freeze`: whether [`fork_with_gil`] freezes the collector's objects first.
+static GC_FREEZE: AtomicBool = AtomicBool::new(false);
+
+/// Set once at startup from the config.
+pub fn set_gc_freeze(on: bool) {
+    GC_FREEZE.store(on, Relaxed);
+}
+
+/// `gc.freeze()`: every object tracked now moves to the permanent generation, which no
+/// collection visits. A collection writes to the header of every object it visits, and each such
+/// write in a worker copies the page the object lives on, so without this the app loaded in the
+/// master stops being shared, page by page, as the workers collect (what Python's `gc` docs
+/// recommend before a fork). Those objects are never collected: they were alive at the fork.
+fn freeze_gc(py: Python<'_>) {
+    if !GC_FREEZE.load(Relaxed) {
+        return;
+    }
+    if let Err(e) = py.import("gc").and_then(|gc| gc.call_method0("freeze")) {
+        log_raw(&format!("gc.freeze() failed before fork: {e}"));
+    }
+}
+
 /// `fork()` with the GIL held: `PyOS_BeforeFork`, `f` (which forks), then
 /// `PyOS_AfterFork_Child` in the child (and re-seed `random` if it was imported, like uWSGI) or
 /// `PyOS_AfterFork_Parent` in the parent / on failure. Returns `f`'s result.
@@ -329,6 +352,7 @@ pub fn fork_with_gil(f: impl FnOnce() -> nix::Result<ForkResult>) -> nix::Result
     pin_thread_state();
     Python::attach(|py| {
         warn_threads_before_fork(py);
+        freeze_gc(py);
         // SAFETY: this thread holds the GIL (inside attach), as PyOS_BeforeFork requires.
         unsafe { ffi::PyOS_BeforeFork() };
         let r = f();

@@ -49,6 +49,7 @@ pub use gil::blocking;
 pub use harakiri::{current_thread_id, interrupt_thread};
 pub use interp::{
     fork_maybe_with_gil, fork_with_gil, init_interpreter, interpreter_address, run_exit_hooks,
+    set_gc_freeze,
 };
 pub use response::encode_latin1;
 pub use server_facts::{

@@ -277,6 +277,8 @@ pub struct CompatSettings {
     /// `pymodule-alias` entries, `NAME=module` or `NAME=/path/file.py`.
     pub pymodule_alias: Vec<String>,
     pub no_site: bool,
+    /// rw-gc-freeze: `gc.freeze()` before every fork of the master.
+    pub gc_freeze: bool,
     pub statics: StaticOptions,
 }
 
@@ -396,6 +398,7 @@ impl Settings {
             paste_logger: c.bool("paste-logger"),
             pymodule_alias: list(c, "pymodule-alias"),
             no_site: c.bool("no-site"),
+            gc_freeze: c.bool("rw-gc-freeze"),
             statics: StaticOptions::from_config(c),
         };
         Settings {

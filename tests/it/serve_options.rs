@@ -189,3 +189,33 @@ fn reload_on_rss_recycles_a_fat_worker() {
         now.len() == 1 && now != before
     });
 }
+
+const GC_APP: &str = "import gc\nLOADED = [{'n': i} for i in range(5000)]\n\ndef application(environ, start_response):\n    body = ('%d %s' % (gc.get_freeze_count(), gc.isenabled())).encode()\n    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])\n    return [body]\n";
+
+/// rw-gc-freeze (default on): what the master loaded is in the permanent generation of every
+/// worker, so the workers' collections leave those pages shared; the collector itself stays on.
+#[test]
+fn gc_freeze_before_fork_keeps_the_preloaded_app_out_of_collections() {
+    let frozen = |extra: &str| -> (u64, String) {
+        let s = Server::start(
+            &format!("[uwsgi]\nhttp-socket = 127.0.0.1:{{port}}\nwsgi-file = {{dir}}/app.py\nmaster = true\nprocesses = 2\ndie-on-term = true\n{extra}"),
+            &[("app.py", GC_APP)],
+        );
+        let (status, body) = s.get("/");
+        assert_eq!(status, 200);
+        let body = String::from_utf8(body).unwrap();
+        let (n, enabled) = body.split_once(' ').unwrap();
+        (n.parse().unwrap(), enabled.to_string())
+    };
+    let (on, enabled) = frozen("");
+    assert!(
+        on > 5000,
+        "the 5,000 dicts the app made at import must be frozen: {on}"
+    );
+    assert_eq!(
+        enabled, "True",
+        "the collector must still run in the worker"
+    );
+    let (off, _) = frozen("rw-gc-freeze = false\n");
+    assert_eq!(off, 0, "rw-gc-freeze = false freezes nothing");
+}
