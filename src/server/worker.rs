@@ -95,6 +95,9 @@ struct Shared<'a> {
     /// Threads serving a connection now: a thread accepts only as many connections as there
     /// are threads free to serve them (see `accept`).
     busy: AtomicUsize,
+    /// Waits in the poller in a row that found a listener ready and passed it over (no thread
+    /// free to serve what it would accept); see `accept`.
+    declined: AtomicUsize,
     /// Listeners paused after accept(2) ran out of fds (or memory); see `net::accept_backoff`.
     backoff: Mutex<AcceptBackoff>,
     /// `backoff` holds a failure not yet cleared by a successful accept (a lock-free check on the
@@ -265,6 +268,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         listeners_out: Once::new(),
         wake: (wr, ww),
         busy: AtomicUsize::new(0),
+        declined: AtomicUsize::new(0),
         backoff: Mutex::new(AcceptBackoff::default()),
         backoff_dirty: AtomicBool::new(false),
         core_threads: (0..s.threads).map(|_| AtomicU64::new(0)).collect(),
@@ -519,6 +523,10 @@ impl Shared<'_> {
                 *last_sweep = Instant::now();
                 self.sweep();
             }
+            let n = self.listeners.len();
+            if !events.keys().any(|k| k < n) {
+                self.declined.store(0, Relaxed); // the kernel's queue emptied: no streak
+            }
             let mut q = lock(&self.queue);
             q.extend(events.keys().map(Work::Event));
             if let Some(w) = q.pop_front() {
@@ -554,7 +562,20 @@ impl Shared<'_> {
                 .settings
                 .threads
                 .saturating_sub(self.busy.load(Relaxed));
-            free.saturating_sub(queued_conns)
+            let want = free.saturating_sub(queued_conns);
+            if want == 0 && self.starved() {
+                // Every thread of this worker has work queued, and the listener stayed ready
+                // through a whole round of this worker's queued requests: no thread of any
+                // worker took what waits there meanwhile, so none is idle. Left there, those
+                // connections would wait for as long as the ones already accepted keep this
+                // worker's threads busy (keep-alive clients outnumbering threads: a burst of
+                // new connections waited 0.5 s). Taken now, up to one per thread, each waits
+                // its turn behind the requests queued before it; a sibling in the same state
+                // takes its own share, which keeps the workers' connection counts level.
+                self.settings.threads
+            } else {
+                want
+            }
         };
         for _ in 0..want {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
@@ -582,6 +603,7 @@ impl Shared<'_> {
                 }
                 break;
             }
+            self.declined.store(0, Relaxed);
             if self.backoff_dirty.load(Relaxed) {
                 lock(&self.backoff).succeeded();
                 self.backoff_dirty.store(false, Relaxed);
@@ -605,6 +627,16 @@ impl Shared<'_> {
             // where it would not see the queue until its next event or tick.
             let _ = nix::unistd::write(&self.wake.1, &[1]);
         }
+    }
+
+    /// The listener is passed over again: true when it was already passed over at this
+    /// worker's previous wait in the poller (and the count starts over).
+    fn starved(&self) -> bool {
+        if self.declined.fetch_add(1, Relaxed) >= 1 {
+            self.declined.store(0, Relaxed);
+            return true;
+        }
+        false
     }
 
     /// accept(2) ran out of fds or memory: every listener leaves the poller for a while, so

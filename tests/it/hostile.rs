@@ -26,6 +26,12 @@ def application(environ, start_response):
             'all' if len(seen) >= n else 'timeout', os.getpid(), time.time() - deadline + 8,
             ','.join(seen))).encode() if len(seen) >= n else ('timeout pid=%d in the app: %s' % (
             os.getpid(), ','.join(seen))).encode()
+    elif path == '/spin':
+        # ~2 ms of CPU with the GIL held: a few keep-alive clients keep both threads busy.
+        t = time.perf_counter()
+        while time.perf_counter() - t < 0.002:
+            pass
+        body = b'spun'
     else:
         body = str(os.getpid()).encode()
     start_response('200 OK', [('Content-Length', str(len(body)))])
@@ -172,6 +178,71 @@ fn connections_wait_in_the_kernel_not_behind_a_busy_worker() {
             );
         }
     }
+}
+
+/// Keep-alive clients outnumbering threads kept every thread busy, and a new connection waited
+/// in the kernel's queue for as long as they did: the worker only accepted with a thread free,
+/// and the ones it already held always had a request ready first. A new connection must be
+/// served after a fair share of theirs, not after they stop.
+#[test]
+fn a_new_connection_is_served_while_keep_alive_clients_keep_every_thread_busy() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    use std::sync::Arc;
+    let s = Server::start(
+        &ini("processes = 1\nthreads = 2\nsocket-timeout = 30"),
+        &[("app.py", APP)],
+    );
+    s.workers(1);
+    let served = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammers: Vec<_> = (0..6)
+        .map(|_| {
+            let (served, stop, port) = (served.clone(), stop.clone(), s.port);
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !stop.load(SeqCst) && Instant::now() < deadline {
+                    assert!(keep_alive_get(&mut c, "/spin").ends_with("spun"));
+                    served.fetch_add(1, SeqCst);
+                }
+            })
+        })
+        .collect();
+    wait_until(30, "the keep-alive clients served", || {
+        served.load(SeqCst) >= 200
+    });
+    let mut probe = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let before = served.load(SeqCst);
+    probe
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Read on a thread: the verdict is how many of the others' requests went first.
+    let reader = std::thread::spawn(move || {
+        probe
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = probe.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    let limit = before + 2000;
+    wait_until(
+        60,
+        "the probe answered, or 2,000 of the others' requests",
+        || reader.is_finished() || served.load(SeqCst) >= limit,
+    );
+    let waited = served.load(SeqCst) - before;
+    stop.store(true, SeqCst);
+    let answer = reader.join().unwrap();
+    for h in hammers {
+        h.join().unwrap();
+    }
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        waited < 200,
+        "the new connection waited behind {waited} requests of the 6 accepted ones"
+    );
 }
 
 /// Reads a stats-http answer (bounded); empty when the server closes without one.
