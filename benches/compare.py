@@ -38,6 +38,9 @@ RAMP_BEGIN = "<!-- ramp: begin (written by benches/ramp.py) -->"
 RAMP_END = "<!-- ramp: end -->"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU, CLIENT_CPU = "0", "1"
+# The listen backlog of rw (benches/rw-*.ini) and uWSGI: what granian and bjoern default to. uWSGI's own
+# default, 100, overflows when 1,000 connections arrive at once (SYN cookies, retransmits after 1 s).
+BACKLOG = 1024
 FILE_SIZE = 1 << 20
 SMALL_FILES = 100  # /static/4k/0.bin .. 99.bin (benches/static4k.lua walks them)
 
@@ -245,7 +248,7 @@ def server_cmd(server: str, s: Setup, port: int, sock: Path, tmp: Path) -> tuple
     elif server == "uwsgi":
         listen = ["--socket", str(sock)] if s.unix else ["--http-socket", addr]
         cmd = [f"{v}/uwsgi", *listen, "--wsgi-file", app, "--processes", str(s.processes), "--master",
-               "--disable-logging"]
+               "--disable-logging", "--listen", str(BACKLOG)]
         if s.threads > 1:
             cmd += ["--threads", str(s.threads)]
         if s.static:

@@ -67,6 +67,11 @@ impl Events {
     pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
         self.buf[..self.len].iter().map(|e| e.data() as usize)
     }
+
+    /// The last wait filled every slot, so sockets ready beyond them may not be in it.
+    pub fn is_full(&self) -> bool {
+        self.len == self.buf.len()
+    }
 }
 
 /// The caller promises `fd` is open for the duration of the call.

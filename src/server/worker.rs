@@ -95,9 +95,9 @@ struct Shared<'a> {
     /// Threads serving a connection now: a thread accepts only as many connections as there
     /// are threads free to serve them (see `accept`).
     busy: AtomicUsize,
-    /// Waits in the poller in a row that found a listener ready and passed it over (no thread
-    /// free to serve what it would accept); see `accept`.
-    declined: AtomicUsize,
+    /// Waits in the poller in a row that found a listener ready and left connections in its
+    /// queue (with threads: passed it over, no thread free); see `accept`.
+    listener_streak: AtomicUsize,
     /// Listeners paused after accept(2) ran out of fds (or memory); see `net::accept_backoff`.
     backoff: Mutex<AcceptBackoff>,
     /// `backoff` holds a failure not yet cleared by a successful accept (a lock-free check on the
@@ -121,6 +121,10 @@ impl Drop for BusyGuard<'_> {
 /// (answered with `Connection: close`). Closing at once would race with a request the client is
 /// sending on it, which then fails with no response at all.
 const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
+
+/// Connections a one-thread worker accepts at a wakeup once its listener's queue outlasted a
+/// whole round (see `accept`): each one is served in turn after the sockets already ready.
+const LEVEL_BURST: usize = 64;
 
 const WAKE_KEY: usize = usize::MAX - 1;
 /// Poller keys of the uWSGI signal channels ("any worker", then this worker's own).
@@ -268,7 +272,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         listeners_out: Once::new(),
         wake: (wr, ww),
         busy: AtomicUsize::new(0),
-        declined: AtomicUsize::new(0),
+        listener_streak: AtomicUsize::new(0),
         backoff: Mutex::new(AcceptBackoff::default()),
         backoff_dirty: AtomicBool::new(false),
         core_threads: (0..s.threads).map(|_| AtomicU64::new(0)).collect(),
@@ -524,8 +528,9 @@ impl Shared<'_> {
                 self.sweep();
             }
             let n = self.listeners.len();
-            if !events.keys().any(|k| k < n) {
-                self.declined.store(0, Relaxed); // the kernel's queue emptied: no streak
+            if !events.is_full() && !events.keys().any(|k| k < n) {
+                // Every ready socket is in this wait and no listener: their queues emptied.
+                self.listener_streak.store(0, Relaxed);
             }
             let mut q = lock(&self.queue);
             q.extend(events.keys().map(Work::Event));
@@ -549,7 +554,16 @@ impl Shared<'_> {
         // process could serve it, so it waits in the kernel's queue instead, where any worker
         // can take it.
         let want = if level {
-            1
+            // One per wakeup, so that with several one-thread workers an idle sibling takes
+            // the next. Unless the queue outlasted this worker's whole previous round of
+            // ready sockets (with many connections the listener is one of hundreds, reported
+            // once every few waits): then no sibling is idle, and one accept per wakeup took
+            // 1,000 connections seconds to let in while their requests waited.
+            if self.starved() {
+                LEVEL_BURST
+            } else {
+                1
+            }
         } else {
             // Queued parked connections will take threads too; accepted ones are counted busy.
             let queued_conns = lock(&self.queue)
@@ -603,7 +617,6 @@ impl Shared<'_> {
                 }
                 break;
             }
-            self.declined.store(0, Relaxed);
             if self.backoff_dirty.load(Relaxed) {
                 lock(&self.backoff).succeeded();
                 self.backoff_dirty.store(false, Relaxed);
@@ -629,11 +642,11 @@ impl Shared<'_> {
         }
     }
 
-    /// The listener is passed over again: true when it was already passed over at this
-    /// worker's previous wait in the poller (and the count starts over).
+    /// The listener is ready again with connections left in its queue: true when it already
+    /// was at this worker's previous wait in the poller (and the count starts over).
     fn starved(&self) -> bool {
-        if self.declined.fetch_add(1, Relaxed) >= 1 {
-            self.declined.store(0, Relaxed);
+        if self.listener_streak.fetch_add(1, Relaxed) >= 1 {
+            self.listener_streak.store(0, Relaxed);
             return true;
         }
         false
