@@ -276,8 +276,11 @@ def nginx_conf(tmp: Path, port: int, upstream: Path | None) -> Path:
     """nginx with one worker: uwsgi_pass to `upstream`, or `return 200` when None."""
     d = tmp / f"nginx-{port}"
     d.mkdir(exist_ok=True)
+    extra = ""
     if upstream is None:
         loc = "default_type text/plain;\n            return 200 'Hello, World!';"
+        # the file ceiling: what one wrk core takes in when nginx sendfiles the scenario-4 file
+        extra = f"location /static/ {{ alias {tmp / 'static'}/; sendfile on; }}"
     else:
         loc = f"include /etc/nginx/uwsgi_params;\n            uwsgi_pass unix:{upstream};"
     conf = d / "nginx.conf"
@@ -305,6 +308,7 @@ http {{
         location / {{
             {loc}
         }}
+        {extra}
     }}
 }}
 """)
@@ -627,6 +631,8 @@ def scenarios() -> list[Scenario]:
             Measure("c-nginx-keepalive", "ceiling: nginx `return 200 'Hello, World!'`, keep-alive"),
             Measure("c-nginx-close", "ceiling: nginx `return 200 'Hello, World!'`, `Connection: close`",
                     args=CLOSE),
+            Measure("c-nginx-static", "ceiling: nginx static 1 MiB file (`sendfile on`), keep-alive",
+                    path="/static/1m.bin"),
         ]),
     ]
 
@@ -986,7 +992,7 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
       f"the echo app reading a 64 KiB `io.BytesIO`: **{loop[1] / 1e3:,.0f}k calls/s "
       f"({1e6 / loop[1]:.2f} µs/call)**. Everything a server spends above this is outside the WSGI call.")
     w("- nginx alone (`return 200 'Hello, World!'`, one worker, CPU 0; `keepalive_requests 1000000`): "
-      "see the two `ceiling:` tables above.\n")
+      "see the `ceiling:` tables above (hello keep-alive and close, and the 1 MiB file: what one wrk core takes in from nginx `sendfile`).\n")
     w("## Exact commands\n")
     w("Servers (PORT, paths and the temp dir vary per run; rw reads its ini with `BENCH_*` environment "
       "variables set by the driver, see `benches/rw-http.ini` and `benches/rw-uwsgi.ini`):\n")
@@ -1006,7 +1012,8 @@ def write_report(a, out: Path, scen, results, commands, wrk_args, cold, mem, loo
                 w(f"# {key}\n{line}")
     w("```\n")
     w("Generated nginx config (uwsgi_pass variant; the ceiling variant has `default_type text/plain; "
-      "return 200 'Hello, World!';` in the location instead): `worker_processes 1; keepalive_requests 1000000; "
+      "return 200 'Hello, World!';` in the location instead, and `location /static/ { alias $TMP/static/; "
+      "sendfile on; }`): `worker_processes 1; keepalive_requests 1000000; "
       "client_body_buffer_size 128k; access_log off; location / { include /etc/nginx/uwsgi_params; "
       "uwsgi_pass unix:$TMP/SERVER.sock; }`.\n")
     report = "\n".join(L)
