@@ -2,8 +2,8 @@
 # rw vs uWSGI (pyuwsgi) vs gunicorn vs granian (and fastwsgi, bjoern) on this machine; writes
 # BENCHMARKS.md.
 #
-#   benches/compare.sh            # full run: 3 interleaved rounds (~11 min + build)
-#   benches/compare.sh --quick    # 1 round, short durations: every scenario once (a smoke test)
+#   benches/compare.sh            # full run: 3 interleaved rounds (~18 min + build)
+#   benches/compare.sh --quick    # 1 round, short durations: every scenario once (a smoke test, < 3 min)
 #   RW_WHEEL=1 benches/compare.sh # rw from the release wheel (`rw` of target/bench-venv)
 #
 # Installs what it needs when missing: wrk, nginx and libev-dev (apt-get; bjoern builds against
