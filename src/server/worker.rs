@@ -558,8 +558,9 @@ impl Shared<'_> {
             // the next. Unless the queue outlasted this worker's whole previous round of
             // ready sockets (with many connections the listener is one of hundreds, reported
             // once every few waits): then no sibling is idle, and one accept per wakeup took
-            // 1,000 connections seconds to let in while their requests waited.
-            if self.starved() {
+            // 1,000 connections seconds to let in while their requests waited. A burst at
+            // every report while that lasts: every other one still left them waiting ~30 ms.
+            if self.listener_streak.fetch_add(1, Relaxed) >= 1 {
                 LEVEL_BURST
             } else {
                 1
