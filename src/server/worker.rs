@@ -71,6 +71,8 @@ pub struct WorkerEnv<'a> {
 enum Work {
     Event(usize),
     New(Conn),
+    /// A listener passed over for lack of a free thread, taking its turn (see `accept`).
+    Turn(usize),
 }
 
 /// The event side of a worker, shared by its threads.
@@ -95,9 +97,8 @@ struct Shared<'a> {
     /// Threads serving a connection now: a thread accepts only as many connections as there
     /// are threads free to serve them (see `accept`).
     busy: AtomicUsize,
-    /// Waits in the poller in a row that found a listener ready and left connections in its
-    /// queue (with threads: passed it over, no thread free); see `accept`.
-    listener_streak: AtomicUsize,
+    /// The last wait in the poller filled every event slot (see `accept`).
+    last_wait_full: AtomicBool,
     /// Listeners paused after accept(2) ran out of fds (or memory); see `net::accept_backoff`.
     backoff: Mutex<AcceptBackoff>,
     /// `backoff` holds a failure not yet cleared by a successful accept (a lock-free check on the
@@ -122,8 +123,8 @@ impl Drop for BusyGuard<'_> {
 /// sending on it, which then fails with no response at all.
 const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
-/// Connections a one-thread worker accepts at a wakeup once its listener's queue outlasted a
-/// whole round (see `accept`): each one is served in turn after the sockets already ready.
+/// Connections a one-thread worker accepts at a wakeup when no sibling can be idle (see
+/// `accept`): each one is served in turn after the sockets already ready.
 const LEVEL_BURST: usize = 64;
 
 const WAKE_KEY: usize = usize::MAX - 1;
@@ -272,7 +273,7 @@ fn setup_and_serve(env: &WorkerEnv) -> anyhow::Result<i32> {
         listeners_out: Once::new(),
         wake: (wr, ww),
         busy: AtomicUsize::new(0),
-        listener_streak: AtomicUsize::new(0),
+        last_wait_full: AtomicBool::new(false),
         backoff: Mutex::new(AcceptBackoff::default()),
         backoff_dirty: AtomicBool::new(false),
         core_threads: (0..s.threads).map(|_| AtomicU64::new(0)).collect(),
@@ -458,7 +459,8 @@ impl Shared<'_> {
             }
             let Some(work) = self.next_work() else { return };
             match work {
-                Work::Event(key) if key < self.listeners.len() => self.accept(key, core),
+                Work::Event(key) if key < self.listeners.len() => self.accept(key, false),
+                Work::Turn(idx) => self.accept(idx, true),
                 Work::Event(key) if is_signal_key(key) => self.on_signal(key),
                 Work::Event(WAKE_KEY) => {
                     let mut b = [0u8; 64];
@@ -527,11 +529,7 @@ impl Shared<'_> {
                 *last_sweep = Instant::now();
                 self.sweep();
             }
-            let n = self.listeners.len();
-            if !events.is_full() && !events.keys().any(|k| k < n) {
-                // Every ready socket is in this wait and no listener: their queues emptied.
-                self.listener_streak.store(0, Relaxed);
-            }
+            self.last_wait_full.store(events.is_full(), Relaxed);
             let mut q = lock(&self.queue);
             q.extend(events.keys().map(Work::Event));
             if let Some(w) = q.pop_front() {
@@ -545,7 +543,8 @@ impl Shared<'_> {
         self.stopping() && lock(&self.parked).is_empty()
     }
 
-    fn accept(&self, idx: usize, _core: usize) {
+    /// `turn`: the listener was passed over and its turn came (see below).
+    fn accept(&self, idx: usize, turn: bool) {
         let l = &self.listeners[idx];
         let level = self.mode == Mode::Level;
         let mut accepted = Vec::new();
@@ -553,14 +552,23 @@ impl Shared<'_> {
         // work already queued): one more would wait inside this worker while an idle sibling
         // process could serve it, so it waits in the kernel's queue instead, where any worker
         // can take it.
-        let want = if level {
+        let free = || {
+            self.settings
+                .threads
+                .saturating_sub(self.busy.load(Relaxed))
+        };
+        let want = if turn {
+            // The work queued before it is taken: as many as threads are free now (this one
+            // at least). Never more: a round can be shorter than a sibling's wakeup, so what
+            // is still there does not prove that no sibling has an idle thread.
+            free()
+        } else if level {
             // One per wakeup, so that with several one-thread workers an idle sibling takes
-            // the next. Unless the queue outlasted this worker's whole previous round of
-            // ready sockets (with many connections the listener is one of hundreds, reported
-            // once every few waits): then no sibling is idle, and one accept per wakeup took
-            // 1,000 connections seconds to let in while their requests waited. A burst at
-            // every report while that lasts: every other one still left them waiting ~30 ms.
-            if self.listener_streak.fetch_add(1, Relaxed) >= 1 {
+            // the next. A lone worker has no sibling; and a worker whose last wait filled
+            // every event slot has hundreds of ready sockets, among which the listener is
+            // reported once every few waits: one accept per report took 1,000 connections
+            // seconds to let in while their requests waited.
+            if self.settings.processes == 1 || self.last_wait_full.load(Relaxed) {
                 LEVEL_BURST
             } else {
                 1
@@ -573,24 +581,19 @@ impl Shared<'_> {
                     |w| matches!(w, Work::Event(k) if *k >= self.listeners.len() && *k != WAKE_KEY && !is_signal_key(*k)),
                 )
                 .count();
-            let free = self
-                .settings
-                .threads
-                .saturating_sub(self.busy.load(Relaxed));
-            let want = free.saturating_sub(queued_conns);
-            if want == 0 && self.starved() {
-                // Every thread of this worker has work queued, and the listener stayed ready
-                // through a whole round of this worker's queued requests: no thread of any
-                // worker took what waits there meanwhile, so none is idle. Left there, those
-                // connections would wait for as long as the ones already accepted keep this
-                // worker's threads busy (keep-alive clients outnumbering threads: a burst of
-                // new connections waited 0.5 s). Taken now, up to one per thread, each waits
-                // its turn behind the requests queued before it; a sibling in the same state
-                // takes its own share, which keeps the workers' connection counts level.
-                self.settings.threads
-            } else {
-                want
+            let want = free().saturating_sub(queued_conns);
+            if want == 0 && !self.stopping() {
+                // Every free thread has queued work: the listener takes its turn behind it
+                // instead of going back to the poller, where the connections already accepted
+                // would always be reported first (keep-alive clients outnumbering threads kept
+                // a new connection waiting for as long as they went on: 0.5 s on Django). It
+                // is not armed meanwhile, so a sibling with an idle thread still takes the
+                // connection (then the turn finds none, and re-arms); its turn accepts as
+                // many as threads are free then.
+                lock(&self.queue).push_back(Work::Turn(idx));
+                return;
             }
+            want
         };
         for _ in 0..want {
             // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
@@ -636,21 +639,12 @@ impl Shared<'_> {
         if !accepted.is_empty() {
             lock(&self.queue).extend(accepted.into_iter().map(Work::New));
         }
-        if extra {
+        if extra && !level {
             // This thread serves one; a free sibling may be the one waiting in the poller,
-            // where it would not see the queue until its next event or tick.
+            // where it would not see the queue until its next event or tick. (A lone thread
+            // has no sibling: it takes the rest from the queue itself.)
             let _ = nix::unistd::write(&self.wake.1, &[1]);
         }
-    }
-
-    /// The listener is ready again with connections left in its queue: true when it already
-    /// was at this worker's previous wait in the poller (and the count starts over).
-    fn starved(&self) -> bool {
-        if self.listener_streak.fetch_add(1, Relaxed) >= 1 {
-            self.listener_streak.store(0, Relaxed);
-            return true;
-        }
-        false
     }
 
     /// accept(2) ran out of fds or memory: every listener leaves the poller for a while, so
