@@ -487,33 +487,14 @@ def mixed(r: Running, seconds: float, conns: int) -> Sample:
                                                       "slow", "connects")}})
 
 
-def send_count(r: Running, count: int) -> int:
-    """Exactly `count` keep-alive GETs: wrk in 1 s slices, each stopping after what is left
+def counted_gets(r: Running, count: int, path: str = "/", conns: int = 32, extra: tuple[str, ...] = (),
+                 deadline_s: float = 300) -> int:
+    """Exactly `count` GETs of `path`: wrk in 1 s slices, each stopping after what is left
     (count.lua; a stopped wrk thread still waits out -d, hence the slices)."""
     done = 0
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + deadline_s
     while done < count and time.monotonic() < deadline:
-        out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c32", "-d1s", "-s", str(BENCH / "count.lua"),
-                              f"http://127.0.0.1:{r.addr[1]}/"], env=os.environ | {"BENCH_COUNT": str(count - done)},
-                             capture_output=True, text=True, timeout=60)
-        m = re.search(r"(\d+) requests in", out.stdout)
-        if out.returncode != 0 or not m:
-            raise BenchError(f"wrk failed: {out.stdout}{out.stderr}")
-        done += int(m.group(1))
-    return done
-
-
-DJANGO_MEM_SERVERS = ["rw", "rw-nofreeze", "uwsgi", "gunicorn", "granian"]
-DJANGO_MEM_PROCESSES = (1, 4)
-
-
-def warm(r: Running, path: str, count: int) -> int:
-    """`count` GETs of `path`, a new connection each (so that every worker process gets some),
-    in 1 s wrk slices like send_count."""
-    done = 0
-    deadline = time.monotonic() + 120
-    while done < count and time.monotonic() < deadline:
-        out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c16", "-d1s", "-H", "Connection: close",
+        out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{conns}", "-d1s", *extra,
                               "-s", str(BENCH / "count.lua"), f"http://127.0.0.1:{r.addr[1]}{path}"],
                              env=os.environ | {"BENCH_COUNT": str(count - done)},
                              capture_output=True, text=True, timeout=60)
@@ -522,6 +503,20 @@ def warm(r: Running, path: str, count: int) -> int:
             raise BenchError(f"wrk failed: {out.stdout}{out.stderr}")
         done += int(m.group(1))
     return done
+
+
+def send_count(r: Running, count: int) -> int:
+    """Exactly `count` keep-alive GETs of /."""
+    return counted_gets(r, count)
+
+
+DJANGO_MEM_SERVERS = ["rw", "rw-nofreeze", "uwsgi", "gunicorn", "granian"]
+DJANGO_MEM_PROCESSES = (1, 4)
+
+
+def warm(r: Running, path: str, count: int) -> int:
+    """`count` GETs of `path`, a new connection each (so that every worker process gets some)."""
+    return counted_gets(r, count, path, 16, ("-H", "Connection: close"), 120)
 
 
 def django_memory(tmp: Path, ports: "Ports", count: int, quick: bool) -> dict[str, dict[str, list[dict]]]:
