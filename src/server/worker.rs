@@ -125,7 +125,7 @@ const STOP_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// Connections a worker accepts at a wakeup when no sibling can be idle (see `accept`): each
 /// one is served in turn after the work already queued.
-const LEVEL_BURST: usize = 64;
+const ACCEPT_BURST: usize = 64;
 
 const WAKE_KEY: usize = usize::MAX - 1;
 /// Poller keys of the uWSGI signal channels ("any worker", then this worker's own).
@@ -562,20 +562,24 @@ impl Shared<'_> {
             // each queued behind the work before it. Holding it back in the kernel's queue
             // only made it wait longer: 64 keep-alive clients on 8 threads that sleep 20 ms
             // were let in one per round, and the last waited over a second.
-            LEVEL_BURST
+            ACCEPT_BURST
         } else if turn {
             // The work queued before it is taken: as many as threads are free now (this one
             // at least). Never more: a round can be shorter than a sibling's wakeup, so what
-            // is still there does not prove that no sibling has an idle thread.
-            free()
+            // is still there does not prove that no sibling has an idle thread. A turn
+            // that comes after the stop began takes nothing.
+            if self.stopping() {
+                0
+            } else {
+                free()
+            }
         } else if level {
             // One per wakeup, so that with several one-thread workers an idle sibling takes
-            // the next. A worker whose last wait filled
-            // every event slot has hundreds of ready sockets, among which the listener is
-            // reported once every few waits: one accept per report took 1,000 connections
-            // seconds to let in while their requests waited.
+            // the next. A worker whose last wait filled every event slot has hundreds of
+            // ready sockets, among which the listener is reported once every few waits: one
+            // accept per report took 1,000 connections seconds to let in.
             if self.last_wait_full.load(Relaxed) {
-                LEVEL_BURST
+                ACCEPT_BURST
             } else {
                 1
             }

@@ -181,19 +181,24 @@ fn connections_wait_in_the_kernel_not_behind_a_busy_worker() {
 }
 
 /// How many requests of `hammers` keep-alive clients (each a loop of ~2 ms requests, after 200
-/// of them in all) a worker with `threads` threads serves between the moment `probes` new
+/// of them in all) `processes` workers of `threads` threads serve between the moment `probes` new
 /// connections send one request each and the moment the last of them is answered; fails after
 /// 3,000. The count, not the time, is the verdict, so a loaded machine does not move it.
-fn requests_served_before_new_connections(threads: usize, hammers: usize, probes: usize) -> u64 {
+fn requests_served_before_new_connections(
+    processes: usize,
+    threads: usize,
+    hammers: usize,
+    probes: usize,
+) -> u64 {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
     use std::sync::Arc;
     let s = Server::start(
         &ini(&format!(
-            "processes = 1\nthreads = {threads}\nsocket-timeout = 30\nlisten = 1024"
+            "processes = {processes}\nthreads = {threads}\nsocket-timeout = 30\nlisten = 1024"
         )),
         &[("app.py", APP)],
     );
-    s.workers(1);
+    s.workers(processes);
     let served = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let hammers: Vec<_> = (0..hammers)
@@ -255,10 +260,11 @@ fn requests_served_before_new_connections(threads: usize, hammers: usize, probes
 /// A new connection must be served after a fair share of theirs, not after they stop.
 #[test]
 fn a_new_connection_is_served_while_keep_alive_clients_keep_every_thread_busy() {
-    let waited = requests_served_before_new_connections(2, 6, 1);
+    // Two workers, so that the turn is what lets it in (a lone worker takes every connection).
+    let waited = requests_served_before_new_connections(2, 2, 12, 1);
     assert!(
         waited < 200,
-        "the new connection waited behind {waited} requests of the 6 accepted ones"
+        "the new connection waited behind {waited} requests of the 12 accepted ones"
     );
 }
 
@@ -267,7 +273,7 @@ fn a_new_connection_is_served_while_keep_alive_clients_keep_every_thread_busy() 
 /// requests of the 4 it already served (1,000 connections took seconds to let in).
 #[test]
 fn a_burst_of_new_connections_is_let_in_at_once_by_a_one_thread_worker() {
-    let waited = requests_served_before_new_connections(1, 4, 200);
+    let waited = requests_served_before_new_connections(1, 1, 4, 200);
     assert!(
         waited < 400,
         "200 new connections waited behind {waited} requests of the 4 accepted ones"
